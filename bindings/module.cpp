@@ -1,3 +1,94 @@
-// module.cpp — placeholder entry point of nn_core._C (filled in by the tensor bindings).
-#include <pybind11/pybind11.h>
-PYBIND11_MODULE(_C, m) { m.doc() = "nn_core native core"; }
+// module.cpp — entry point of nn_core._C: exception mapping, dtypes, and module-level
+// state (threads, memory counters, grad mode, the op table).
+#include "bindings/bindings.h"
+
+#include "autograd/node.h"
+#include "core/allocator.h"
+#include "core/parallel.h"
+#include "core/random.h"
+
+namespace nn::bind {
+namespace {
+
+void register_exceptions() {
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ValueError& e) {  // ShapeError included
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const DTypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const IndexError& e) {
+      PyErr_SetString(PyExc_IndexError, e.what());
+    } catch (const OutOfMemoryError& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    } catch (const Error& e) {  // RuntimeError, DeviceError
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError, "out of memory");
+    }
+  });
+}
+
+}  // namespace
+}  // namespace nn::bind
+
+PYBIND11_MODULE(_C, m) {
+  using namespace nn;
+  using namespace nn::bind;
+  m.doc() = "nn_core native core: tensors, autograd and kernels";
+  register_exceptions();
+
+  py::enum_<DType>(m, "DType")
+      .value("bool", DType::Bool)
+      .value("uint8", DType::UInt8)
+      .value("int8", DType::Int8)
+      .value("int32", DType::Int32)
+      .value("int64", DType::Int64)
+      .value("float16", DType::Float16)
+      .value("bfloat16", DType::BFloat16)
+      .value("float32", DType::Float32)
+      .value("float64", DType::Float64)
+      .def("__repr__", [](DType t) { return std::string("nn_core.") + dtype_name(t); })
+      .def("__str__", [](DType t) { return std::string("nn_core.") + dtype_name(t); })
+      .def_property_readonly("itemsize", [](DType t) { return itemsize(t); })
+      .def_property_readonly("is_floating_point", [](DType t) { return is_floating(t); })
+      .def_property_readonly("name", [](DType t) { return dtype_name(t); });
+
+  m.def("set_num_threads", [](int n) {
+    NN_CHECK(n >= 1, ValueError, "set_num_threads: expected a positive number of threads, got ", n);
+    set_num_threads(n);
+  });
+  m.def("get_num_threads", &get_num_threads);
+  m.def("memory_stats", [] {
+    const MemoryStats s = cpu_memory_stats();
+    py::dict d;
+    d["bytes_in_use"] = s.bytes_in_use;
+    d["peak_bytes"] = s.peak_bytes;
+    d["num_allocs"] = s.num_allocs;
+    d["num_frees"] = s.num_frees;
+    return d;
+  });
+  m.def("reset_peak_memory_stats", &reset_peak_memory_stats);
+  m.def("is_grad_enabled", &autograd::GradMode::is_enabled);
+  m.def("set_grad_enabled", &autograd::GradMode::set_enabled);
+  m.def("manual_seed", [](uint64_t seed) { manual_seed(seed); });
+  m.def("initial_seed", &initial_seed);
+  m.def("get_rng_state", [] {
+    const GeneratorState s = get_generator_state();
+    return py::make_tuple(s.seed, s.offset);
+  });
+  m.def("set_rng_state", [](uint64_t seed, uint64_t offset) { set_generator_state({seed, offset}); });
+  m.def("op_table", [] {
+    py::list rows;
+    for (int i = 0; i < kNumOps; ++i) {
+      const OpInfo& info = op_info(static_cast<OpId>(i));
+      rows.append(py::make_tuple(info.name, op_family_name(info.family), info.differentiable));
+    }
+    return rows;
+  });
+
+  bind_tensor(m);
+  bind_functions(m);
+  bind_interop(m);
+}

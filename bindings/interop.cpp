@@ -1,0 +1,375 @@
+// interop.cpp — conversions between Python objects and Tensors: operands and scalars,
+// numpy arrays (zero-copy both ways where dtype and strides allow), DLPack capsules,
+// and subscript parsing for __getitem__ / __setitem__.
+#include <pybind11/numpy.h>
+
+#include <cstring>
+
+#include "bindings/bindings.h"
+#include "ops/internal.h"
+
+namespace nn::bind {
+namespace {
+
+DType dtype_from_numpy(const py::dtype& dt) {
+  const char kind = dt.kind();
+  const auto size = dt.itemsize();
+  if (kind == 'b') return DType::Bool;
+  if (kind == 'i' && size == 1) return DType::Int8;
+  if (kind == 'i' && size == 4) return DType::Int32;
+  if (kind == 'i' && size == 8) return DType::Int64;
+  if (kind == 'u' && size == 1) return DType::UInt8;
+  if (kind == 'f' && size == 2) return DType::Float16;
+  if (kind == 'f' && size == 4) return DType::Float32;
+  if (kind == 'f' && size == 8) return DType::Float64;
+  throw DTypeError(str("from_numpy: numpy dtype '", std::string(py::str(dt)), "' is not supported (supported: bool, ",
+                       "int8, uint8, int32, int64, float16, float32, float64)"));
+}
+
+py::dtype numpy_dtype(DType t) {
+  switch (t) {
+    case DType::Bool: return py::dtype("bool");
+    case DType::UInt8: return py::dtype("uint8");
+    case DType::Int8: return py::dtype("int8");
+    case DType::Int32: return py::dtype("int32");
+    case DType::Int64: return py::dtype("int64");
+    case DType::Float16: return py::dtype("float16");
+    case DType::Float32: return py::dtype("float32");
+    case DType::Float64: return py::dtype("float64");
+    case DType::BFloat16: break;
+  }
+  throw DTypeError("numpy: numpy has no bfloat16 dtype; convert first with .float()");
+}
+
+// Keeps a Python object alive for as long as a Storage points into it.
+std::function<void()> keep_alive(py::handle obj) {
+  PyObject* ptr = obj.ptr();
+  Py_INCREF(ptr);
+  return [ptr] {
+    if (!Py_IsInitialized()) return;
+    py::gil_scoped_acquire gil;
+    Py_DECREF(ptr);
+  };
+}
+
+// Wraps (data, shape, byte strides) owned by `owner` as a Tensor without copying.
+Tensor wrap_memory(char* data, const Shape& shape, const std::vector<int64_t>& byte_strides, DType dtype,
+                   std::function<void()> release, const char* op) {
+  const int64_t item = static_cast<int64_t>(itemsize(dtype));
+  Shape strides(shape.size());
+  int64_t low = 0, high = 0;
+  const bool empty_tensor = shape_numel(shape) == 0;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    NN_CHECK(byte_strides[i] % item == 0, ValueError, op, ": byte stride ", byte_strides[i], " of dim ", i,
+             " is not a multiple of the element size ", item, "; make a copy first");
+    strides[i] = byte_strides[i] / item;
+    if (!empty_tensor && shape[i] > 1) {
+      const int64_t extent = (shape[i] - 1) * byte_strides[i];
+      (extent < 0 ? low : high) += extent;
+    }
+  }
+  const size_t nbytes = empty_tensor ? 0 : static_cast<size_t>(high - low + item);
+  auto storage = std::make_shared<Storage>(data + low, nbytes, Device{}, std::move(release));
+  return from_storage(storage, shape, strides, -low / item, dtype);
+}
+
+py::object& numpy_generic_type() {
+  static py::object t = py::module_::import("numpy").attr("generic");
+  return t;
+}
+
+// ---- DLPack (the ABI of dlpack.h v1.0, declared here) -------------------------------
+struct DLDevice { int32_t device_type; int32_t device_id; };
+struct DLDataType { uint8_t code; uint8_t bits; uint16_t lanes; };
+struct DLTensor {
+  void* data;
+  DLDevice device;
+  int32_t ndim;
+  DLDataType dtype;
+  int64_t* shape;
+  int64_t* strides;
+  uint64_t byte_offset;
+};
+struct DLManagedTensor {
+  DLTensor dl_tensor;
+  void* manager_ctx;
+  void (*deleter)(DLManagedTensor*);
+};
+struct DLPackVersion { uint32_t major; uint32_t minor; };
+struct DLManagedTensorVersioned {
+  DLPackVersion version;
+  void* manager_ctx;
+  void (*deleter)(DLManagedTensorVersioned*);
+  uint64_t flags;
+  DLTensor dl_tensor;
+};
+constexpr int32_t kDLCPU = 1;
+enum : uint8_t { kDLInt = 0, kDLUInt = 1, kDLFloat = 2, kDLBfloat = 4, kDLBool = 6 };
+
+DLDataType to_dl_dtype(DType t) {
+  const uint8_t bits = static_cast<uint8_t>(itemsize(t) * 8);
+  switch (t) {
+    case DType::Bool: return {kDLBool, 8, 1};
+    case DType::UInt8: return {kDLUInt, 8, 1};
+    case DType::Int8: case DType::Int32: case DType::Int64: return {kDLInt, bits, 1};
+    case DType::BFloat16: return {kDLBfloat, 16, 1};
+    default: return {kDLFloat, bits, 1};
+  }
+}
+
+DType from_dl_dtype(DLDataType d) {
+  NN_CHECK(d.lanes == 1, DTypeError, "from_dlpack: vector dtypes (lanes=", d.lanes, ") are not supported");
+  if (d.code == kDLBool && d.bits == 8) return DType::Bool;
+  if (d.code == kDLUInt && d.bits == 8) return DType::UInt8;
+  if (d.code == kDLInt && d.bits == 8) return DType::Int8;
+  if (d.code == kDLInt && d.bits == 32) return DType::Int32;
+  if (d.code == kDLInt && d.bits == 64) return DType::Int64;
+  if (d.code == kDLFloat && d.bits == 16) return DType::Float16;
+  if (d.code == kDLFloat && d.bits == 32) return DType::Float32;
+  if (d.code == kDLFloat && d.bits == 64) return DType::Float64;
+  if (d.code == kDLBfloat && d.bits == 16) return DType::BFloat16;
+  throw DTypeError(str("from_dlpack: unsupported DLPack dtype (code ", int(d.code), ", bits ", int(d.bits), ")"));
+}
+
+// What a capsule we export owns: the tensor handle plus shape/stride arrays.
+struct DLPackContext {
+  Tensor tensor;
+  std::vector<int64_t> shape, strides;
+};
+
+void fill_dl_tensor(DLTensor& dl, DLPackContext* ctx) {
+  const Tensor& t = ctx->tensor;
+  ctx->shape = t.sizes();
+  ctx->strides = t.strides();
+  dl.data = t.data_bytes();
+  dl.device = {kDLCPU, 0};
+  dl.ndim = static_cast<int32_t>(t.dim());
+  dl.dtype = to_dl_dtype(t.dtype());
+  dl.shape = ctx->shape.data();
+  dl.strides = ctx->strides.data();
+  dl.byte_offset = 0;
+}
+
+py::capsule export_dlpack(const Tensor& t, bool versioned) {
+  NN_CHECK(!t.requires_grad(), RuntimeError, "__dlpack__: can't export a tensor that requires grad; use "
+           "tensor.detach() first");
+  auto* ctx = new DLPackContext{t, {}, {}};
+  if (versioned) {
+    auto* m = new DLManagedTensorVersioned{};
+    m->version = {1, 0};
+    m->manager_ctx = ctx;
+    m->deleter = [](DLManagedTensorVersioned* self) {
+      delete static_cast<DLPackContext*>(self->manager_ctx);
+      delete self;
+    };
+    fill_dl_tensor(m->dl_tensor, ctx);
+    return py::capsule(m, "dltensor_versioned", [](PyObject* cap) {
+      if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
+        auto* mt = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap, "dltensor_versioned"));
+        if (mt && mt->deleter) mt->deleter(mt);
+      }
+    });
+  }
+  auto* m = new DLManagedTensor{};
+  m->manager_ctx = ctx;
+  m->deleter = [](DLManagedTensor* self) {
+    delete static_cast<DLPackContext*>(self->manager_ctx);
+    delete self;
+  };
+  fill_dl_tensor(m->dl_tensor, ctx);
+  return py::capsule(m, "dltensor", [](PyObject* cap) {
+    if (PyCapsule_IsValid(cap, "dltensor")) {
+      auto* mt = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
+      if (mt && mt->deleter) mt->deleter(mt);
+    }
+  });
+}
+
+Tensor import_dl_tensor(const DLTensor& dl, std::function<void()> release) {
+  NN_CHECK(dl.device.device_type == kDLCPU, DeviceError, "from_dlpack: only CPU tensors are supported in this build "
+           "(device type ", dl.device.device_type, ")");
+  NN_CHECK(dl.ndim >= 0 && dl.ndim <= 64, ValueError, "from_dlpack: invalid ndim ", dl.ndim);
+  const DType dtype = from_dl_dtype(dl.dtype);
+  Shape shape(dl.shape, dl.shape + dl.ndim);
+  std::vector<int64_t> byte_strides(dl.ndim);
+  const int64_t item = static_cast<int64_t>(itemsize(dtype));
+  Shape elem_strides = dl.strides ? Shape(dl.strides, dl.strides + dl.ndim) : contiguous_strides(shape);
+  for (int32_t i = 0; i < dl.ndim; ++i) byte_strides[i] = elem_strides[i] * item;
+  return wrap_memory(static_cast<char*>(dl.data) + dl.byte_offset, shape, byte_strides, dtype, std::move(release),
+                     "from_dlpack");
+}
+
+Tensor from_dlpack_capsule(py::capsule cap) {
+  PyObject* p = cap.ptr();
+  if (PyCapsule_IsValid(p, "dltensor_versioned")) {
+    auto* m = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(p, "dltensor_versioned"));
+    NN_CHECK(m->version.major == 1, ValueError, "from_dlpack: unsupported DLPack major version ", m->version.major);
+    Tensor t = import_dl_tensor(m->dl_tensor, [m] { if (m->deleter) m->deleter(m); });
+    PyCapsule_SetName(p, "used_dltensor_versioned");
+    return t;
+  }
+  if (PyCapsule_IsValid(p, "dltensor")) {
+    auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(p, "dltensor"));
+    Tensor t = import_dl_tensor(m->dl_tensor, [m] { if (m->deleter) m->deleter(m); });
+    PyCapsule_SetName(p, "used_dltensor");
+    return t;
+  }
+  throw ValueError("from_dlpack: expected an unused 'dltensor' or 'dltensor_versioned' capsule");
+}
+
+}  // namespace
+
+bool to_operand(py::handle obj, Tensor& out) {
+  if (py::isinstance<Tensor>(obj)) {
+    out = obj.cast<Tensor>();
+    return true;
+  }
+  PyObject* p = obj.ptr();
+  if (PyBool_Check(p)) {
+    out = wrapped_scalar(p == Py_True ? 1.0 : 0.0, true, true);
+    return true;
+  }
+  if (PyLong_Check(p)) {
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(p, &overflow);
+    if (overflow != 0) throw ValueError("operand: Python integer is too large for int64");
+    out = wrapped_scalar(static_cast<double>(v), true);
+    if (static_cast<long long>(static_cast<double>(v)) != v) {  // keep exact int64 values
+      out.data<int64_t>()[0] = v;
+    }
+    return true;
+  }
+  if (PyFloat_Check(p)) {
+    out = wrapped_scalar(PyFloat_AS_DOUBLE(p), false);
+    return true;
+  }
+  if (py::isinstance(obj, numpy_generic_type())) {
+    const py::dtype dt = obj.attr("dtype");
+    if (dt.kind() == 'b') out = wrapped_scalar(obj.cast<bool>() ? 1.0 : 0.0, true, true);
+    else if (dt.kind() == 'i' || dt.kind() == 'u') out = wrapped_scalar(static_cast<double>(obj.cast<int64_t>()), true);
+    else if (dt.kind() == 'f') out = wrapped_scalar(obj.cast<double>(), false);
+    else return false;
+    return true;
+  }
+  return false;
+}
+
+Tensor tensor_from_object(py::handle obj, std::optional<DType> dtype) {
+  if (py::isinstance<Tensor>(obj)) {
+    const Tensor& t = obj.cast<const Tensor&>();
+    return dtype ? cast(t, *dtype) : t;
+  }
+  const bool is_array = py::isinstance<py::array>(obj);
+  py::array arr = py::module_::import("numpy").attr("asarray")(obj);
+  DType dt;
+  if (!is_array && arr.dtype().kind() == 'f') dt = DType::Float32;  // Python floats: the default dtype
+  else if (!is_array && arr.dtype().kind() == 'i') dt = DType::Int64;
+  else if (arr.dtype().kind() == 'O' || arr.dtype().kind() == 'U' || arr.dtype().kind() == 'S')
+    throw py::type_error("tensor: could not convert object of type " +
+                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))) + " to a tensor");
+  else dt = dtype_from_numpy(arr.dtype());
+  Shape shape(arr.shape(), arr.shape() + arr.ndim());
+  std::vector<int64_t> bstrides(arr.strides(), arr.strides() + arr.ndim());
+  Tensor view = wrap_memory(static_cast<char*>(arr.mutable_data()), shape, bstrides, dtype_from_numpy(arr.dtype()),
+                            keep_alive(arr), "tensor");
+  Tensor out = empty(shape, dtype ? *dtype : dt);
+  detail::copy_raw(out, view);
+  return out;
+}
+
+std::vector<TensorIndex> parse_index(py::handle key) {
+  std::vector<TensorIndex> out;
+  auto parse_one = [&](py::handle k) {
+    TensorIndex idx;
+    PyObject* p = k.ptr();
+    if (py::isinstance<Tensor>(k)) {
+      idx.kind = TensorIndex::Kind::Tensor;
+      idx.tensor = k.cast<Tensor>();
+    } else if (PyBool_Check(p)) {
+      idx.kind = TensorIndex::Kind::Tensor;
+      idx.tensor = scalar_tensor(p == Py_True ? 1.0 : 0.0, DType::Bool);
+    } else if (PyLong_Check(p) || (py::isinstance(k, numpy_generic_type()) && py::hasattr(k, "__index__") &&
+                                   py::dtype(k.attr("dtype")).kind() != 'b')) {
+      idx.kind = TensorIndex::Kind::Integer;
+      idx.integer = k.cast<int64_t>();
+    } else if (PySlice_Check(p)) {
+      idx.kind = TensorIndex::Kind::Slice;
+      auto part = [&](const char* name) -> std::optional<int64_t> {
+        py::object v = k.attr(name);
+        if (v.is_none()) return std::nullopt;
+        PyObject* as_index = PyNumber_Index(v.ptr());
+        if (as_index == nullptr) throw py::error_already_set();
+        return py::reinterpret_steal<py::object>(as_index).cast<int64_t>();
+      };
+      idx.start = part("start");
+      idx.stop = part("stop");
+      auto step = part("step");
+      idx.step = step ? *step : 1;
+    } else if (k.is_none()) {
+      idx.kind = TensorIndex::Kind::None;
+    } else if (p == Py_Ellipsis) {
+      idx.kind = TensorIndex::Kind::Ellipsis;
+    } else if (py::isinstance<py::sequence>(k) || py::isinstance<py::array>(k)) {
+      idx.kind = TensorIndex::Kind::Tensor;
+      idx.tensor = tensor_from_object(k, std::nullopt);
+    } else {
+      throw IndexError(str("only integers, slices (`:`), ellipsis (`...`), None and integer or boolean tensors are "
+                           "valid indices (got ", std::string(py::str(py::type::handle_of(k).attr("__name__"))), ")"));
+    }
+    out.push_back(idx);
+  };
+  if (py::isinstance<py::tuple>(key)) {
+    for (py::handle k : key) parse_one(k);
+  } else {
+    parse_one(key);
+  }
+  return out;
+}
+
+void bind_interop(py::module_& m) {
+  m.def("from_numpy", [](py::array arr) {
+    const DType dt = dtype_from_numpy(arr.dtype());
+    Shape shape(arr.shape(), arr.shape() + arr.ndim());
+    std::vector<int64_t> bstrides(arr.strides(), arr.strides() + arr.ndim());
+    return wrap_memory(static_cast<char*>(const_cast<void*>(arr.data())), shape, bstrides, dt, keep_alive(arr),
+                       "from_numpy");
+  }, py::arg("ndarray"));
+  m.def("_tensor_from_object", [](py::handle obj, std::optional<DType> dtype) { return tensor_from_object(obj, dtype); },
+        py::arg("data"), py::arg("dtype") = py::none());
+  m.def("from_dlpack", [](py::object obj) {
+    if (py::isinstance<py::capsule>(obj)) return from_dlpack_capsule(obj);
+    py::object cap;
+    try {
+      cap = obj.attr("__dlpack__")(py::arg("max_version") = py::make_tuple(1, 0));
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_TypeError)) throw;
+      cap = obj.attr("__dlpack__")();
+    }
+    return from_dlpack_capsule(cap);
+  }, py::arg("ext_tensor"));
+
+  py::class_<Tensor> cls = py::reinterpret_borrow<py::class_<Tensor>>(m.attr("Tensor"));
+  cls.def("numpy", [](const Tensor& t) {
+    NN_CHECK(!t.requires_grad(), RuntimeError, "numpy: can't call numpy() on a tensor that requires grad; use "
+             "tensor.detach().numpy() instead");
+    NN_CHECK(t.device().type == DeviceType::CPU, DeviceError, "numpy: the tensor is on ", t.device().str());
+    const py::dtype dt = numpy_dtype(t.dtype());
+    std::vector<py::ssize_t> shape(t.sizes().begin(), t.sizes().end()), strides;
+    for (int64_t s : t.strides()) strides.push_back(s * static_cast<int64_t>(itemsize(t.dtype())));
+    py::capsule owner(new Tensor(t), [](void* p) { delete static_cast<Tensor*>(p); });
+    return py::array(dt, shape, strides, t.data_bytes(), owner);
+  });
+  cls.def("__dlpack__", [](const Tensor& t, py::object stream, py::object max_version, py::object dl_device,
+                           py::object copy) {
+    (void)stream;
+    (void)dl_device;
+    NN_CHECK(copy.is_none() || !copy.cast<bool>(), ValueError, "__dlpack__: copy=True is not supported");
+    bool versioned = false;
+    if (!max_version.is_none()) versioned = max_version.cast<py::tuple>()[0].cast<int>() >= 1;
+    return export_dlpack(t, versioned);
+  }, py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(),
+     py::arg("dl_device") = py::none(), py::arg("copy") = py::none());
+  cls.def("__dlpack_device__", [](const Tensor&) { return py::make_tuple(kDLCPU, 0); });
+}
+
+}  // namespace nn::bind

@@ -1,0 +1,122 @@
+// tensor.cpp — Tensor accessors, shape helpers and tensor/view creation.
+#include "core/tensor.h"
+
+#include <limits>
+
+#include "autograd/node.h"
+
+namespace nn {
+
+const Shape& Tensor::sizes() const { return impl_->sizes; }
+const Shape& Tensor::strides() const { return impl_->strides; }
+int64_t Tensor::dim() const { return static_cast<int64_t>(impl_->sizes.size()); }
+int64_t Tensor::size(int64_t d) const { return impl_->sizes[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::numel() const { return impl_->numel; }
+int64_t Tensor::offset() const { return impl_->offset; }
+DType Tensor::dtype() const { return impl_->dtype; }
+Device Tensor::device() const { return impl_->storage->device(); }
+const StoragePtr& Tensor::storage() const { return impl_->storage; }
+bool Tensor::is_contiguous() const { return impl_->is_contiguous; }
+char* Tensor::data_bytes() const {
+  return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(itemsize(impl_->dtype));
+}
+bool Tensor::requires_grad() const { return impl_->requires_grad; }
+void Tensor::set_requires_grad(bool r) {
+  NN_CHECK(!(r && !is_floating(impl_->dtype)), DTypeError,
+           "requires_grad_: only floating-point tensors can require gradients, got ", impl_->dtype);
+  NN_CHECK(impl_->grad_fn == nullptr || r, RuntimeError,
+           "requires_grad_(False): this tensor is not a leaf (it was produced by ", impl_->grad_fn->name(),
+           "); use .detach() instead");
+  impl_->requires_grad = r;
+}
+const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
+bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
+Tensor Tensor::grad() const { return impl_->grad; }
+void Tensor::set_grad(const Tensor& g) {
+  if (g.defined()) {
+    NN_CHECK(g.sizes() == sizes(), ShapeError, "assigning .grad: gradient shape ", g.sizes(),
+             " does not match the tensor's shape ", sizes());
+    NN_CHECK(g.dtype() == dtype(), DTypeError, "assigning .grad: gradient dtype ", g.dtype(),
+             " does not match the tensor's dtype ", dtype());
+  }
+  impl_->grad = g;
+}
+uint64_t Tensor::version() const { return impl_->storage->version(); }
+void Tensor::bump_version() const { impl_->storage->bump_version(); }
+
+void TensorImpl::refresh_metadata() {
+  numel = shape_numel(sizes);
+  is_contiguous = true;
+  int64_t expected = 1;
+  for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
+    if (sizes[d] == 1) continue;
+    if (strides[d] != expected) { is_contiguous = false; break; }
+    expected *= sizes[d];
+  }
+  if (numel == 0) is_contiguous = true;
+}
+
+Shape contiguous_strides(const Shape& sizes) {
+  Shape strides(sizes.size());
+  int64_t s = 1;
+  for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
+    strides[d] = s;
+    s *= std::max<int64_t>(sizes[d], 1);
+  }
+  return strides;
+}
+
+int64_t shape_numel(const Shape& sizes) {
+  int64_t n = 1;
+  for (int64_t s : sizes) {
+    NN_CHECK(s >= 0, ValueError, "invalid shape ", sizes, ": sizes must be non-negative");
+    if (s == 0) return 0;
+  }
+  for (int64_t s : sizes) {
+    NN_CHECK(n <= std::numeric_limits<int64_t>::max() / s, ValueError, "shape ", sizes,
+             " has more elements than fit in int64");
+    n *= s;
+  }
+  return n;
+}
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
+  const int64_t lo = ndim == 0 ? -1 : -ndim, hi = ndim == 0 ? 0 : ndim - 1;
+  if (dim < lo || dim > hi)
+    throw IndexError(str(op, ": dimension ", dim, " is out of range for a tensor with ", ndim,
+                         " dimension(s) (expected in [", lo, ", ", hi, "])"));
+  return dim < 0 ? dim + std::max<int64_t>(ndim, 1) : dim;
+}
+
+Tensor from_storage(StoragePtr storage, Shape sizes, Shape strides, int64_t offset, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->sizes = std::move(sizes);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = dtype;
+  impl->refresh_metadata();
+  return Tensor(std::move(impl));
+}
+
+Tensor empty(const Shape& sizes, DType dtype, Device device) {
+  const int64_t n = shape_numel(sizes);
+  const size_t item = itemsize(dtype);
+  NN_CHECK(n <= static_cast<int64_t>(std::numeric_limits<int64_t>::max() / item), OutOfMemoryError,
+           "empty: shape ", sizes, " of ", dtype, " needs more bytes than fit in int64");
+  auto storage = std::make_shared<Storage>(static_cast<size_t>(n) * item, device);
+  return from_storage(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype);
+}
+
+Tensor empty_like(const Tensor& t) { return empty(t.sizes(), t.dtype(), t.device()); }
+
+Tensor make_view_dtype(const Tensor& base, Shape sizes, Shape strides, int64_t offset, DType dtype) {
+  return from_storage(base.storage(), std::move(sizes), std::move(strides), offset, dtype);
+}
+
+Tensor make_view(const Tensor& base, Shape sizes, Shape strides, int64_t offset) {
+  return make_view_dtype(base, std::move(sizes), std::move(strides), offset, base.dtype());
+}
+
+}  // namespace nn

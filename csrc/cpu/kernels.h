@@ -1,0 +1,18 @@
+// kernels.h — registration entry points of the CPU kernel files (called once from
+// cpu/register_cpu_kernels.cpp when the registry is built).
+#pragma once
+#include <vector>
+
+#include "ops/dispatch.h"
+
+namespace nn::cpu {
+void register_unary_kernels(KernelRegistry& r);
+void register_binary_kernels(KernelRegistry& r);
+void register_reduce_kernels(KernelRegistry& r);
+void register_copy_kernels(KernelRegistry& r);
+void register_matmul_kernels(KernelRegistry& r);
+void register_softmax_kernels(KernelRegistry& r);
+void register_index_kernels(KernelRegistry& r);
+// Flat positions of the true elements of a contiguous CPU bool tensor (row-major order).
+void nonzero_positions(const Tensor& mask, std::vector<int64_t>& flat_positions);
+}  // namespace nn::cpu

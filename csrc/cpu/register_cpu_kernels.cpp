@@ -1,0 +1,14 @@
+// register_cpu_kernels.cpp — fills the CPU column of the kernel registry.
+#include "cpu/kernels.h"
+
+namespace nn::cpu {
+void register_kernels(KernelRegistry& r) {
+  register_unary_kernels(r);
+  register_binary_kernels(r);
+  register_reduce_kernels(r);
+  register_copy_kernels(r);
+  register_matmul_kernels(r);
+  register_softmax_kernels(r);
+  register_index_kernels(r);
+}
+}  // namespace nn::cpu

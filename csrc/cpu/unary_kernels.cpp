@@ -1,0 +1,163 @@
+// unary_kernels.cpp — CPU kernels of the UNARY family: one functor per op-table row
+// with its forward (apply) and its derivative (deriv, as a function of the input x and
+// the output y). The registration at the bottom is generated from NN_UNARY_OPS, so a
+// row without a functor does not compile.
+//
+// Layout: any strides (cpu/elementwise_loop.h); contiguous runs take a plain loop the
+// compiler vectorises.
+#include <cmath>
+
+#include "cpu/dtype_dispatch.h"
+#include "cpu/elementwise_loop.h"
+#include "cpu/kernels.h"
+#include "ops/dispatch.h"
+
+namespace nn::cpu {
+namespace {
+
+template <OpId op> struct UnaryFunctor;
+
+// Defaults: float-only ops (integer inputs are promoted to float by the op).
+struct FloatOnly { static constexpr bool kIntegerOk = false, kBoolResult = false, kDifferentiable = true; };
+struct AnyNumeric { static constexpr bool kIntegerOk = true, kBoolResult = false, kDifferentiable = true; };
+
+template <> struct UnaryFunctor<OpId::neg> : AnyNumeric {
+  template <class T> static T apply(T x) { return static_cast<T>(-x); }
+  template <class T> static T deriv(T, T) { return T(-1); }
+};
+template <> struct UnaryFunctor<OpId::exp> : FloatOnly {
+  template <class T> static T apply(T x) { return std::exp(x); }
+  template <class T> static T deriv(T, T y) { return y; }
+};
+template <> struct UnaryFunctor<OpId::log> : FloatOnly {
+  template <class T> static T apply(T x) { return std::log(x); }
+  template <class T> static T deriv(T x, T) { return T(1) / x; }
+};
+template <> struct UnaryFunctor<OpId::log1p> : FloatOnly {
+  template <class T> static T apply(T x) { return std::log1p(x); }
+  template <class T> static T deriv(T x, T) { return T(1) / (T(1) + x); }
+};
+template <> struct UnaryFunctor<OpId::sqrt> : FloatOnly {
+  template <class T> static T apply(T x) { return std::sqrt(x); }
+  template <class T> static T deriv(T, T y) { return T(0.5) / y; }
+};
+template <> struct UnaryFunctor<OpId::rsqrt> : FloatOnly {
+  template <class T> static T apply(T x) { return T(1) / std::sqrt(x); }
+  template <class T> static T deriv(T, T y) { return T(-0.5) * y * y * y; }
+};
+template <> struct UnaryFunctor<OpId::abs> : AnyNumeric {
+  template <class T> static T apply(T x) {
+    if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) return x;
+    else return x < T(0) ? static_cast<T>(-x) : x;
+  }
+  template <class T> static T deriv(T x, T) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
+};
+template <> struct UnaryFunctor<OpId::relu> : AnyNumeric {
+  template <class T> static T apply(T x) { return x > T(0) ? x : T(0); }
+  template <class T> static T deriv(T x, T) { return x > T(0) ? T(1) : T(0); }
+};
+template <> struct UnaryFunctor<OpId::sigmoid> : FloatOnly {
+  template <class T> static T apply(T x) {
+    if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
+    const T e = std::exp(x);
+    return e / (T(1) + e);
+  }
+  template <class T> static T deriv(T, T y) { return y * (T(1) - y); }
+};
+template <> struct UnaryFunctor<OpId::tanh> : FloatOnly {
+  template <class T> static T apply(T x) { return std::tanh(x); }
+  template <class T> static T deriv(T, T y) { return T(1) - y * y; }
+};
+template <> struct UnaryFunctor<OpId::gelu> : FloatOnly {
+  // Exact GELU: x * Phi(x), Phi the standard normal CDF.
+  template <class T> static T apply(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))); }
+  template <class T> static T deriv(T x, T) {
+    const T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
+    const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
+    return cdf + x * pdf;
+  }
+};
+template <> struct UnaryFunctor<OpId::gelu_tanh> : FloatOnly {
+  // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+  static constexpr double kBeta = 0.7978845608028654, kKappa = 0.044715;
+  template <class T> static T apply(T x) {
+    return T(0.5) * x * (T(1) + std::tanh(T(kBeta) * (x + T(kKappa) * x * x * x)));
+  }
+  template <class T> static T deriv(T x, T) {
+    const T t = std::tanh(T(kBeta) * (x + T(kKappa) * x * x * x));
+    return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kBeta) * (T(1) + T(3 * kKappa) * x * x);
+  }
+};
+template <> struct UnaryFunctor<OpId::silu> : FloatOnly {
+  template <class T> static T apply(T x) { return x * UnaryFunctor<OpId::sigmoid>::apply(x); }
+  template <class T> static T deriv(T x, T) {
+    const T s = UnaryFunctor<OpId::sigmoid>::apply(x);
+    return s * (T(1) + x * (T(1) - s));
+  }
+};
+template <> struct UnaryFunctor<OpId::logical_not> {
+  static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false;
+  template <class T> static bool apply(T x) { return !(x != T(0)); }
+};
+
+template <OpId op>
+void unary_kernel(OpId, const Tensor& in, const Tensor& out) {
+  using F = UnaryFunctor<op>;
+  dispatch_compute_dtype(in.dtype(), op_info(op).name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!F::kIntegerOk && !std::is_floating_point_v<T>) {
+      throw DTypeError(str(op_info(op).name, ": kernel needs a float input, got ", in.dtype()));
+    } else {
+      using R = std::conditional_t<F::kBoolResult, bool, T>;
+      std::array<StridedOperand, 2> ops{StridedOperand{out.data_bytes(), &out.strides(), sizeof(R)},
+                                        StridedOperand{in.data_bytes(), &in.strides(), sizeof(T)}};
+      for_each_strided<2>(out.sizes(), ops, kElementwiseGrain / 4, [](char** p, const int64_t* s, int64_t n) {
+        R* o = reinterpret_cast<R*>(p[0]);
+        const T* x = reinterpret_cast<const T*>(p[1]);
+        if (s[0] == sizeof(R) && s[1] == sizeof(T)) {
+          for (int64_t i = 0; i < n; ++i) o[i] = static_cast<R>(F::apply(x[i]));
+        } else {
+          const int64_t so = s[0] / int64_t(sizeof(R)), sx = s[1] / int64_t(sizeof(T));
+          for (int64_t i = 0; i < n; ++i) o[i * so] = static_cast<R>(F::apply(x[i * sx]));
+        }
+      });
+    }
+  });
+}
+
+template <OpId op>
+void unary_backward_kernel(OpId, const Tensor& grad, const Tensor& x, const Tensor& y, const Tensor& out) {
+  using F = UnaryFunctor<op>;
+  if constexpr (!F::kDifferentiable) {
+    throw RuntimeError(str(op_info(op).name, " is not differentiable"));
+  } else {
+    dispatch_float_dtype(x.dtype(), op_info(op).name, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      std::array<StridedOperand, 4> ops{StridedOperand{out.data_bytes(), &out.strides(), sizeof(T)},
+                                        StridedOperand{grad.data_bytes(), &grad.strides(), sizeof(T)},
+                                        StridedOperand{x.data_bytes(), &x.strides(), sizeof(T)},
+                                        StridedOperand{y.data_bytes(), &y.strides(), sizeof(T)}};
+      for_each_strided<4>(out.sizes(), ops, kElementwiseGrain / 4, [](char** p, const int64_t* s, int64_t n) {
+        const int64_t so = s[0] / int64_t(sizeof(T)), sg = s[1] / int64_t(sizeof(T));
+        const int64_t sx = s[2] / int64_t(sizeof(T)), sy = s[3] / int64_t(sizeof(T));
+        T* o = reinterpret_cast<T*>(p[0]);
+        const T* g = reinterpret_cast<const T*>(p[1]);
+        const T* xv = reinterpret_cast<const T*>(p[2]);
+        const T* yv = reinterpret_cast<const T*>(p[3]);
+        for (int64_t i = 0; i < n; ++i) o[i * so] = g[i * sg] * F::deriv(xv[i * sx], yv[i * sy]);
+      });
+    });
+  }
+}
+
+}  // namespace
+
+void register_unary_kernels(KernelRegistry& r) {
+#define NN_REGISTER_UNARY(name, grad)                                              \
+  r.unary.set(OpId::name, DeviceType::CPU, &unary_kernel<OpId::name>);            \
+  r.unary_backward.set(OpId::name, DeviceType::CPU, &unary_backward_kernel<OpId::name>);
+  NN_UNARY_OPS(NN_REGISTER_UNARY)
+#undef NN_REGISTER_UNARY
+}
+
+}  // namespace nn::cpu

@@ -1,0 +1,77 @@
+// dispatch.h — kernel signatures per family and the (op, device) -> kernel tables.
+//
+// Ops (csrc/ops) check arguments, allocate outputs, then call
+//   kernel<Family>(op, device)(args...)
+// Kernels register themselves per device (cpu/register_cpu_kernels.cpp; a CUDA file
+// does the same later). A missing (op, device) entry raises DeviceError naming both.
+//
+// Kernel contracts (all tensors already validated by the op):
+//   UnaryKernel(op, in, out)        in, out: same sizes and dtype (a compute dtype:
+//                                   never float16/bfloat16), any strides.
+//   UnaryBackwardKernel(op, g, x, y, out)  out = g * d op(x)/dx, with y = op(x); all of
+//                                   one compute dtype and out's sizes, any strides.
+//   BinaryKernel(op, a, b, out)     a, b: same dtype, already broadcast (stride-0 views)
+//                                   to out's sizes; out has a's dtype (Bool for COMPARE).
+//   ReduceKernel(op, in, out, idx)  in is (O, R, I) with any strides; out and idx (int64,
+//                                   only for max/min/argmax/argmin) are contiguous (O, I).
+//   CopyKernel(dst, src)            src already broadcast to dst's sizes; any dtypes.
+//   MatmulKernel(a, b, out)         a (B, M, K), b (B, K, N), out (B, M, N) contiguous;
+//                                   a, b any strides; same float dtype.
+//   SoftmaxKernel(op, in, out)      in, out contiguous (R, C); softmax along C.
+//   WhereKernel(cond, a, b, out)    cond bool, a and b of out's dtype; all broadcast.
+//   FillKernel(out, value)          any strides.
+//   GatherKernel(src, index, out)   out[i, j] = src[index[i], j] with src (S, J),
+//                                   index (N,) int64 validated, out (N, J).
+//   ScatterAddKernel(dst, index, src, accumulate)  dst[index[i], j] (+)= src[i, j].
+#pragma once
+#include "core/tensor.h"
+#include "ops/op_table.h"
+
+namespace nn {
+
+using UnaryKernel = void (*)(OpId, const Tensor& in, const Tensor& out);
+using UnaryBackwardKernel = void (*)(OpId, const Tensor& grad, const Tensor& x, const Tensor& y,
+                                     const Tensor& out);
+using BinaryKernel = void (*)(OpId, const Tensor& a, const Tensor& b, const Tensor& out);
+using ReduceKernel = void (*)(OpId, const Tensor& in, const Tensor& out, const Tensor& idx);
+using CopyKernel = void (*)(const Tensor& dst, const Tensor& src);
+using MatmulKernel = void (*)(const Tensor& a, const Tensor& b, const Tensor& out);
+using SoftmaxKernel = void (*)(OpId, const Tensor& in, const Tensor& out);
+using WhereKernel = void (*)(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+using FillKernel = void (*)(const Tensor& out, double value);
+using GatherKernel = void (*)(const Tensor& src, const Tensor& index, const Tensor& out);
+using ScatterKernel = void (*)(const Tensor& dst, const Tensor& index, const Tensor& src, bool accumulate);
+
+// One table per kernel signature, indexed [op][device type].
+template <typename Fn>
+struct KernelTable {
+  Fn fns[kNumOps][kNumDeviceTypes] = {};
+  void set(OpId op, DeviceType d, Fn fn) { fns[static_cast<int>(op)][static_cast<int>(d)] = fn; }
+  Fn get(OpId op, Device d) const {
+    Fn fn = fns[static_cast<int>(op)][static_cast<int>(d.type)];
+    if (fn == nullptr)
+      throw DeviceError(str(op_info(op).name, ": no kernel for device ", d.str(), " in this build"));
+    return fn;
+  }
+};
+
+struct KernelRegistry {
+  KernelTable<UnaryKernel> unary;
+  KernelTable<UnaryBackwardKernel> unary_backward;
+  KernelTable<BinaryKernel> binary;
+  KernelTable<ReduceKernel> reduce;
+  KernelTable<CopyKernel> copy;
+  KernelTable<MatmulKernel> matmul;
+  KernelTable<SoftmaxKernel> softmax;
+  KernelTable<WhereKernel> where;
+  KernelTable<FillKernel> fill;
+  KernelTable<GatherKernel> gather;
+  KernelTable<ScatterKernel> scatter;
+};
+
+// The process-wide registry, filled once (thread-safe static initialisation).
+const KernelRegistry& kernels();
+
+namespace cpu { void register_kernels(KernelRegistry& r); }
+
+}  // namespace nn

@@ -1,0 +1,357 @@
+// elementwise.cpp — the UNARY, BINARY and COMPARE families, where, cast, copy_, fill_,
+// clone and detach: argument checks, type promotion, output allocation, kernel
+// dispatch, and backward formulas.
+//
+// Type promotion follows PyTorch: tensors with dimensions outrank 0-dim tensors, which
+// outrank wrapped Python scalars; a lower-ranked operand only matters when its kind
+// (bool < integer < float) is higher. Half types compute in float32 (Note [Half types]).
+#include <cmath>
+
+#include "ops/internal.h"
+
+namespace nn {
+using autograd::SavedTensor;
+using detail::cast_raw;
+using detail::reduce_grad;
+
+namespace {
+
+int kind_of(DType t) { return t == DType::Bool ? 0 : (is_floating(t) ? 2 : 1); }
+
+// Float-only unary ops promote integer inputs to float32.
+bool unary_is_float_only(OpId op) {
+  switch (op) {
+    case OpId::neg: case OpId::abs: case OpId::relu: case OpId::logical_not: return false;
+    default: return true;
+  }
+}
+
+Tensor unary_backward(OpId op, const Tensor& g, const Tensor& x, const Tensor& y) {
+  const DType compute = compute_dtype(x.dtype());
+  Tensor gc = cast_raw(g, compute), xc = cast_raw(x, compute), yc = cast_raw(y, compute);
+  Tensor out = empty(x.sizes(), compute, x.device());
+  kernels().unary_backward.get(op, x.device())(op, gc, xc, yc, out);
+  return cast_raw(out, x.dtype());
+}
+
+}  // namespace
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  auto rank = [](const Tensor& t) { return t.impl()->is_wrapped_number ? 0 : (t.dim() == 0 ? 1 : 2); };
+  const int ra = rank(a), rb = rank(b);
+  if (ra == rb) return promote_types(a.dtype(), b.dtype());
+  const Tensor& hi = ra > rb ? a : b;
+  const Tensor& lo = ra > rb ? b : a;
+  if (kind_of(lo.dtype()) <= kind_of(hi.dtype())) return hi.dtype();
+  if (lo.impl()->is_wrapped_number) {  // a Python scalar of a higher kind: default dtype of its kind
+    const DType lo_default = kind_of(lo.dtype()) == 2 ? DType::Float32 : DType::Int64;
+    return promote_types(hi.dtype(), lo_default);
+  }
+  return promote_types(hi.dtype(), lo.dtype());
+}
+
+Tensor scalar_tensor(double value, DType dtype) {
+  Tensor t = empty({}, dtype);
+  kernels().fill.get(OpId::fill_, t.device())(t, value);
+  return t;
+}
+
+Tensor wrapped_scalar(double value, bool is_integral, bool is_bool) {
+  Tensor t = scalar_tensor(value, is_bool ? DType::Bool : (is_integral ? DType::Int64 : DType::Float64));
+  t.impl()->is_wrapped_number = true;
+  return t;
+}
+
+Tensor unary_op(OpId op, const Tensor& x) {
+  const char* name = op_info(op).name;
+  NN_CHECK(x.defined(), ValueError, name, ": input is undefined");
+  DType out_dtype = x.dtype();
+  if (op == OpId::logical_not) out_dtype = DType::Bool;
+  else if (unary_is_float_only(op) && !is_floating(x.dtype())) out_dtype = DType::Float32;
+  NN_CHECK(!(op == OpId::neg && x.dtype() == DType::Bool), DTypeError, name,
+           ": negation of a bool tensor is not supported; use logical_not");
+  const DType in_compute = op == OpId::logical_not ? compute_dtype(x.dtype()) : compute_dtype(out_dtype);
+  Tensor xc = cast_raw(x, in_compute);
+  Tensor out = empty(x.sizes(), op == OpId::logical_not ? DType::Bool : in_compute, x.device());
+  kernels().unary.get(op, x.device())(op, xc, out);
+  out = cast_raw(out, out_dtype);
+  if (op_info(op).differentiable && autograd::needs_grad({&x})) {
+    autograd::record(std::string(name) + "Backward", {x}, {out},
+                     [op, sx = SavedTensor(x), sy = SavedTensor(out), name](const std::vector<Tensor>& g) {
+                       return std::vector<Tensor>{unary_backward(op, g[0], sx.unpack(name), sy.unpack(name))};
+                     });
+  }
+  return out;
+}
+
+#define NN_DEFINE_UNARY(name, grad) \
+  Tensor name(const Tensor& x) { return unary_op(OpId::name, x); }
+NN_UNARY_OPS(NN_DEFINE_UNARY)
+#undef NN_DEFINE_UNARY
+
+Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
+  const char* name = op_info(op).name;
+  NN_CHECK(a.defined() && b.defined(), ValueError, name, ": input is undefined");
+  detail::check_same_device(a, b, name);
+  const bool compare = op_info(op).family == OpFamily::Compare;
+  const DType common = result_type(a, b);
+  DType out_dtype = compare ? DType::Bool : common;
+  if (op == OpId::div && !is_floating(common)) out_dtype = DType::Float32;  // true division
+  NN_CHECK(!(op == OpId::sub && common == DType::Bool), DTypeError, name,
+           ": subtraction of bool tensors is not supported; use logical_xor");
+  const DType compute = compare ? compute_dtype(common) : compute_dtype(out_dtype);
+  const Shape shape = broadcast_shapes(a.sizes(), b.sizes(), name);
+  Tensor ac = detail::broadcast_view(cast_raw(a, compute), shape);
+  Tensor bc = detail::broadcast_view(cast_raw(b, compute), shape);
+  if (op == OpId::pow && is_integral(compute, false) && bc.numel() > 0) {
+    NN_CHECK(amin(cast_raw(b, DType::Int64), {}, false).data<int64_t>()[0] >= 0, ValueError,
+             "pow: integers to negative integer powers are not allowed");
+  }
+  Tensor out = empty(shape, compare ? DType::Bool : compute, a.device());
+  kernels().binary.get(op, a.device())(op, ac, bc, out);
+  out = cast_raw(out, out_dtype);
+  if (!compare && autograd::needs_grad({&a, &b})) {
+    NN_CHECK(is_floating(out_dtype), DTypeError, name, ": gradients need a floating-point result, got ", out_dtype);
+    const Shape sa = a.sizes(), sb = b.sizes();
+    const DType da = a.dtype(), db = b.dtype();
+    const bool ga = a.requires_grad(), gb = b.requires_grad();
+    const bool save_inputs = op != OpId::add && op != OpId::sub;
+    SavedTensor saved_a(save_inputs ? a : Tensor()), saved_b(save_inputs ? b : Tensor());
+    SavedTensor saved_out(op == OpId::pow ? out : Tensor());
+    const std::string node = std::string(name) + "Backward";
+    autograd::record(node, {a, b}, {out}, [=](const std::vector<Tensor>& grads) {
+      const Tensor& g = grads[0];
+      Tensor x = saved_a.unpack(node), y = saved_b.unpack(node);
+      Tensor grad_a, grad_b;
+      switch (op) {
+        case OpId::add: grad_a = g; grad_b = g; break;
+        case OpId::sub: grad_a = g; grad_b = gb ? neg(g) : Tensor(); break;
+        case OpId::mul:
+          grad_a = ga ? mul(g, y) : Tensor();
+          grad_b = gb ? mul(g, x) : Tensor();
+          break;
+        case OpId::div:
+          grad_a = ga ? div(g, y) : Tensor();
+          grad_b = gb ? neg(div(mul(g, x), mul(y, y))) : Tensor();
+          break;
+        case OpId::pow: {
+          if (ga) {  // b * a^(b-1), with 0^0-style points giving b * 0^(b-1) as the formula does
+            grad_a = mul(g, mul(y, pow(x, sub(y, wrapped_scalar(1, true)))));
+          }
+          if (gb) {  // a^b * log(a), defined as 0 where a == 0 (PyTorch's convention)
+            Tensor r = saved_out.unpack(node);
+            Tensor term = mul(r, log(x));
+            grad_b = mul(g, where(eq(x, wrapped_scalar(0, true)), zeros({}, term.dtype()), term));
+          }
+          break;
+        }
+        case OpId::maximum:
+        case OpId::minimum: {
+          // Ties split the gradient evenly between both inputs.
+          Tensor win = op == OpId::maximum ? gt(x, y) : lt(x, y);
+          Tensor tie = eq(x, y);
+          Tensor wa = add(cast_raw(win, g.dtype()), mul(cast_raw(tie, g.dtype()), wrapped_scalar(0.5, false)));
+          grad_a = ga ? mul(g, wa) : Tensor();
+          grad_b = gb ? mul(g, sub(wrapped_scalar(1, true), wa)) : Tensor();
+          break;
+        }
+        default: throw RuntimeError(str(node, ": no derivative"));
+      }
+      return std::vector<Tensor>{ga && grad_a.defined() ? reduce_grad(grad_a, sa, da) : Tensor(),
+                                 gb && grad_b.defined() ? reduce_grad(grad_b, sb, db) : Tensor()};
+    });
+  }
+  return out;
+}
+
+#define NN_DEFINE_BINARY(name, grad) \
+  Tensor name(const Tensor& a, const Tensor& b) { return binary_op(OpId::name, a, b); }
+NN_BINARY_OPS(NN_DEFINE_BINARY)
+NN_COMPARE_OPS(NN_DEFINE_BINARY)
+#undef NN_DEFINE_BINARY
+
+void binary_op_(OpId op, const Tensor& self, const Tensor& other) {
+  const char* name = op_info(op).name;
+  detail::check_inplace_target(self, name);
+  detail::check_same_device(self, other, name);
+  const Shape shape = broadcast_shapes(self.sizes(), other.sizes(), name);
+  NN_CHECK(shape == self.sizes(), ShapeError, name, "_: output with shape ", self.sizes(),
+           " doesn't match the broadcast shape ", shape);
+  DType common = result_type(self, other);
+  if (op == OpId::div && !is_floating(common)) common = DType::Float32;
+  NN_CHECK(!(is_floating(common) && !is_floating(self.dtype())) && !(common != DType::Bool && self.dtype() == DType::Bool),
+           DTypeError, name, "_: result type ", common, " can't be cast to the desired output type ", self.dtype());
+  if (autograd::needs_grad({&self, &other})) {
+    NN_CHECK(!self.impl()->is_view, RuntimeError, name,
+             "_: in-place operations with gradients on a view are not supported; apply the op to the base "
+             "tensor or use the out-of-place form");
+    Tensor result = binary_op(op, clone(self), other);
+    detail::copy_raw(self, result);
+    self.bump_version();
+    detail::rebase_history(self, result);
+    return;
+  }
+  const DType compute = compute_dtype(self.dtype());
+  if (compute != self.dtype() || common != self.dtype() || op == OpId::pow) {
+    Tensor result = binary_op(op, self, other);
+    detail::copy_raw(self, result);
+  } else {
+    Tensor oc = cast_raw(other, compute);
+    if (detail::shares_storage(oc, self)) oc = clone(oc);  // no aliasing between in and out
+    kernels().binary.get(op, self.device())(op, self, detail::broadcast_view(oc, shape), self);
+  }
+  self.bump_version();
+}
+
+void unary_op_(OpId op, const Tensor& self) {
+  const char* name = op_info(op).name;
+  detail::check_inplace_target(self, name);
+  Tensor result;
+  if (autograd::needs_grad({&self})) {
+    NN_CHECK(!self.impl()->is_view, RuntimeError, name,
+             "_: in-place operations with gradients on a view are not supported");
+    result = unary_op(op, clone(self));
+  } else {
+    result = unary_op(op, self);
+  }
+  NN_CHECK(result.dtype() == self.dtype(), DTypeError, name, "_: result type ", result.dtype(),
+           " can't be cast to the desired output type ", self.dtype());
+  detail::copy_raw(self, result);
+  self.bump_version();
+  if (result.requires_grad()) detail::rebase_history(self, result);
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  detail::check_same_device(cond, a, "where");
+  detail::check_same_device(a, b, "where");
+  const Shape shape = broadcast_shapes(broadcast_shapes(cond.sizes(), a.sizes(), "where"), b.sizes(), "where");
+  const DType dtype = result_type(a, b);
+  Tensor out = empty(shape, dtype, a.device());
+  kernels().where.get(OpId::where, a.device())(
+      detail::broadcast_view(cast_raw(cond, DType::Bool), shape), detail::broadcast_view(cast_raw(a, dtype), shape),
+      detail::broadcast_view(cast_raw(b, dtype), shape), out);
+  if (autograd::needs_grad({&a, &b})) {
+    const Shape sa = a.sizes(), sb = b.sizes();
+    const DType da = a.dtype(), db = b.dtype();
+    const bool ga = a.requires_grad(), gb = b.requires_grad();
+    SavedTensor saved_cond(cond);
+    autograd::record("WhereBackward", {a, b}, {out}, [=](const std::vector<Tensor>& grads) {
+      const Tensor& g = grads[0];
+      Tensor c = saved_cond.unpack("WhereBackward");
+      Tensor zero = zeros({}, g.dtype());
+      return std::vector<Tensor>{ga ? reduce_grad(where(c, g, zero), sa, da) : Tensor(),
+                                 gb ? reduce_grad(where(c, zero, g), sb, db) : Tensor()};
+    });
+  }
+  return out;
+}
+
+Tensor cast(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return x;
+  Tensor out = cast_raw(x, dtype);
+  if (is_floating(dtype) && autograd::needs_grad({&x})) {
+    const DType from = x.dtype();
+    autograd::record("ToCopyBackward", {x}, {out}, [from](const std::vector<Tensor>& g) {
+      return std::vector<Tensor>{cast_raw(g[0], from)};
+    });
+  }
+  return out;
+}
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  detail::check_inplace_target(dst, "copy_");
+  detail::check_same_device(dst, src, "copy_");
+  const Shape shape = broadcast_shapes(dst.sizes(), src.sizes(), "copy_");
+  NN_CHECK(shape == dst.sizes(), ShapeError, "copy_: source of shape ", src.sizes(),
+           " cannot be broadcast to the destination's shape ", dst.sizes());
+  if (autograd::needs_grad({&src})) {
+    NN_CHECK(!dst.impl()->is_view, RuntimeError,
+             "copy_: copying a tensor that requires grad into a view is not supported; use indexing "
+             "assignment on the base tensor");
+    Tensor result = add(mul(clone(dst), zeros({}, dst.dtype())), cast(src, dst.dtype()));
+    detail::copy_raw(dst, result);
+    dst.bump_version();
+    detail::rebase_history(dst, result);
+    return;
+  }
+  detail::copy_raw(dst, src);
+  dst.bump_version();
+}
+
+void fill_(const Tensor& t, double value) {
+  detail::check_inplace_target(t, "fill_");
+  kernels().fill.get(OpId::fill_, t.device())(t, value);
+  t.bump_version();
+  if (t.requires_grad() && !t.is_leaf()) {
+    // The filled tensor no longer depends on its history.
+    t.impl()->grad_fn = nullptr;
+    t.impl()->requires_grad = false;
+  }
+}
+
+Tensor clone(const Tensor& x) {
+  Tensor out = empty(x.sizes(), x.dtype(), x.device());
+  detail::copy_raw(out, x);
+  if (autograd::needs_grad({&x})) {
+    autograd::record("CloneBackward", {x}, {out}, [](const std::vector<Tensor>& g) { return g; });
+  }
+  return out;
+}
+
+Tensor detach(const Tensor& x) {
+  return make_view(x, x.sizes(), x.strides(), x.offset());
+}
+
+namespace detail {
+
+Tensor cast_raw(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return t;
+  Tensor out = empty(t.sizes(), dtype, t.device());
+  kernels().copy.get(OpId::cast, t.device())(out, t);
+  out.impl()->is_wrapped_number = t.impl()->is_wrapped_number;
+  return out;
+}
+
+Tensor contiguous_raw(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = empty(t.sizes(), t.dtype(), t.device());
+  kernels().copy.get(OpId::contiguous, t.device())(out, t);
+  return out;
+}
+
+void copy_raw(const Tensor& dst, const Tensor& src) {
+  Tensor s = src;
+  if (shares_storage(dst, src) && !(dst.offset() == src.offset() && dst.strides() == src.strides())) {
+    s = empty(src.sizes(), src.dtype(), src.device());  // overlapping views: go through a buffer
+    kernels().copy.get(OpId::copy_, src.device())(s, src);
+  }
+  kernels().copy.get(OpId::copy_, dst.device())(dst, broadcast_view(s, dst.sizes()));
+}
+
+void check_inplace_target(const Tensor& self, const char* op) {
+  NN_CHECK(!(self.is_leaf() && self.requires_grad() && autograd::GradMode::is_enabled()), RuntimeError, op,
+           ": a leaf tensor that requires grad is being used in an in-place operation (wrap it in "
+           "nn_core.no_grad() or use the out-of-place form)");
+  for (int64_t d = 0; d < self.dim(); ++d)
+    NN_CHECK(!(self.strides()[d] == 0 && self.sizes()[d] > 1), RuntimeError, op,
+             ": unsupported operation: more than one element of the written-to tensor (shape ", self.sizes(),
+             ", strides ", self.strides(), ") refers to a single memory location; call .clone() first");
+}
+
+void rebase_history(const Tensor& self, const Tensor& result) {
+  self.impl()->grad_fn = result.impl()->grad_fn;
+  self.impl()->output_nr = result.impl()->output_nr;
+  self.impl()->requires_grad = result.requires_grad();
+}
+
+Tensor reduce_grad(const Tensor& g, const Shape& shape, DType dtype) {
+  return cast_raw(sum_to(g, shape), dtype);
+}
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  NN_CHECK(a.device() == b.device(), DeviceError, op, ": expected all tensors on the same device, got ",
+           a.device().str(), " and ", b.device().str());
+}
+
+}  // namespace detail
+}  // namespace nn

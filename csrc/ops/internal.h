@@ -1,0 +1,39 @@
+// internal.h — helpers shared by the op files; not part of the public C++ API.
+// Everything here bypasses autograd: callers record their own nodes.
+#pragma once
+#include <string>
+
+#include "autograd/node.h"
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace nn::detail {
+
+// A stride-0 view of t broadcast to `shape` (shape must be a valid broadcast target).
+Tensor broadcast_view(const Tensor& t, const Shape& shape);
+// cast without a backward node; returns t itself when the dtype already matches.
+Tensor cast_raw(const Tensor& t, DType dtype);
+// Contiguous copy (or t itself when already contiguous), no backward node.
+Tensor contiguous_raw(const Tensor& t);
+// dst <- src (broadcast, cast), no version bump, no autograd.
+void copy_raw(const Tensor& dst, const Tensor& src);
+
+// Checks that an in-place op may write into `self`: not a leaf that requires grad while
+// grad mode is on, and no two elements share one memory location (expanded views).
+void check_inplace_target(const Tensor& self, const char* op);
+// After an in-place op computed out of place as `result` (with history), make `self`
+// carry that history: self's grad_fn becomes result's.
+void rebase_history(const Tensor& self, const Tensor& result);
+// Marks a view output and, when the input requires grad, records its backward.
+void mark_view(const Tensor& out, const Tensor& base);
+
+// Gradient helper: sum g down to `shape` and cast it to `dtype`.
+Tensor reduce_grad(const Tensor& g, const Shape& shape, DType dtype);
+
+// Device check for ops with several tensor inputs.
+void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+
+// Does t share storage with u?
+inline bool shares_storage(const Tensor& t, const Tensor& u) { return t.storage() == u.storage(); }
+
+}  // namespace nn::detail

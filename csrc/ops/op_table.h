@@ -1,0 +1,83 @@
+// op_table.h — the one op table. Every op the library exposes is one row here; the
+// OpId enum, the op names, the per-family kernel dispatch tables (ops/dispatch.h), the
+// Python-visible op list (nn_core._C.op_table(), from which tests/op_db.py's coverage
+// check comes) are all generated from these lists.
+//
+// Families:
+//   UNARY      elementwise, one input, a kernel functor in cpu/unary_kernels.cpp and a
+//              derivative in ops/unary.cpp (both generated from this list: a row without
+//              its functor or derivative fails to compile).
+//   BINARY     elementwise with broadcasting, a functor in cpu/binary_kernels.cpp and a
+//              derivative in ops/binary.cpp (same rule).
+//   COMPARE    elementwise with broadcasting, bool result, no gradient.
+//   REDUCE     reductions over any dims with keepdim, kernels in cpu/reduce_kernels.cpp.
+//   COMPOSITE  written with other differentiable ops (STYLE.md 2): no kernel of their own.
+//   SHAPE      views and data movement (slicing, indexing, cat, ...), ops/shape.cpp,
+//              ops/index.cpp.
+//   SPECIAL    ops with a dedicated kernel (matmul, softmax, where, cast, ...).
+//
+// Columns: X(name, differentiable)
+#pragma once
+#include <cstdint>
+
+#define NN_UNARY_OPS(X)                                                              \
+  X(neg, true) X(exp, true) X(log, true) X(log1p, true) X(sqrt, true) X(rsqrt, true) \
+  X(abs, true) X(relu, true) X(sigmoid, true) X(tanh, true) X(gelu, true)            \
+  X(gelu_tanh, true) X(silu, true) X(logical_not, false)
+
+#define NN_BINARY_OPS(X)                                                              \
+  X(add, true) X(sub, true) X(mul, true) X(div, true) X(pow, true) X(maximum, true)   \
+  X(minimum, true)
+
+#define NN_COMPARE_OPS(X)                                                             \
+  X(eq, false) X(ne, false) X(lt, false) X(le, false) X(gt, false) X(ge, false)       \
+  X(logical_and, false) X(logical_or, false) X(logical_xor, false)
+
+#define NN_REDUCE_OPS(X)                                                              \
+  X(sum, true) X(prod, true) X(amax, true) X(amin, true) X(max, true) X(min, true)    \
+  X(argmax, false) X(argmin, false)
+
+#define NN_COMPOSITE_OPS(X)                                                           \
+  X(mean, true) X(var, true) X(std, true) X(logsumexp, true) X(clamp, true)           \
+  X(leaky_relu, true) X(softplus, true) X(split, true) X(chunk, true) X(stack, true)   \
+  X(flatten, true)
+
+#define NN_SHAPE_OPS(X)                                                               \
+  X(view, true) X(reshape, true) X(permute, true) X(transpose, true) X(expand, true)  \
+  X(squeeze, true) X(unsqueeze, true) X(slice, true) X(select, true) X(index, true)   \
+  X(index_put, true) X(cat, true) X(contiguous, true)
+
+#define NN_SPECIAL_OPS(X)                                                             \
+  X(matmul, true) X(softmax, true) X(log_softmax, true) X(where, true) X(cast, true)  \
+  X(copy_, false) X(fill_, false)
+
+#define NN_ALL_OPS(X)                                                                 \
+  NN_UNARY_OPS(X) NN_BINARY_OPS(X) NN_COMPARE_OPS(X) NN_REDUCE_OPS(X)                 \
+  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X)
+
+namespace nn {
+
+enum class OpId : uint16_t {
+#define NN_OP_ENUM(name, grad) name,
+  NN_ALL_OPS(NN_OP_ENUM)
+#undef NN_OP_ENUM
+  kCount
+};
+constexpr int kNumOps = static_cast<int>(OpId::kCount);
+
+// The cheap guard (ggml's): adding or removing a row must also update the op list the
+// tests check against (tests/op_db.py) — change this number together with it.
+static_assert(kNumOps == 69, "op table changed: update tests/op_db.py and this count");
+
+enum class OpFamily : uint8_t { Unary, Binary, Compare, Reduce, Composite, Shape, Special };
+
+struct OpInfo {
+  const char* name;
+  OpFamily family;
+  bool differentiable;
+};
+
+const OpInfo& op_info(OpId op);
+const char* op_family_name(OpFamily f);
+
+}  // namespace nn

@@ -1,0 +1,181 @@
+"""nn_core: a neural-network library with a native C++ tensor core and autograd engine.
+
+    >>> import nn_core as nc
+    >>> x = nc.randn(3, 4, requires_grad=True)
+    >>> (x @ x.T).relu().sum().backward()
+    >>> x.grad.shape
+    nn_core.Size([3, 4])
+"""
+from __future__ import annotations
+
+import builtins as _builtins
+from typing import Optional
+
+from . import _C
+from . import _tensor
+from ._tensor import Size, Tensor, device
+from . import autograd
+from .autograd import enable_grad, no_grad, set_grad_enabled
+from . import functional
+
+__version__ = "0.1.0"
+
+_tensor._install()
+
+# ---- dtypes ------------------------------------------------------------------------
+dtype = _C.DType
+float32 = float_ = _C.DType.float32
+float64 = double = _C.DType.float64
+float16 = half = _C.DType.float16
+bfloat16 = _C.DType.bfloat16
+int8 = _C.DType.int8
+uint8 = _C.DType.uint8
+int32 = _C.DType.int32
+int64 = long = _C.DType.int64
+bool = _C.DType.bool  # noqa: A001  (PyTorch's name)
+
+
+def get_default_dtype():
+    return float32
+
+
+# ---- module-level state --------------------------------------------------------------
+set_num_threads = _C.set_num_threads
+get_num_threads = _C.get_num_threads
+memory_stats = _C.memory_stats
+reset_peak_memory_stats = _C.reset_peak_memory_stats
+is_grad_enabled = _C.is_grad_enabled
+manual_seed = _C.manual_seed
+initial_seed = _C.initial_seed
+from_numpy = _C.from_numpy
+from_dlpack = _C.from_dlpack
+
+# ---- ops (module functions; the same ops are Tensor methods) --------------------------
+_OP_FUNCTIONS = [
+    "neg", "exp", "log", "log1p", "sqrt", "rsqrt", "abs", "relu", "sigmoid", "tanh", "silu", "logical_not",
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
+    "logical_and", "logical_or", "logical_xor", "where", "clamp", "clip",
+    "sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp",
+    "softmax", "log_softmax", "matmul", "reshape", "permute", "transpose", "broadcast_to", "squeeze",
+    "unsqueeze", "flatten", "split", "chunk", "cat", "stack",
+]
+for _name in _OP_FUNCTIONS:
+    globals()[_name] = getattr(_C, _name)
+negative, multiply, divide, subtract = neg, mul, div, sub
+concat = concatenate = cat
+del _name
+
+
+# ---- factories -----------------------------------------------------------------------
+builtins_bool = _builtins.bool
+
+
+def _sizes(size) -> list:
+    if len(size) == 1 and not isinstance(size[0], int):
+        return [int(s) for s in size[0]]
+    return [int(s) for s in size]
+
+
+def _finish(t: Tensor, requires_grad: builtins_bool) -> Tensor:
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+
+
+def tensor(data, dtype: Optional[_C.DType] = None, requires_grad: builtins_bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, scalars, numpy arrays or tensors).
+
+    Python floats give float32, ints int64, bools bool; numpy arrays keep their dtype.
+    """
+    if isinstance(data, Tensor):
+        t = data.detach().clone() if dtype is None or data.dtype == dtype else data.detach().to(dtype)
+        if t._storage_id() == data._storage_id():
+            t = t.clone()
+    else:
+        t = _C._tensor_from_object(data, dtype)
+    return _finish(t, requires_grad)
+
+
+as_tensor = tensor
+
+
+def zeros(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    return _finish(_C._full(_sizes(size), 0.0, dtype or float32), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    return _finish(_C._full(_sizes(size), 1.0, dtype or float32), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    return _finish(_C._empty(_sizes(size), dtype or float32), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    if dtype is None:
+        dtype = bool if isinstance(fill_value, builtins_bool) else (int64 if isinstance(fill_value, int) else float32)
+    return _finish(_C._full(_sizes((size,)) if not isinstance(size, int) else [size], float(fill_value), dtype),
+                   requires_grad)
+
+
+def zeros_like(t: Tensor, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def empty_like(t: Tensor, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    return empty(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    """Values from ``start`` (default 0) up to, not including, ``end`` in steps of ``step``."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else float32
+    return _finish(_C._arange(float(start), float(end), float(step), dtype), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the seeded counter-based generator."""
+    return _finish(_C._rand(_sizes(size), dtype or float32), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+    """Standard normal samples from the seeded counter-based generator."""
+    return _finish(_C._randn(_sizes(size), dtype or float32), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` means low = 0)."""
+    if size is None:
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint: missing the 'size' argument")
+    return _C._randint(int(low), int(high), _sizes((size,)) if not isinstance(size, int) else [size],
+                       dtype or int64)
+
+
+def is_tensor(obj) -> builtins_bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()
+
+
+__all__ = [
+    "Tensor", "Size", "device", "dtype", "autograd", "functional", "no_grad", "enable_grad", "set_grad_enabled",
+    "tensor", "as_tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
+    "arange", "rand", "randn", "randint", "from_numpy", "from_dlpack", "manual_seed", "memory_stats",
+    "reset_peak_memory_stats", "set_num_threads", "get_num_threads", "is_grad_enabled", "is_tensor",
+] + _OP_FUNCTIONS

@@ -1,0 +1,174 @@
+"""Python-side parts of ``nn_core.Tensor``: printing, conversion to Python values and
+numpy, iteration, and the ``shape``/``device`` properties.
+
+The class itself is ``nn_core._C.Tensor`` (pybind11); operators and most methods are
+bound in C++ so that small ops stay cheap. What is added here needs Python objects.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _C
+
+Tensor = _C.Tensor
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple of ints (as ``torch.Size``)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self) -> str:
+        return f"nn_core.Size({list(self)})"
+
+
+class device:
+    """Where a tensor lives. This build has ``cpu`` only; ``str(d)`` is ``'cpu'``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec: str = "cpu"):
+        spec = str(spec)
+        self.type, _, idx = spec.partition(":")
+        self.index = int(idx) if idx else None
+
+    def __eq__(self, other) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+
+def _shape(self) -> Size:
+    return Size(self._shape)
+
+
+def _size(self, dim=None):
+    if dim is None:
+        return Size(self._shape)
+    return self._shape[dim] if -len(self._shape) <= dim < len(self._shape) else _C.Tensor.size(self, dim)
+
+
+def _device(self) -> device:
+    return device(self._device_str)
+
+
+def _to_numpy_for_print(t) -> np.ndarray:
+    t = t.detach()
+    if t.dtype == _C.DType.bfloat16:
+        t = t.float()
+    return t.numpy()
+
+
+def _repr(self) -> str:
+    arr = _to_numpy_for_print(self)
+    prefix = "tensor("
+    if arr.size == 0 and arr.ndim > 0:
+        body = f"[], size={tuple(arr.shape)}"
+    else:
+        body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
+                               precision=4, floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")
+        if arr.dtype.kind == "f" and arr.ndim == 0:
+            body = np.format_float_positional(arr.item(), precision=4, trim="-") if np.isfinite(arr) else str(arr.item())
+    extras = []
+    if self.dtype not in (_C.DType.float32, _C.DType.int64, _C.DType.bool):
+        extras.append(f"dtype={self.dtype!r}")
+    if self.grad_fn is not None:
+        extras.append(f"grad_fn={self.grad_fn!r}")
+    elif self.requires_grad:
+        extras.append("requires_grad=True")
+    return prefix + body + "".join(", " + e for e in extras) + ")"
+
+
+def _item(self):
+    if self.numel() != 1:
+        raise ValueError(f"item: a Tensor with {self.numel()} elements cannot be converted to a Python scalar")
+    return _to_numpy_for_print(self).reshape(()).item()
+
+
+def _tolist(self):
+    return _to_numpy_for_print(self).tolist()
+
+
+def _array(self, dtype=None, copy=None):
+    arr = self.numpy()
+    if dtype is not None and arr.dtype != dtype:
+        return arr.astype(dtype)
+    if copy:
+        return arr.copy()
+    return arr
+
+
+def _bool(self) -> bool:
+    if self.numel() != 1:
+        raise RuntimeError(f"Boolean value of Tensor with {self.numel()} elements is ambiguous")
+    return bool(_item(self))
+
+
+def _float(self) -> float:
+    return float(_item(self))
+
+
+def _int(self) -> int:
+    return int(_item(self))
+
+
+def _index(self) -> int:
+    if self.dtype.is_floating_point or self.numel() != 1:
+        raise TypeError("only integer tensors of a single element can be converted to an index")
+    return int(_item(self))
+
+
+def _iter(self):
+    if self.dim() == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    for i in range(len(self)):
+        yield self[i]
+
+
+def _data(self):
+    return self.detach()
+
+
+def _reduce(self):
+    raise TypeError("nn_core tensors are not picklable; save them with nn_core.save() or convert with .numpy()")
+
+
+def _install() -> None:
+    Tensor.shape = property(_shape, doc="The tensor's sizes as an nn_core.Size.")
+    Tensor.device = property(_device, doc="The tensor's device.")
+    Tensor.data = property(_data, doc="A detached alias of the tensor (shares storage).")
+    Tensor.size = _size
+    Tensor.__repr__ = _repr
+    Tensor.__str__ = _repr
+    Tensor.item = _item
+    Tensor.tolist = _tolist
+    Tensor.__array__ = _array
+    Tensor.__array_priority__ = 1000  # numpy defers `ndarray + Tensor` to Tensor.__radd__
+    Tensor.__bool__ = _bool
+    Tensor.__float__ = _float
+    Tensor.__int__ = _int
+    Tensor.__index__ = _index
+    Tensor.__iter__ = _iter
+    Tensor.__reduce_ex__ = lambda self, protocol: _reduce(self)
+    Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
+    Tensor.new_zeros = lambda self, *size, dtype=None: _C._full(_sizes(size), 0.0, dtype or self.dtype)
+    Tensor.new_ones = lambda self, *size, dtype=None: _C._full(_sizes(size), 1.0, dtype or self.dtype)
+
+
+def _sizes(size) -> list:
+    if len(size) == 1 and not isinstance(size[0], int):
+        return [int(s) for s in size[0]]
+    return [int(s) for s in size]
