@@ -7,6 +7,10 @@
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #define NN_CPU_FEATURES_X86 1
 #endif
 
@@ -52,6 +56,8 @@ CpuFeatures detect() {
     __cpuid_count(7, 1, eax1, ebx1, ecx1, edx1);
     f.avx512_bf16 = (eax1 >> 5) & 1;
   }
+  const bool os_tiles = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
+  f.amx_bf16 = os_tiles && ((edx >> 22) & 1) && ((edx >> 24) & 1);
 #endif
   return f;
 }
@@ -125,6 +131,29 @@ const char* isa_name(Isa isa) {
 
 bool has_avx512_bf16() { return isa_supported(Isa::Avx512) && features().avx512_bf16; }
 bool has_avx512_vnni() { return isa_supported(Isa::Avx512) && features().avx512_vnni; }
+
+namespace {
+std::atomic<bool> g_amx_enabled{true};
+
+bool request_amx_permission() {
+#if defined(NN_CPU_FEATURES_X86) && defined(__linux__)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+}  // namespace
+
+bool has_amx_bf16() {
+  if (!g_amx_enabled.load(std::memory_order_relaxed)) return false;
+  if (active_isa() != Isa::Avx512 || !features().amx_bf16) return false;
+  static const bool granted = request_amx_permission();
+  return granted;
+}
+
+void set_amx_enabled(bool enabled) { g_amx_enabled.store(enabled, std::memory_order_relaxed); }
 
 }  // namespace cpu
 }  // namespace nn

@@ -25,6 +25,7 @@ struct CpuFeatures {
   bool avx512dq = false;
   bool avx512_bf16 = false;
   bool avx512_vnni = false;
+  bool amx_bf16 = false;  // AMX-TILE + AMX-BF16 with OS tile state (XCR0 bits 17, 18)
 };
 
 // Detected once; all false on non-x86 builds.
@@ -45,6 +46,12 @@ const char* isa_name(Isa isa);  // "generic", "avx2", "avx512"
 // bf16 dot-product instructions (vdpbf16ps) usable; implies Avx512 is supported.
 bool has_avx512_bf16();
 bool has_avx512_vnni();
+
+// AMX bf16 tiles usable: CPU + XCR0 support, Avx512 active, and (on Linux) the kernel
+// granted this process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once).
+bool has_amx_bf16();
+// Tests turn AMX off to reach the AVX512-BF16 kernel; true restores the default.
+void set_amx_enabled(bool enabled);
 
 }  // namespace cpu
 }  // namespace nn

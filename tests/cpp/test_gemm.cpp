@@ -293,6 +293,12 @@ int main(int argc, char** argv) {
       const int64_t before = ctx.failures, cases_before = ctx.cases;
       run_suite(ctx, /*bf16=*/false);
       run_suite(ctx, /*bf16=*/true);
+      if (nn::cpu::has_amx_bf16()) {  // also the AVX512-BF16 kernel that AMX replaces
+        nn::cpu::set_amx_enabled(false);
+        run_suite(ctx, /*bf16=*/true);
+        std::printf("%-12s (amx off) %s\n", ctx.path.c_str(), nn::gemm::bf16_kernel_name());
+        nn::cpu::set_amx_enabled(true);
+      }
       std::printf("%-12s %s / %s: %lld cases, %lld failures\n", ctx.path.c_str(),
                   nn::gemm::kernel_name(), nn::gemm::bf16_kernel_name(),
                   (long long)(ctx.cases - cases_before), (long long)(ctx.failures - before));

@@ -20,30 +20,33 @@ inline __mmask16 avx512_lane_mask(int count) {
   return static_cast<__mmask16>((1u << count) - 1u);
 }
 
-// C rows [0, kRows) x columns [0, n), n <= 32, unit column stride. beta == 0 never
-// reads C; columns >= n are neither read nor written (masked).
-template <int kRows>
-inline void store_tile_avx512(const __m512* acc_lo, const __m512* acc_hi, float* c,
-                              int64_t c_rs, int n, const TileEpilogue& ep) {
-  const __mmask16 mask_lo = avx512_lane_mask(n);
-  const __mmask16 mask_hi = avx512_lane_mask(n - 16);
-  const __m512 alpha = _mm512_set1_ps(ep.alpha);
-  const __m512 beta = _mm512_set1_ps(ep.beta);
-  const bool use_beta = ep.beta != 0.0f;
-  const bool col_bias = ep.bias != nullptr && ep.bias_kind == BiasKind::PerColumn;
-  const bool row_bias = ep.bias != nullptr && ep.bias_kind == BiasKind::PerRow;
-  const bool relu = ep.act == Activation::Relu;
-  __m512 bias_lo = _mm512_setzero_ps();
-  __m512 bias_hi = _mm512_setzero_ps();
-  if (col_bias) {
-    bias_lo = _mm512_maskz_loadu_ps(mask_lo, ep.bias);
-    bias_hi = _mm512_maskz_loadu_ps(mask_hi, ep.bias + 16);
+// The per-tile constants of the epilogue, loaded once per tile.
+struct Avx512TileEpilogue {
+  __mmask16 mask_lo, mask_hi;
+  __m512 alpha, beta, bias_lo, bias_hi;
+  bool use_beta, col_bias, row_bias, relu;
+
+  Avx512TileEpilogue(int n, const TileEpilogue& ep)
+      : mask_lo(avx512_lane_mask(n)),
+        mask_hi(avx512_lane_mask(n - 16)),
+        alpha(_mm512_set1_ps(ep.alpha)),
+        beta(_mm512_set1_ps(ep.beta)),
+        bias_lo(_mm512_setzero_ps()),
+        bias_hi(_mm512_setzero_ps()),
+        use_beta(ep.beta != 0.0f),
+        col_bias(ep.bias != nullptr && ep.bias_kind == BiasKind::PerColumn),
+        row_bias(ep.bias != nullptr && ep.bias_kind == BiasKind::PerRow),
+        relu(ep.act == Activation::Relu) {
+    if (col_bias) {
+      bias_lo = _mm512_maskz_loadu_ps(mask_lo, ep.bias);
+      bias_hi = _mm512_maskz_loadu_ps(mask_hi, ep.bias + 16);
+    }
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-    float* crow = c + i * c_rs;
-    __m512 lo = _mm512_mul_ps(acc_lo[i], alpha);
-    __m512 hi = _mm512_mul_ps(acc_hi[i], alpha);
+
+  // Row i of the tile: 32 accumulators in (lo, hi) to crow[0, n). Gelu is not applied.
+  inline void store_row(__m512 lo, __m512 hi, float* crow, int i, const TileEpilogue& ep) const {
+    lo = _mm512_mul_ps(lo, alpha);
+    hi = _mm512_mul_ps(hi, alpha);
     if (use_beta) {
       lo = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mask_lo, crow), lo);
       hi = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mask_hi, crow + 16), hi);
@@ -63,7 +66,28 @@ inline void store_tile_avx512(const __m512* acc_lo, const __m512* acc_hi, float*
     _mm512_mask_storeu_ps(crow, mask_lo, lo);
     _mm512_mask_storeu_ps(crow + 16, mask_hi, hi);
   }
+};
+
+// C rows [0, kRows) x columns [0, n), n <= 32, unit column stride. beta == 0 never
+// reads C; columns >= n are neither read nor written (masked).
+template <int kRows>
+inline void store_tile_avx512(const __m512* acc_lo, const __m512* acc_hi, float* c,
+                              int64_t c_rs, int n, const TileEpilogue& ep) {
+  const Avx512TileEpilogue tile(n, ep);
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) tile.store_row(acc_lo[i], acc_hi[i], c + i * c_rs, i, ep);
   if (ep.act == Activation::Gelu) apply_gelu_tile(c, c_rs, kRows, n);
+}
+
+// Same, from accumulators in memory (row i at acc + i*acc_rs, 32 floats), m rows.
+inline void store_buffered_tile_avx512(const float* acc, int64_t acc_rs, int m, float* c,
+                                       int64_t c_rs, int n, const TileEpilogue& ep) {
+  const Avx512TileEpilogue tile(n, ep);
+  for (int i = 0; i < m; ++i) {
+    tile.store_row(_mm512_loadu_ps(acc + i * acc_rs), _mm512_loadu_ps(acc + i * acc_rs + 16),
+                   c + i * c_rs, i, ep);
+  }
+  if (ep.act == Activation::Gelu) apply_gelu_tile(c, c_rs, m, n);
 }
 
 }  // namespace

@@ -112,14 +112,16 @@ TileEpilogue tile_epilogue(const Epilogue& ep, bool first_k_block, bool last_k_b
 
 // Preconditions: M, N, K >= 1. C may have any strides (a non-unit column stride goes
 // through a local tile and the scalar epilogue).
-template <typename Src, typename Packed, int kGroup, typename Kernel>
+//   kGroupA/kGroupB — k steps stored together in A/B panels (gemm_pack.h);
+//   kKPad — packed depths are padded to a multiple of this.
+template <typename Src, typename Packed, int kGroupA, int kGroupB, int kKPad, typename Kernel>
 void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t N, int64_t K,
                  const Src* A, int64_t a_rs, int64_t a_cs, const Src* B, int64_t b_rs,
                  int64_t b_cs, float* C, int64_t c_rs, int64_t c_cs, const Epilogue& ep) {
   const int mr = info.mr;
   const int nr = info.nr;
   const int64_t nc_max = std::min<int64_t>(info.nc, ceil_div(N, nr) * nr);
-  const int64_t kc_max = std::min<int64_t>(info.kc, ceil_div(K, kGroup) * kGroup);
+  const int64_t kc_max = std::min<int64_t>(info.kc, ceil_div(K, kKPad) * kKPad);
   const int threads = (M * N * K < 32 * 32 * 32) ? 1 : available_threads();
 
   Packed* packed_b = static_cast<Packed*>(tls_packed_b.get(sizeof(Packed) * nc_max * kc_max));
@@ -132,14 +134,14 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
 
     for (int64_t pc = 0; pc < K; pc += kc_max) {
       const int64_t kc = std::min(kc_max, K - pc);
-      const int64_t kc_pad = ceil_div(kc, kGroup) * kGroup;
+      const int64_t kc_pad = ceil_div(kc, kKPad) * kKPad;
       const bool first_k = pc == 0;
       const bool last_k = pc + kc >= K;
 
       const Src* b_block = B + pc * b_rs + jc * b_cs;
       const int64_t pack_grain = threads > 1 ? std::max<int64_t>(1, n_panels / threads) : n_panels;
       parallel_for(0, n_panels, pack_grain, [&](int64_t q0, int64_t q1) {
-        detail::pack_b_panels<Src, Packed, kGroup>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad, q0,
+        detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad, q0,
                                                    q1, packed_b);
       });
 
@@ -159,7 +161,7 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
 
           for (int64_t ic = row_begin; ic < row_end; ic += mc_max) {
             const int64_t mc = std::min(mc_max, row_end - ic);
-            detail::pack_a_block<Src, Packed, kGroup>(A + ic * a_rs + pc * a_cs, a_rs, a_cs, mc,
+            detail::pack_a_block<Src, Packed, kGroupA>(A + ic * a_rs + pc * a_cs, a_rs, a_cs, mc,
                                                       kc, mr, kc_pad, packed_a);
             for (int64_t q = panel_begin; q < panel_end; ++q) {
               const int64_t col = jc + q * nr;
@@ -258,7 +260,7 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, i
   const Isa isa = cpu::active_isa();
   if (try_small_m(isa, detail::SmallMArgs{M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep}))
     return;
-  packed_gemm<float, float, 1>(sgemm_kernel_for(isa), M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C,
+  packed_gemm<float, float, 1, 1, 1>(sgemm_kernel_for(isa), M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C,
                                c_rs, c_cs, ep);
 }
 
@@ -285,12 +287,16 @@ void bf16gemm(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t a_rs, 
     return bf16gemm(N, M, K, B, b_cs, b_rs, A, a_cs, a_rs, C, c_cs, c_rs, transposed_epilogue(ep));
   }
 #if defined(NN_CORE_X86)
+  if (cpu::has_amx_bf16()) {
+    return packed_gemm<uint16_t, uint16_t, 32, 2, 32>(detail::bf16_kernel_amx(), M, N, K, A, a_rs,
+                                                      a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep);
+  }
   if (use_bf16_kernel()) {
-    return packed_gemm<uint16_t, uint16_t, 2>(detail::bf16_kernel_avx512bf16(), M, N, K, A, a_rs,
+    return packed_gemm<uint16_t, uint16_t, 2, 2, 2>(detail::bf16_kernel_avx512bf16(), M, N, K, A, a_rs,
                                               a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep);
   }
 #endif
-  packed_gemm<uint16_t, float, 1>(sgemm_kernel_for(cpu::active_isa()), M, N, K, A, a_rs, a_cs, B,
+  packed_gemm<uint16_t, float, 1, 1, 1>(sgemm_kernel_for(cpu::active_isa()), M, N, K, A, a_rs, a_cs, B,
                                   b_rs, b_cs, C, c_rs, c_cs, ep);
 }
 
@@ -345,6 +351,7 @@ const char* kernel_name() { return sgemm_kernel_for(cpu::active_isa()).name; }
 
 const char* bf16_kernel_name() {
 #if defined(NN_CORE_X86)
+  if (cpu::has_amx_bf16()) return detail::bf16_kernel_amx().name;
   if (use_bf16_kernel()) return detail::bf16_kernel_avx512bf16().name;
   switch (cpu::active_isa()) {
     case Isa::Avx512:

@@ -6,6 +6,7 @@
 //   fp32 B panel (kc x NR cols):  b[k*NR + j]            = B[k, j]
 //   bf16 A panel (k in pairs):    a[(p*MR + i)*2 + t]    = A[i, 2p+t]
 //   bf16 B panel (k in pairs):    b[(p*NR + j)*2 + t]    = B[2p+t, j]
+//   AMX A panel (k in blocks of 32): a[(q*MR + i)*32 + t] = A[i, 32q+t]
 // Rows i >= m and columns j >= n of an edge panel are zero, as is the padding k of an
 // odd kc in the bf16 layouts, so a kernel may always compute a full MR x NR tile; it
 // only ever stores (and, when beta != 0, loads) the valid m x n part of C.
@@ -53,6 +54,7 @@ const SgemmKernelInfo& sgemm_kernel_generic();
 const SgemmKernelInfo& sgemm_kernel_avx2();
 const SgemmKernelInfo& sgemm_kernel_avx512();
 const Bf16KernelInfo& bf16_kernel_avx512bf16();
+const Bf16KernelInfo& bf16_kernel_amx();  // A panels in the AMX layout (kGroup 32)
 
 // Small-M path (Note [Small-M GEMM]): C rows [0, M) x columns [n_begin, n_end), M <= 4,
 // written through the full epilogue; any C strides.
