@@ -80,11 +80,12 @@ bool use_bf16_kernel() {
 }
 
 // Thread grid tm x tn (tm * tn == threads) over MR-row units and NR-column units that
-// minimises the tiles of the busiest thread; ties go to splitting M, which lets the
-// threads share the packed B block.
+// minimises the tiles of the busiest thread. Ties go to splitting N: each thread then
+// packs only its own B panels (no barrier between packing and compute) and every B
+// micro-panel is reused over all row panels of M (measured faster, e.g. 128x768x768).
 void choose_thread_grid(int threads, int64_t m_units, int64_t n_units, int* tm, int* tn) {
   int64_t best_cost = -1;
-  for (int rows = threads; rows >= 1; --rows) {
+  for (int rows = 1; rows <= threads; ++rows) {
     if (threads % rows != 0) continue;
     const int cols = threads / rows;
     const int64_t cost = ceil_div(m_units, rows) * ceil_div(n_units, cols);
@@ -121,7 +122,9 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
   const int mr = info.mr;
   const int nr = info.nr;
   const int64_t nc_max = std::min<int64_t>(info.nc, ceil_div(N, nr) * nr);
-  const int64_t kc_max = std::min<int64_t>(info.kc, ceil_div(K, kKPad) * kKPad);
+  // Equal k blocks (K = 768 with kc 512 runs as 2 x 384, not 512 + 256).
+  const int64_t k_blocks = ceil_div(K, info.kc);
+  const int64_t kc_max = ceil_div(ceil_div(K, k_blocks), kKPad) * kKPad;
   const int threads = (M * N * K < 32 * 32 * 32) ? 1 : available_threads();
 
   Packed* packed_b = static_cast<Packed*>(tls_packed_b.get(sizeof(Packed) * nc_max * kc_max));
@@ -138,12 +141,17 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
       const bool first_k = pc == 0;
       const bool last_k = pc + kc >= K;
 
+      // With a pure column split (tm == 1) each thread packs its own panels inside the
+      // compute task; otherwise all threads pack B together first and then share it.
       const Src* b_block = B + pc * b_rs + jc * b_cs;
-      const int64_t pack_grain = threads > 1 ? std::max<int64_t>(1, n_panels / threads) : n_panels;
-      parallel_for(0, n_panels, pack_grain, [&](int64_t q0, int64_t q1) {
-        detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad, q0,
-                                                   q1, packed_b);
-      });
+      const bool own_b_panels = tm == 1;
+      if (!own_b_panels) {
+        const int64_t pack_grain = std::max<int64_t>(1, n_panels / threads);
+        parallel_for(0, n_panels, pack_grain, [&](int64_t q0, int64_t q1) {
+          detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad, q0,
+                                                     q1, packed_b);
+        });
+      }
 
       const int64_t m_units = ceil_div(M, mr);
       parallel_for(0, tm * tn, 1, [&](int64_t t0, int64_t t1) {
@@ -154,6 +162,10 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
           const int64_t panel_begin = n_panels * tj / tn;
           const int64_t panel_end = n_panels * (tj + 1) / tn;
           if (row_begin >= row_end || panel_begin >= panel_end) continue;
+          if (own_b_panels) {
+            detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad,
+                                                       panel_begin, panel_end, packed_b);
+          }
           const int64_t mc_max = std::min<int64_t>(info.mc, ceil_div(row_end - row_begin, mr) * mr);
           Packed* packed_a =
               static_cast<Packed*>(tls_packed_a.get(sizeof(Packed) * mc_max * kc_pad));
