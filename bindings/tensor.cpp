@@ -23,8 +23,12 @@ template <OpId op, bool reflected = false>
 py::object binary_operator(const Tensor& self, py::handle other) {
   Tensor o;
   if (!to_operand(other, o)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-  MaybeReleaseGil gil(self.numel());
-  return py::cast(reflected ? binary_op(op, o, self) : binary_op(op, self, o));
+  Tensor result;
+  {
+    MaybeReleaseGil gil(self.numel());  // released only around the kernel, never around py::cast
+    result = reflected ? binary_op(op, o, self) : binary_op(op, self, o);
+  }
+  return py::cast(std::move(result));
 }
 
 template <OpId op>
@@ -163,8 +167,12 @@ void bind_tensor(py::module_& m) {
         Tensor b;
         if (!to_operand(other, b) || b.impl()->is_wrapped_number)
           return py::reinterpret_borrow<py::object>(Py_NotImplemented);
-        MaybeReleaseGil gil(a.numel() * 8);
-        return py::cast(matmul(a, b));
+        Tensor result;
+        {
+          MaybeReleaseGil gil(a.numel() * 8);
+          result = matmul(a, b);
+        }
+        return py::cast(std::move(result));
       })
       .def("__rmatmul__", [](const Tensor& b, py::handle other) -> py::object {
         Tensor a;
@@ -223,8 +231,10 @@ void bind_tensor(py::module_& m) {
         const Tensor& t = self.cast<const Tensor&>();
         Tensor s;
         if (!to_operand(src, s)) s = tensor_from_object(src, std::nullopt);
-        MaybeReleaseGil gil(t.numel());
-        copy_(t, s);
+        {
+          MaybeReleaseGil gil(t.numel());
+          copy_(t, s);
+        }
         return self;
       })
       .def("clamp_", [](py::object self, std::optional<double> lo, std::optional<double> hi) {

@@ -13,6 +13,9 @@ void register_copy_kernels(KernelRegistry& r);
 void register_matmul_kernels(KernelRegistry& r);
 void register_softmax_kernels(KernelRegistry& r);
 void register_index_kernels(KernelRegistry& r);
+// The plain matmul kernel (dispatch.h MatmulKernel contract; float32/float64), used as
+// the reference the GEMM paths are tested against.
+void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);
 // Flat positions of the true elements of a contiguous CPU bool tensor (row-major order).
 void nonzero_positions(const Tensor& mask, std::vector<int64_t>& flat_positions);
 }  // namespace nn::cpu

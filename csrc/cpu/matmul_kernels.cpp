@@ -1,16 +1,17 @@
 // matmul_kernels.cpp — the batched matmul kernel: out[b] = a[b] @ b[b].
 //
-// Layout: a (B, M, K), b (B, K, N) with any strides, out (B, M, N) contiguous; float32
-// accumulates in float32 in the i-k-j order (each output row is a sum of scaled rows of
-// b, which the compiler vectorises), float64 in float64. Threads split the B*M output
-// rows. This is the plain reference kernel; the packed GEMM (csrc/cpu/gemm) replaces it
-// for speed and is tested against it.
+// Layout: a (B, M, K), b (B, K, N) with any strides (batch stride 0 = broadcast), out
+// (B, M, N) contiguous float32/float64. float32 and bfloat16 operands go to the packed
+// GEMM (csrc/cpu/gemm, bf16 accumulating in float32 into a float32 out); float64, and
+// operands with negative strides, take matmul_reference: i-k-j loops, float64
+// accumulation order per output row, threads over the B*M rows. The reference is also
+// what the tests compare the GEMM paths against (nn_core._C._matmul_reference).
 #include "cpu/dtype_dispatch.h"
+#include "cpu/gemm/gemm.h"
 #include "cpu/kernels.h"
 #include "core/parallel.h"
 
 namespace nn::cpu {
-namespace {
 
 void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_float_dtype(a.dtype(), "matmul", [&](auto tag) {
@@ -43,8 +44,35 @@ void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out) {
   });
 }
 
+namespace {
+
+bool strides_nonnegative(const Tensor& t) {
+  for (int64_t s : t.strides())
+    if (s < 0) return false;
+  return true;
+}
+
+void matmul_kernel(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const int64_t B = out.sizes()[0], M = out.sizes()[1], N = out.sizes()[2], K = a.sizes()[2];
+  const bool gemm_ok = strides_nonnegative(a) && strides_nonnegative(b);
+  if (a.dtype() == DType::Float32 && gemm_ok) {
+    gemm::sgemm_batched(B, M, N, K, a.data<float>(), a.strides()[0], a.strides()[1], a.strides()[2], b.data<float>(),
+                        b.strides()[0], b.strides()[1], b.strides()[2], out.data<float>(), M * N, N, 1, gemm::Epilogue{});
+    return;
+  }
+  if (a.dtype() == DType::BFloat16) {
+    NN_CHECK(gemm_ok && out.dtype() == DType::Float32, RuntimeError,
+             "matmul: bfloat16 kernel needs non-negative strides and a float32 output");
+    gemm::bf16gemm_batched(B, M, N, K, a.data<uint16_t>(), a.strides()[0], a.strides()[1], a.strides()[2],
+                           b.data<uint16_t>(), b.strides()[0], b.strides()[1], b.strides()[2], out.data<float>(),
+                           M * N, N, 1, gemm::Epilogue{});
+    return;
+  }
+  matmul_reference(a, b, out);
+}
+
 }  // namespace
 
-void register_matmul_kernels(KernelRegistry& r) { r.matmul.set(OpId::matmul, DeviceType::CPU, &matmul_reference); }
+void register_matmul_kernels(KernelRegistry& r) { r.matmul.set(OpId::matmul, DeviceType::CPU, &matmul_kernel); }
 
 }  // namespace nn::cpu

@@ -13,7 +13,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   NN_CHECK(is_floating(a.dtype()) && is_floating(b.dtype()), DTypeError,
            "matmul: expected floating-point tensors, got ", a.dtype(), " and ", b.dtype());
   const DType dtype = promote_types(a.dtype(), b.dtype());
-  const DType compute = compute_dtype(dtype);
+  // bfloat16 operands go to the GEMM as they are (float32 accumulation, float32 out);
+  // float16 computes in float32.
+  const DType compute = dtype == DType::BFloat16 ? DType::BFloat16 : compute_dtype(dtype);
+  const DType out_compute = compute == DType::BFloat16 ? DType::Float32 : compute;
   Shape as = a.sizes(), bs = b.sizes();
   if (a.dim() == 1) as.insert(as.begin(), 1);
   if (b.dim() == 1) bs.push_back(1);
@@ -44,7 +47,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     return make_view(cc, {B, r, c}, {r * c, c, 1}, cc.offset());
   };
   Tensor a3 = collapse(ab, M, K), b3 = collapse(bb, K, N);
-  Tensor out = empty({B, M, N}, compute, a.device());
+  Tensor out = empty({B, M, N}, out_compute, a.device());
   if (B * M * N > 0) {
     if (K == 0) kernels().fill.get(OpId::fill_, a.device())(out, 0.0);
     else kernels().matmul.get(OpId::matmul, a.device())(a3, b3, out);
