@@ -167,6 +167,19 @@ void bind_functions(py::module_& m) {
     return matmul(a, bt);
   }, py::arg("other"));
 
+  def_both(m, cls, "bmm", [](const Tensor& a, const Tensor& b) {
+    MaybeReleaseGil gil(a.numel() * 8);
+    return bmm(a, b);
+  }, py::arg("mat2"));
+  m.def("linear", [](const Tensor& x, const Tensor& w, std::optional<Tensor> b, const std::string& act) {
+    MaybeReleaseGil gil(x.numel() * 8);
+    return linear(x, w, b ? *b : Tensor(), act);
+  }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("activation") = "none");
+  def_both(m, cls, "addmm", [](const Tensor& input, const Tensor& m1, const Tensor& m2, double beta, double alpha) {
+    MaybeReleaseGil gil(m1.numel() * 8);
+    return addmm(input, m1, m2, beta, alpha);
+  }, py::arg("mat1"), py::arg("mat2"), py::kw_only(), py::arg("beta") = 1.0, py::arg("alpha") = 1.0);
+
   // shapes and views
   cls.def("view", [](const Tensor& x, const py::args& shape) { return view(x, shape_from_args(shape)); });
   cls.def("reshape", [](const Tensor& x, const py::args& shape) { return reshape(x, shape_from_args(shape)); });

@@ -6,6 +6,9 @@
 #include "core/allocator.h"
 #include "core/parallel.h"
 #include "core/random.h"
+#include "cpu/cpu_features.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/kernels.h"
 
 namespace nn::bind {
 namespace {
@@ -86,6 +89,50 @@ PYBIND11_MODULE(_C, m) {
       rows.append(py::make_tuple(info.name, op_family_name(info.family), info.differentiable));
     }
     return rows;
+  });
+
+  m.def("backend_info", [] {
+    const auto& f = cpu::features();
+    py::dict d, feats;
+    d["isa"] = cpu::isa_name(cpu::active_isa());
+    d["best_isa"] = cpu::isa_name(cpu::best_supported_isa());
+    d["sgemm_kernel"] = gemm::kernel_name();
+    d["bf16gemm_kernel"] = gemm::bf16_kernel_name();
+    d["num_threads"] = get_num_threads();
+    feats["avx2"] = f.avx2;
+    feats["fma"] = f.fma;
+    feats["avx512f"] = f.avx512f;
+    feats["avx512bw"] = f.avx512bw;
+    feats["avx512vl"] = f.avx512vl;
+    feats["avx512dq"] = f.avx512dq;
+    feats["avx512_bf16"] = f.avx512_bf16;
+    feats["avx512_vnni"] = f.avx512_vnni;
+    feats["amx_bf16"] = f.amx_bf16;
+    d["cpu_features"] = feats;
+    return d;
+  });
+  m.def("_supported_isas", [] {
+    py::list out;
+    for (cpu::Isa isa : {cpu::Isa::Generic, cpu::Isa::Avx2, cpu::Isa::Avx512})
+      if (cpu::isa_supported(isa)) out.append(cpu::isa_name(isa));
+    return out;
+  });
+  m.def("_set_isa", [](std::optional<std::string> name) {
+    if (!name) return cpu::set_isa_override(std::nullopt);
+    if (*name == "generic") return cpu::set_isa_override(cpu::Isa::Generic);
+    if (*name == "avx2") return cpu::set_isa_override(cpu::Isa::Avx2);
+    if (*name == "avx512") return cpu::set_isa_override(cpu::Isa::Avx512);
+    throw ValueError(str("_set_isa: unknown ISA '", *name, "' (expected generic, avx2 or avx512)"));
+  }, py::arg("name"));
+  m.def("_set_amx_enabled", &cpu::set_amx_enabled);
+  m.def("_matmul_reference", [](const Tensor& a, const Tensor& b) {
+    NN_CHECK(a.dim() == 3 && b.dim() == 3 && a.sizes()[0] == b.sizes()[0] && a.sizes()[2] == b.sizes()[1] &&
+                 (a.dtype() == DType::Float32 || a.dtype() == DType::Float64) && a.dtype() == b.dtype(),
+             ValueError, "_matmul_reference: expects float32/float64 (B, M, K) and (B, K, N)");
+    Tensor out = empty({a.sizes()[0], a.sizes()[1], b.sizes()[2]}, a.dtype());
+    py::gil_scoped_release release;
+    cpu::matmul_reference(a, b, out);
+    return out;
   });
 
   bind_tensor(m);

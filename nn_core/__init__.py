@@ -49,6 +49,7 @@ manual_seed = _C.manual_seed
 initial_seed = _C.initial_seed
 from_numpy = _C.from_numpy
 from_dlpack = _C.from_dlpack
+backend_info = _C.backend_info
 
 # ---- ops (module functions; the same ops are Tensor methods) --------------------------
 _OP_FUNCTIONS = [
@@ -56,7 +57,7 @@ _OP_FUNCTIONS = [
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
     "logical_and", "logical_or", "logical_xor", "where", "clamp", "clip",
     "sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp",
-    "softmax", "log_softmax", "matmul", "reshape", "permute", "transpose", "broadcast_to", "squeeze",
+    "softmax", "log_softmax", "matmul", "bmm", "addmm", "reshape", "permute", "transpose", "broadcast_to", "squeeze",
     "unsqueeze", "flatten", "split", "chunk", "cat", "stack",
 ]
 for _name in _OP_FUNCTIONS:

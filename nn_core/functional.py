@@ -10,6 +10,15 @@ tanh = _C.tanh
 silu = _C.silu
 
 
+def linear(input, weight, bias=None, activation: str = "none"):
+    """``input @ weight.T + bias``, then ``activation`` ('none', 'relu' or 'gelu').
+
+    float32 and bfloat16 run as one GEMM with the bias and activation fused into the
+    write-back (the ``activation`` argument is an nn_core extension of PyTorch's API).
+    """
+    return _C.linear(input, weight, bias, activation)
+
+
 def gelu(input, approximate: str = "none"):
     """GELU: exact ``x * Phi(x)``, or the tanh approximation with ``approximate='tanh'``."""
     return _C.gelu(input, approximate)

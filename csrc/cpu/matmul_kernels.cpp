@@ -71,8 +71,42 @@ void matmul_kernel(const Tensor& a, const Tensor& b, const Tensor& out) {
   matmul_reference(a, b, out);
 }
 
+gemm::Epilogue to_gemm_epilogue(const GemmEpilogue& ep) {
+  gemm::Epilogue e;
+  e.alpha = static_cast<float>(ep.alpha);
+  e.beta = static_cast<float>(ep.beta);
+  if (ep.bias.defined()) {
+    e.bias = ep.bias.data<float>();
+    e.bias_kind = gemm::BiasKind::PerColumn;
+  }
+  e.act = ep.act == GemmActivation::Relu ? gemm::Activation::Relu
+          : ep.act == GemmActivation::Gelu ? gemm::Activation::Gelu : gemm::Activation::None;
+  return e;
+}
+
+// linear / addmm: one 2-D product with the fused epilogue.
+void gemm_kernel(const Tensor& a, const Tensor& b, const Tensor& out, const GemmEpilogue& ep) {
+  const int64_t M = a.sizes()[0], K = a.sizes()[1], N = b.sizes()[1];
+  NN_CHECK(strides_nonnegative(a) && strides_nonnegative(b), RuntimeError, "gemm: negative strides");
+  const gemm::Epilogue e = to_gemm_epilogue(ep);
+  if (a.dtype() == DType::Float32) {
+    gemm::sgemm(M, N, K, a.data<float>(), a.strides()[0], a.strides()[1], b.data<float>(), b.strides()[0],
+                b.strides()[1], out.data<float>(), out.strides()[0], out.strides()[1], e);
+  } else if (a.dtype() == DType::BFloat16) {
+    gemm::bf16gemm(M, N, K, a.data<uint16_t>(), a.strides()[0], a.strides()[1], b.data<uint16_t>(), b.strides()[0],
+                   b.strides()[1], out.data<float>(), out.strides()[0], out.strides()[1], e);
+  } else {
+    throw DTypeError(str("gemm: no fused kernel for ", a.dtype()));
+  }
+}
+
 }  // namespace
 
-void register_matmul_kernels(KernelRegistry& r) { r.matmul.set(OpId::matmul, DeviceType::CPU, &matmul_kernel); }
+void register_matmul_kernels(KernelRegistry& r) {
+  r.matmul.set(OpId::matmul, DeviceType::CPU, &matmul_kernel);
+  r.matmul.set(OpId::bmm, DeviceType::CPU, &matmul_kernel);
+  r.gemm.set(OpId::linear, DeviceType::CPU, &gemm_kernel);
+  r.gemm.set(OpId::addmm, DeviceType::CPU, &gemm_kernel);
+}
 
 }  // namespace nn::cpu

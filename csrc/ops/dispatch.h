@@ -19,6 +19,9 @@
 //                                   a, b any strides; same float dtype.
 //   SoftmaxKernel(op, in, out)      in, out contiguous (R, C); softmax along C.
 //   WhereKernel(cond, a, b, out)    cond bool, a and b of out's dtype; all broadcast.
+//   GemmKernel(a, b, out, ep)       a (M, K), b (K, N) any non-negative strides, float32 or
+//                                   bfloat16; out (M, N) float32 contiguous; beta == 0
+//                                   never reads out.
 //   FillKernel(out, value)          any strides.
 //   GatherKernel(src, index, out)   out[i, j] = src[index[i], j] with src (S, J),
 //                                   index (N,) int64 validated, out (N, J).
@@ -40,6 +43,14 @@ using SoftmaxKernel = void (*)(OpId, const Tensor& in, const Tensor& out);
 using WhereKernel = void (*)(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
 using FillKernel = void (*)(const Tensor& out, double value);
 using GatherKernel = void (*)(const Tensor& src, const Tensor& index, const Tensor& out);
+// The fused GEMM epilogue of linear/addmm: out = act(alpha * a @ b + beta * out + bias).
+enum class GemmActivation { None, Relu, Gelu };
+struct GemmEpilogue {
+  double alpha = 1.0, beta = 0.0;
+  Tensor bias;  // contiguous float32 of length N (per column), or undefined
+  GemmActivation act = GemmActivation::None;
+};
+using GemmKernel = void (*)(const Tensor& a, const Tensor& b, const Tensor& out, const GemmEpilogue& ep);
 using ScatterKernel = void (*)(const Tensor& dst, const Tensor& index, const Tensor& src, bool accumulate);
 
 // One table per kernel signature, indexed [op][device type].
@@ -62,6 +73,7 @@ struct KernelRegistry {
   KernelTable<ReduceKernel> reduce;
   KernelTable<CopyKernel> copy;
   KernelTable<MatmulKernel> matmul;
+  KernelTable<GemmKernel> gemm;
   KernelTable<SoftmaxKernel> softmax;
   KernelTable<WhereKernel> where;
   KernelTable<FillKernel> fill;

@@ -14,7 +14,8 @@
 //   COMPOSITE  written with other differentiable ops (STYLE.md 2): no kernel of their own.
 //   SHAPE      views and data movement (slicing, indexing, cat, ...), ops/shape.cpp,
 //              ops/index.cpp.
-//   SPECIAL    ops with a dedicated kernel (matmul, softmax, where, cast, ...).
+//   SPECIAL    ops with a dedicated kernel (matmul, linear/addmm through the fused GEMM
+//              epilogue, softmax, where, cast, ...).
 //
 // Columns: X(name, differentiable)
 #pragma once
@@ -48,7 +49,7 @@
   X(index_put, true) X(cat, true) X(contiguous, true)
 
 #define NN_SPECIAL_OPS(X)                                                             \
-  X(matmul, true) X(softmax, true) X(log_softmax, true) X(where, true) X(cast, true)  \
+  X(matmul, true) X(bmm, true) X(linear, true) X(addmm, true) X(softmax, true) X(log_softmax, true) X(where, true) X(cast, true)  \
   X(copy_, false) X(fill_, false)
 
 #define NN_ALL_OPS(X)                                                                 \
@@ -67,7 +68,7 @@ constexpr int kNumOps = static_cast<int>(OpId::kCount);
 
 // The cheap guard (ggml's): adding or removing a row must also update the op list the
 // tests check against (tests/op_db.py) — change this number together with it.
-static_assert(kNumOps == 69, "op table changed: update tests/op_db.py and this count");
+static_assert(kNumOps == 72, "op table changed: update tests/op_db.py and this count");
 
 enum class OpFamily : uint8_t { Unary, Binary, Compare, Reduce, Composite, Shape, Special };
 

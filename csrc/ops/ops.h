@@ -4,6 +4,7 @@
 // input requires grad. Semantics and names follow PyTorch.
 #pragma once
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -105,8 +106,14 @@ struct TensorIndex {
 Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key);
 void set_item(const Tensor& x, const std::vector<TensorIndex>& key, const Tensor& value);
 
-// ---- matmul (ops/matmul.cpp) -------------------------------------------------------
+// ---- matmul, bmm, linear, addmm (ops/matmul.cpp, ops/linear.cpp) -------------------
 Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor bmm(const Tensor& a, const Tensor& b);  // (B, M, K) @ (B, K, N), no broadcasting
+// y = act(x @ weight^T + bias); x (..., K), weight (N, K), bias (N) or undefined.
+// activation: "none", "relu" or "gelu" (exact); float32/bfloat16 fuse it into the GEMM.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::string& activation = "none");
+// beta * input + alpha * (mat1 @ mat2); input broadcasts to (M, N).
+Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, double beta = 1.0, double alpha = 1.0);
 
 // ---- factories and random numbers (ops/factory.cpp) --------------------------------
 Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
