@@ -116,12 +116,14 @@ void bind_functions(py::module_& m) {
 
   // reductions
   def_both(m, cls, "sum", [](const Tensor& x, py::handle dim, bool keepdim, std::optional<DType> dtype) {
+    const Dims dims = dims_from(dim);  // Python objects are read before the GIL is released
     MaybeReleaseGil gil(x.numel());
-    return sum(x, dims_from(dim), keepdim, dtype);
+    return sum(x, dims, keepdim, dtype);
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::arg("dtype") = py::none());
   def_both(m, cls, "mean", [](const Tensor& x, py::handle dim, bool keepdim, std::optional<DType> dtype) {
+    const Dims dims = dims_from(dim);
     MaybeReleaseGil gil(x.numel());
-    return mean(dtype ? cast(x, *dtype) : x, dims_from(dim), keepdim);
+    return mean(dtype ? cast(x, *dtype) : x, dims, keepdim);
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::arg("dtype") = py::none());
   def_both(m, cls, "prod", [](const Tensor& x, py::handle dim, bool keepdim) {
     return prod(x, dims_from(dim), keepdim);
@@ -224,8 +226,9 @@ void bind_functions(py::module_& m) {
       NN_CHECK(d == x.device(), DeviceError, "to: moving tensors to ", d.str(), " is not supported in this build");
       return x;
     }
+    const DType dtype = target.cast<DType>();
     MaybeReleaseGil gil(x.numel());
-    return cast(x, target.cast<DType>());
+    return cast(x, dtype);
   }, py::arg("dtype"));
   cls.def("type_as", [](const Tensor& x, const Tensor& o) { return cast(x, o.dtype()); });
   auto def_cast = [&](const char* name, DType t) {

@@ -312,6 +312,7 @@ std::vector<TensorIndex> parse_index(py::handle key) {
     } else if (py::isinstance<py::sequence>(k) || py::isinstance<py::array>(k)) {
       idx.kind = TensorIndex::Kind::Tensor;
       idx.tensor = tensor_from_object(k, std::nullopt);
+      if (idx.tensor.numel() == 0 && idx.tensor.dtype() != DType::Bool) idx.tensor = cast(idx.tensor, DType::Int64);
     } else {
       throw IndexError(str("only integers, slices (`:`), ellipsis (`...`), None and integer or boolean tensors are "
                            "valid indices (got ", std::string(py::str(py::type::handle_of(k).attr("__name__"))), ")"));

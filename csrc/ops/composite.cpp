@@ -134,7 +134,8 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   NN_CHECK(x.dim() > 0, ValueError, "chunk: cannot chunk a 0-dim tensor");
   const int64_t len = x.sizes()[d];
   const int64_t size = std::max<int64_t>((len + chunks - 1) / chunks, 1);
-  return len == 0 ? std::vector<Tensor>{x} : split(x, size, d);
+  if (len == 0) return split(x, std::vector<int64_t>(static_cast<size_t>(chunks), 0), d);  // PyTorch keeps `chunks`
+  return split(x, size, d);
 }
 
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {

@@ -332,6 +332,9 @@ void check_inplace_target(const Tensor& self, const char* op) {
   NN_CHECK(!(self.is_leaf() && self.requires_grad() && autograd::GradMode::is_enabled()), RuntimeError, op,
            ": a leaf tensor that requires grad is being used in an in-place operation (wrap it in "
            "nn_core.no_grad() or use the out-of-place form)");
+  NN_CHECK(!(self.impl()->is_view && self.requires_grad() && autograd::GradMode::is_enabled()), RuntimeError, op,
+           ": a view of a tensor that requires grad is being used in an in-place operation; this is not "
+           "supported (modify the base tensor, or work under nn_core.no_grad())");
   for (int64_t d = 0; d < self.dim(); ++d)
     NN_CHECK(!(self.strides()[d] == 0 && self.sizes()[d] > 1), RuntimeError, op,
              ": unsupported operation: more than one element of the written-to tensor (shape ", self.sizes(),
