@@ -70,9 +70,11 @@ PYBIND11_MODULE(_C, m) {
     d["peak_bytes"] = s.peak_bytes;
     d["num_allocs"] = s.num_allocs;
     d["num_frees"] = s.num_frees;
+    d["cached_bytes"] = s.cached_bytes;
     return d;
   });
   m.def("reset_peak_memory_stats", &reset_peak_memory_stats);
+  m.def("empty_cache", &empty_cache);
   m.def("is_grad_enabled", &autograd::GradMode::is_enabled);
   m.def("set_grad_enabled", &autograd::GradMode::set_enabled);
   m.def("manual_seed", [](uint64_t seed) { manual_seed(seed); });

@@ -44,6 +44,7 @@ set_num_threads = _C.set_num_threads
 get_num_threads = _C.get_num_threads
 memory_stats = _C.memory_stats
 reset_peak_memory_stats = _C.reset_peak_memory_stats
+empty_cache = _C.empty_cache
 is_grad_enabled = _C.is_grad_enabled
 manual_seed = _C.manual_seed
 initial_seed = _C.initial_seed

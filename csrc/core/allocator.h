@@ -14,6 +14,7 @@ struct MemoryStats {
   int64_t peak_bytes;
   int64_t num_allocs;
   int64_t num_frees;
+  int64_t cached_bytes;  // freed large blocks kept for reuse (allocator.cpp, Note [Large-block cache])
 };
 
 // Returns a 64-byte aligned block (never nullptr; nbytes == 0 gives a valid unique
@@ -23,5 +24,7 @@ void cpu_free(void* ptr, size_t nbytes);
 
 MemoryStats cpu_memory_stats();
 void reset_peak_memory_stats();
+// Returns the cached large blocks to the system.
+void empty_cache();
 
 }  // namespace nn
