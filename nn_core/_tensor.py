@@ -81,7 +81,7 @@ def _repr(self) -> str:
         body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
                                precision=4, floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")
         if arr.dtype.kind == "f" and arr.ndim == 0:
-            body = np.format_float_positional(arr.item(), precision=4, trim="-") if np.isfinite(arr) else str(arr.item())
+            body = np.format_float_positional(arr.item(), precision=4, trim=".") if np.isfinite(arr) else str(arr.item())
     extras = []
     if self.dtype not in (_C.DType.float32, _C.DType.int64, _C.DType.bool):
         extras.append(f"dtype={self.dtype!r}")
@@ -147,6 +147,8 @@ def _reduce(self):
 
 
 def _install() -> None:
+    _C.DType.__repr__ = lambda self: f"nn_core.{self.name}"
+    _C.DType.__str__ = lambda self: f"nn_core.{self.name}"
     Tensor.shape = property(_shape, doc="The tensor's sizes as an nn_core.Size.")
     Tensor.device = property(_device, doc="The tensor's device.")
     Tensor.data = property(_data, doc="A detached alias of the tensor (shares storage).")

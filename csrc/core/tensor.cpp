@@ -69,10 +69,9 @@ Shape contiguous_strides(const Shape& sizes) {
 
 int64_t shape_numel(const Shape& sizes) {
   int64_t n = 1;
-  for (int64_t s : sizes) {
-    NN_CHECK(s >= 0, ValueError, "invalid shape ", sizes, ": sizes must be non-negative");
+  for (int64_t s : sizes) NN_CHECK(s >= 0, ValueError, "invalid shape ", sizes, ": sizes must be non-negative");
+  for (int64_t s : sizes)
     if (s == 0) return 0;
-  }
   for (int64_t s : sizes) {
     NN_CHECK(n <= std::numeric_limits<int64_t>::max() / s, ValueError, "shape ", sizes,
              " has more elements than fit in int64");

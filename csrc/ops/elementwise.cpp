@@ -76,7 +76,7 @@ Tensor unary_op(OpId op, const Tensor& x) {
   kernels().unary.get(op, x.device())(op, xc, out);
   out = cast_raw(out, out_dtype);
   if (op_info(op).differentiable && autograd::needs_grad({&x})) {
-    autograd::record(std::string(name) + "Backward", {x}, {out},
+    autograd::record(detail::backward_name(op), {x}, {out},
                      [op, sx = SavedTensor(x), sy = SavedTensor(out), name](const std::vector<Tensor>& g) {
                        return std::vector<Tensor>{unary_backward(op, g[0], sx.unpack(name), sy.unpack(name))};
                      });
@@ -118,7 +118,7 @@ Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
     const bool save_inputs = op != OpId::add && op != OpId::sub;
     SavedTensor saved_a(save_inputs ? a : Tensor()), saved_b(save_inputs ? b : Tensor());
     SavedTensor saved_out(op == OpId::pow ? out : Tensor());
-    const std::string node = std::string(name) + "Backward";
+    const std::string node = detail::backward_name(op);
     autograd::record(node, {a, b}, {out}, [=](const std::vector<Tensor>& grads) {
       const Tensor& g = grads[0];
       Tensor x = saved_a.unpack(node), y = saved_b.unpack(node);

@@ -30,6 +30,18 @@ void mark_view(const Tensor& out, const Tensor& base);
 // Gradient helper: sum g down to `shape` and cast it to `dtype`.
 Tensor reduce_grad(const Tensor& g, const Shape& shape, DType dtype);
 
+// The name of an op's backward node: "log_softmax" -> "LogSoftmaxBackward".
+inline std::string backward_name(OpId op) {
+  std::string out;
+  bool upper = true;
+  for (const char* c = op_info(op).name; *c; ++c) {
+    if (*c == '_') { upper = true; continue; }
+    out += upper ? static_cast<char>(*c >= 'a' && *c <= 'z' ? *c - 32 : *c) : *c;
+    upper = false;
+  }
+  return out + "Backward";
+}
+
 // Device check for ops with several tensor inputs.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
 

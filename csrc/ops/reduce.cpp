@@ -159,7 +159,7 @@ static Tensor extreme(OpId op, const Tensor& x, const Dims& dims, bool keepdim) 
   if (autograd::needs_grad({&x})) {
     SavedTensor sx(x), so(out);
     const Shape keep = p.keep_sizes;
-    const std::string node = std::string(name) + "Backward";
+    const std::string node = detail::backward_name(op);
     autograd::record(node, {x}, {out}, [=](const std::vector<Tensor>& g) {
       return std::vector<Tensor>{extreme_backward(g[0], sx.unpack(node), so.unpack(node), keep, dims)};
     });
@@ -182,7 +182,7 @@ static std::pair<Tensor, Tensor> extreme_with_index(OpId op, const Tensor& x, in
     const Shape in_sizes = x.sizes(), keep = p.keep_sizes;
     const DType dtype = x.dtype();
     SavedTensor si(indices);
-    const std::string node = std::string(name) + "Backward";
+    const std::string node = detail::backward_name(op);
     autograd::record(node, {x}, {values}, [=](const std::vector<Tensor>& g) {
       // The gradient goes to the selected position only: mask = (position == index).
       Shape pos_shape(in_sizes.size(), 1);
@@ -253,7 +253,7 @@ static Tensor softmax_impl(OpId op, const Tensor& x, int64_t dim) {
   if (autograd::needs_grad({&x})) {
     SavedTensor so(out);
     const DType in_dtype = x.dtype();
-    const std::string node = std::string(name) + "Backward";
+    const std::string node = detail::backward_name(op);
     autograd::record(node, {x}, {out}, [=](const std::vector<Tensor>& g) {
       Tensor y = so.unpack(node);
       Tensor grad = op == OpId::softmax ? mul(y, sub(g[0], sum(mul(g[0], y), {d}, true)))
