@@ -42,6 +42,16 @@ inline std::string backward_name(OpId op) {
   return out + "Backward";
 }
 
+// t with every stride >= 0 (what the GEMM packing reads): reversed views are copied;
+// a negative stride on a size-1 dim is just rewritten.
+inline Tensor nonnegative_strides(const Tensor& t) {
+  bool negative = false;
+  for (int64_t s : t.strides()) negative = negative || s < 0;
+  if (!negative) return t;
+  if (t.is_contiguous()) return make_view(t, t.sizes(), contiguous_strides(t.sizes()), t.offset());
+  return contiguous_raw(t);  // not contiguous: a fresh copy with row-major strides
+}
+
 // Device check for ops with several tensor inputs.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
 

@@ -73,8 +73,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const s
   Tensor x2 = as_matrix(detail::cast_raw(x, dtype), K);
   const int64_t M = x2.sizes()[0];
   Tensor w = detail::cast_raw(weight, dtype);
-  if (w.strides()[0] < 0 || w.strides()[1] < 0) w = detail::contiguous_raw(w);
-  if (x2.strides()[0] < 0 || x2.strides()[1] < 0) x2 = detail::contiguous_raw(x2);
+  w = detail::nonnegative_strides(w);
+  x2 = detail::nonnegative_strides(x2);
   Tensor wt = make_view(w, {K, N}, {w.strides()[1], w.strides()[0]}, w.offset());
   GemmEpilogue ep;
   if (bias.defined()) ep.bias = detail::contiguous_raw(detail::cast_raw(bias, DType::Float32));
@@ -132,8 +132,8 @@ Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, double
   if (!fusable(dtype) || K == 0)
     return add(mul(input, wrapped_scalar(beta, false)), mul(matmul(mat1, mat2), wrapped_scalar(alpha, false)));
   Tensor a = detail::cast_raw(mat1, dtype), b = detail::cast_raw(mat2, dtype);
-  if (a.strides()[0] < 0 || a.strides()[1] < 0) a = detail::contiguous_raw(a);
-  if (b.strides()[0] < 0 || b.strides()[1] < 0) b = detail::contiguous_raw(b);
+  a = detail::nonnegative_strides(a);
+  b = detail::nonnegative_strides(b);
   Tensor out = empty(out_shape, DType::Float32, mat1.device());
   GemmEpilogue ep;
   ep.alpha = alpha;

@@ -48,12 +48,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   };
   Tensor a3 = collapse(ab, M, K), b3 = collapse(bb, K, N);
   // The GEMM packs any non-negative strides; reversed views are copied once.
-  for (Tensor* t : {&a3, &b3})
-    for (int64_t s : t->strides())
-      if (s < 0) {
-        *t = detail::contiguous_raw(*t);
-        break;
-      }
+  a3 = detail::nonnegative_strides(a3);
+  b3 = detail::nonnegative_strides(b3);
   Tensor out = empty({B, M, N}, out_compute, a.device());
   if (B * M * N > 0) {
     if (K == 0) kernels().fill.get(OpId::fill_, a.device())(out, 0.0);
