@@ -1,0 +1,274 @@
+"""Shared machinery of the nn_core benchmarks: ours beside a peer in the same test.
+
+Each benchmark times nn_core with pytest-benchmark's `benchmark` fixture (its usual
+stats, table and --benchmark-json entry). For the ratio, the same test then times ours
+and the peer (numpy, or torch when installed) in alternating rounds with one harness:
+the same timer, the same iterations per round, the same number of rounds, within
+--benchmark-max-time. Interleaving keeps a load change on the machine (a build next
+door) from landing on one side only. The ratio compares the two minima over rounds:
+
+    ratio = ours.min / peer.min        (< 1: nn_core is faster)
+
+Minima rather than means because on a shared machine noise only ever adds time. The
+ratio, both minima, the peer's name, version and thread count go into the benchmark's
+`extra_info` (so --benchmark-json keeps them) and into the table that
+`pytest_terminal_summary` prints at the end of the session.
+"""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+import pytest
+
+import nn_core as nc
+
+
+@dataclass
+class Row:
+    case: str
+    threads: int
+    peer: str
+    peer_threads: str
+    ours_s: float
+    peer_s: float
+    other_cpus: Optional[float]  # CPUs other processes kept busy meanwhile (None: unknown)
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_s / self.peer_s
+
+
+_ROWS = pytest.StashKey[list]()
+
+_ROUND_TARGET_S = 100e-6  # a round of the slower side in the interleaved timing
+_MIN_ROUNDS = 5
+_MAX_ROUNDS = 20_000
+_BUSY_NEIGHBOUR_CPUS = 0.25  # rows that ran beside more than this much other load are flagged
+
+
+def pytest_configure(config):
+    config.stash[_ROWS] = []
+
+
+def pytest_collect_file(file_path, parent):
+    """Collect bench_*.py here (pytest's default pattern is test_*.py)."""
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+def _fmt_load(cpus: Optional[float]) -> str:
+    if cpus is None:
+        return "?  "
+    return f"{cpus:.2f}" + (" !" if cpus > _BUSY_NEIGHBOUR_CPUS else "  ")
+
+
+def _fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} µs"
+    return f"{seconds * 1e3:.3f} ms"
+
+
+def _interleaved_minima(ours: Callable[[], object], peer: Callable[[], object], budget_s: float,
+                        timer) -> Tuple[float, float, int, int]:
+    """Time ours and the peer in alternating rounds; return per-call minima and the plan.
+
+    Both sides get the same iterations per round (chosen so a round of the slower side
+    lasts about _ROUND_TARGET_S) and the same number of rounds (as many pairs as fit in
+    budget_s, at least _MIN_ROUNDS). The order within a pair alternates, so neither
+    side always runs on the other's cache or clock state.
+    """
+    def one_round(fn, loops):
+        start = timer()
+        for _ in loops:
+            fn()
+        return timer() - start
+
+    one_round(ours, range(1))  # warm-up
+    one_round(peer, range(1))
+    per_call = max(one_round(ours, range(3)), one_round(peer, range(3))) / 3
+    iterations = max(1, min(10**6, math.ceil(_ROUND_TARGET_S / max(per_call, 1e-9))))
+    loops = range(iterations)
+    pair_s = max(one_round(ours, loops) + one_round(peer, loops), 1e-9)
+    rounds = max(_MIN_ROUNDS, min(_MAX_ROUNDS, math.ceil(budget_s / pair_s)))
+    best_ours = best_peer = math.inf
+    for r in range(rounds):
+        if r % 2:
+            best_peer = min(best_peer, one_round(peer, loops))
+            best_ours = min(best_ours, one_round(ours, loops))
+        else:
+            best_ours = min(best_ours, one_round(ours, loops))
+            best_peer = min(best_peer, one_round(peer, loops))
+    return best_ours / iterations, best_peer / iterations, iterations, rounds
+
+
+class OtherLoadMeter:
+    """How many CPUs other processes kept busy since construction (Linux /proc/stat).
+
+    Machine-wide busy time minus this process's CPU time (all its threads, OpenMP
+    workers included), over the wall time. On a shared machine this says which rows
+    ran beside someone else's build: a 2-thread row on 2 cores is ruined by one busy
+    neighbour, while its minimum over rounds still looks like a clean number.
+    """
+
+    def __init__(self):
+        self._start = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        busy_s = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is inside user
+        return time.perf_counter(), busy_s, time.process_time()
+
+    def other_cpus(self) -> Optional[float]:
+        end = self._sample()
+        if self._start is None or end is None:
+            return None
+        wall = end[0] - self._start[0]
+        if wall < 0.05:  # /proc/stat counts in 10 ms ticks
+            return None
+        other = (end[1] - self._start[1]) - (end[2] - self._start[2])
+        return max(0.0, other / wall)
+
+
+@pytest.fixture
+def compare(benchmark, request):
+    """compare(case, threads, ours, peer, peer_fn, peer_threads): time both, record the ratio.
+
+    `ours` and `peer_fn` take no arguments. pytest-benchmark times `ours` (its stats,
+    table and --benchmark-json entry), then ours and the peer are timed interleaved
+    with the same harness for the ratio. Returns ours' result so the test can check
+    it. With --benchmark-disable the fixture runs `ours` once and nothing is recorded.
+    """
+
+    def run(case: str, threads: int, ours: Callable[[], object], peer: str,
+            peer_fn: Callable[[], object], peer_threads: str) -> object:
+        benchmark.group = case
+        result = benchmark(ours)
+        meta = benchmark.stats
+        if meta is None or not meta.stats.data:  # benchmarks disabled
+            return result
+        meter = OtherLoadMeter()
+        ours_s, peer_s, iterations, rounds = _interleaved_minima(ours, peer_fn, meta.options["max_time"],
+                                                                 meta.options["timer"])
+        row = Row(case, threads, peer, peer_threads, ours_s, peer_s, meter.other_cpus())
+        benchmark.extra_info.update(
+            case=case, threads=threads, peer=peer, peer_version=_peer_version(peer), peer_threads=peer_threads,
+            ours_min_s=ours_s, peer_min_s=peer_s, ratio=row.ratio, ratio_rounds=rounds,
+            ratio_iterations=iterations, other_cpus_busy=row.other_cpus,
+            ratio_definition="ours / peer, minima over interleaved rounds (< 1: nn_core faster)")
+        request.config.stash[_ROWS].append(row)
+        return result
+
+    return run
+
+
+@pytest.fixture
+def num_threads():
+    """set(n) sets nn_core's thread count; the previous count comes back afterwards."""
+    before = nc.get_num_threads()
+    yield nc.set_num_threads
+    nc.set_num_threads(before)
+
+
+def _peer_version(peer: str) -> str:
+    module = sys.modules.get(peer)
+    return getattr(module, "__version__", "?")
+
+
+# ---- operator probe ---------------------------------------------------------------------
+# A crash inside nn_core kills the whole benchmark session. Binary operators on large
+# tensors are probed once in a child process; when they crash there, the benchmarks time
+# the equivalent module functions (nc.add / nc.mul) instead and the summary says so.
+
+_PROBE = """
+import nn_core as nc
+a = nc.ones(1 << 20)
+b = a + a
+c = a * a + b
+"""
+
+
+@dataclass
+class OperatorProbe:
+    ok: bool
+    detail: str
+
+
+_PROBE_KEY = pytest.StashKey[Optional[OperatorProbe]]()
+
+
+@pytest.fixture(scope="session")
+def large_operator_probe(request) -> OperatorProbe:
+    env = dict(os.environ)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(nc.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120)
+    if proc.returncode == 0:
+        probe = OperatorProbe(True, "")
+    else:
+        how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+        tail = proc.stderr.strip().splitlines()[-1:] or [""]
+        probe = OperatorProbe(False, f"`a + b` / `a * b` on 2**20-element tensors died ({how}) {tail[0]}".strip())
+    request.config.stash[_PROBE_KEY] = probe
+    return probe
+
+
+# ---- summary ----------------------------------------------------------------------------
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    rows = config.stash.get(_ROWS, [])
+    if not rows:
+        return
+    tr = terminalreporter
+    first_seen = {}
+    for r in rows:
+        first_seen.setdefault(r.case, len(first_seen))
+    rows = sorted(rows, key=lambda r: (first_seen[r.case], r.threads, r.peer != "numpy", r.peer))
+    header = ("case", "threads", "peer", "ours", "reference", "ratio", "other load")
+    table = [header] + [
+        (r.case, f"{r.threads} (peer {r.peer_threads})", r.peer, _fmt_time(r.ours_s), _fmt_time(r.peer_s),
+         f"{r.ratio:.2f}", _fmt_load(r.other_cpus))
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    aligns = ["<", "<", "<", ">", ">", ">", ">"]
+
+    def fmt(line):
+        return "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(line, aligns, widths))
+
+    tr.write_sep("=", "nn_core vs reference (ratio = ours / reference, min over rounds; < 1: nn_core faster)")
+    tr.write_line(f"nn_core {nc.__version__} from {nc.__file__}; cpus: {os.cpu_count()}; "
+                  + ", ".join(f"{p} {_peer_version(p)}" for p in sorted({r.peer for r in rows})))
+    tr.write_line(fmt(header))
+    tr.write_line("  ".join("-" * w for w in widths))
+    for line in table[1:]:
+        tr.write_line(fmt(line))
+    tr.write_line("threads: nn_core's thread count (nn_core.set_num_threads); the peer's count is in "
+                  "parentheses.")
+    tr.write_line("numpy runs elementwise ops and reductions on one thread whatever nn_core uses, so at 2 "
+                  "threads the ratio is 2-thread nn_core against 1-thread numpy; torch gets "
+                  "torch.set_num_threads(threads).")
+    tr.write_line("other load: CPUs that other processes kept busy while the row was timed (from "
+                  "/proc/stat).")
+    busy = [r for r in rows if r.other_cpus is not None and r.other_cpus > _BUSY_NEIGHBOUR_CPUS]
+    if busy:
+        tr.write_line(f"WARNING: {len(busy)} of {len(rows)} rows (marked !) ran while other processes used more "
+                      f"than {_BUSY_NEIGHBOUR_CPUS} CPUs; their times, multi-threaded rows above all, are not "
+                      "trustworthy. Rerun on an idle machine.", yellow=True, bold=True)
+    probe = config.stash.get(_PROBE_KEY, None)
+    if probe is not None and not probe.ok:
+        tr.write_line(f"WARNING: {probe.detail}; the large cases timed nc.add / nc.mul instead of the "
+                      "operators (marked [fn]).", red=True, bold=True)
