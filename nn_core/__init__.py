@@ -22,6 +22,8 @@ __version__ = "0.1.0"
 
 _tensor._install()
 
+from . import nn  # noqa: E402  (needs the installed Tensor methods)
+
 # ---- dtypes ------------------------------------------------------------------------
 dtype = _C.DType
 float32 = float_ = _C.DType.float32
