@@ -38,6 +38,10 @@ class Row:
     ours_s: float
     peer_s: float
     other_cpus: Optional[float]  # CPUs other processes kept busy meanwhile (None: unknown)
+    flops: Optional[float] = None  # floating-point operations per call, when the case has a rate
+
+    def rate(self, seconds: float) -> str:
+        return f"{self.flops / seconds / 1e9:.1f}" if self.flops else ""
 
     @property
     def ratio(self) -> float:
@@ -153,7 +157,7 @@ def compare(benchmark, request):
     """
 
     def run(case: str, threads: int, ours: Callable[[], object], peer: str,
-            peer_fn: Callable[[], object], peer_threads: str) -> object:
+            peer_fn: Callable[[], object], peer_threads: str, flops: Optional[float] = None) -> object:
         benchmark.group = case
         result = benchmark(ours)
         meta = benchmark.stats
@@ -162,11 +166,12 @@ def compare(benchmark, request):
         meter = OtherLoadMeter()
         ours_s, peer_s, iterations, rounds = _interleaved_minima(ours, peer_fn, meta.options["max_time"],
                                                                  meta.options["timer"])
-        row = Row(case, threads, peer, peer_threads, ours_s, peer_s, meter.other_cpus())
+        row = Row(case, threads, peer, peer_threads, ours_s, peer_s, meter.other_cpus(), flops)
         benchmark.extra_info.update(
             case=case, threads=threads, peer=peer, peer_version=_peer_version(peer), peer_threads=peer_threads,
             ours_min_s=ours_s, peer_min_s=peer_s, ratio=row.ratio, ratio_rounds=rounds,
             ratio_iterations=iterations, other_cpus_busy=row.other_cpus,
+            ours_gflops=(flops / ours_s / 1e9) if flops else None, peer_gflops=(flops / peer_s / 1e9) if flops else None,
             ratio_definition="ours / peer, minima over interleaved rounds (< 1: nn_core faster)")
         request.config.stash[_ROWS].append(row)
         return result
@@ -237,14 +242,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for r in rows:
         first_seen.setdefault(r.case, len(first_seen))
     rows = sorted(rows, key=lambda r: (first_seen[r.case], r.threads, r.peer != "numpy", r.peer))
-    header = ("case", "threads", "peer", "ours", "reference", "ratio", "other load")
+    header = ("case", "threads", "peer", "ours", "reference", "ratio", "GFLOP/s ours", "GFLOP/s ref", "other load")
     table = [header] + [
         (r.case, f"{r.threads} (peer {r.peer_threads})", r.peer, _fmt_time(r.ours_s), _fmt_time(r.peer_s),
-         f"{r.ratio:.2f}", _fmt_load(r.other_cpus))
+         f"{r.ratio:.2f}", r.rate(r.ours_s), r.rate(r.peer_s), _fmt_load(r.other_cpus))
         for r in rows
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    aligns = ["<", "<", "<", ">", ">", ">", ">"]
+    aligns = ["<", "<", "<", ">", ">", ">", ">", ">", ">"]
 
     def fmt(line):
         return "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(line, aligns, widths))

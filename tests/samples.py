@@ -26,6 +26,12 @@ import nn_core as nc
 
 # The one seed of the test suite (hypothesis @seed(SEED) and NumPy), printed by conftest.
 SEED = int(os.environ.get("NN_CORE_TEST_SEED", "20240611"))
+# Multiplies the hypothesis example counts (default sized for CI; e.g. 5 for a deep run).
+SCALE = float(os.environ.get("NN_CORE_TEST_SCALE", "1"))
+
+
+def examples(n):
+    return max(1, int(n * SCALE))
 
 FLOAT = ("float32", "float64", "float16", "bfloat16")
 INT = ("int64", "int32", "int8", "uint8")

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 from op_db import OP_DB
+from samples import examples
 
 HERE = Path(__file__).resolve().parent
 
 
 def test_fuzz_all_ops_in_child_process(tmp_path):
     log = tmp_path / "last_example.txt"
-    env = dict(os.environ, NN_CORE_FUZZ_LOG=str(log), NN_CORE_FUZZ_EXAMPLES="25")
+    env = dict(os.environ, NN_CORE_FUZZ_LOG=str(log), NN_CORE_FUZZ_EXAMPLES=str(examples(10)))
     cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
            "--rootdir", str(HERE.parent), str(HERE / "fuzz_cases.py")]
     r = subprocess.run(cmd, cwd=HERE.parent, env=env, capture_output=True, text=True, timeout=900)
@@ -26,6 +27,6 @@ def test_fuzz_all_ops_in_child_process(tmp_path):
         how = f"the child exited with status {r.returncode}"
     assert r.returncode == 0, (f"{how}\nlast example: {last}\n--- stdout ---\n{r.stdout[-8000:]}\n"
                                f"--- stderr ---\n{r.stderr[:4000]}")
-    # The child really ran: one test per op (25 examples each) plus the factory fuzz.
+    # The child really ran: one test per op (10 examples each: 720 calls) plus 300 factory calls.
     summary = r.stdout.strip().splitlines()[-1]
     assert f"{len(OP_DB) + 1} passed" in summary, summary

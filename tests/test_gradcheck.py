@@ -14,7 +14,7 @@ import nn_core as nc
 import samples as S
 from op_db import OP_DB
 from op_refs import Unspecified
-from samples import SEED
+from samples import SEED, examples
 
 gradcheck = nc.autograd.gradcheck
 
@@ -26,7 +26,7 @@ def as_tuple(out):
 @pytest.mark.parametrize("op", [op for op in OP_DB if op.differentiable], ids=lambda op: op.name)
 def test_gradcheck_op(op):
     @seed(SEED)
-    @settings(max_examples=12)
+    @settings(max_examples=examples(10))
     @given(op.samples("float64", S.GRAD))
     def run(s):
         args, kwargs = s.np_args()
@@ -234,10 +234,10 @@ def run_child(code):
                           timeout=300)
 
 
-@pytest.mark.parametrize("n", [10_000, 100_000])
-def test_deep_chain_in_subprocess(n):
-    r = run_child(DEEP.format(n=n))
-    assert r.returncode == 0 and "ok" in r.stdout, \
+def test_deep_chains_in_subprocess():
+    """10,000 and 100,000 ops deep, in a child: a stack overflow fails only this test."""
+    r = run_child(DEEP.format(n=10_000) + DEEP.format(n=100_000))
+    assert r.returncode == 0 and r.stdout.count("ok") == 2, \
         f"child exited with {r.returncode} (negative: killed by signal)\n{r.stderr[-3000:]}"
 
 

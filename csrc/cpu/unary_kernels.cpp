@@ -53,7 +53,7 @@ template <> struct UnaryFunctor<OpId::abs> : AnyNumeric {
   template <class T> static T deriv(T x, T) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
 };
 template <> struct UnaryFunctor<OpId::relu> : AnyNumeric {
-  template <class T> static T apply(T x) { return x > T(0) ? x : T(0); }
+  template <class T> static T apply(T x) { return x < T(0) ? T(0) : x; }  // NaN stays NaN
   template <class T> static T deriv(T x, T) { return x > T(0) ? T(1) : T(0); }
 };
 template <> struct UnaryFunctor<OpId::sigmoid> : FloatOnly {

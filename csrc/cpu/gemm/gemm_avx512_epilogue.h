@@ -60,8 +60,8 @@ struct Avx512TileEpilogue {
       hi = _mm512_add_ps(hi, rb);
     }
     if (relu) {
-      lo = _mm512_max_ps(lo, _mm512_setzero_ps());
-      hi = _mm512_max_ps(hi, _mm512_setzero_ps());
+      lo = _mm512_max_ps(_mm512_setzero_ps(), lo);
+      hi = _mm512_max_ps(_mm512_setzero_ps(), hi);
     }
     _mm512_mask_storeu_ps(crow, mask_lo, lo);
     _mm512_mask_storeu_ps(crow + 16, mask_hi, hi);

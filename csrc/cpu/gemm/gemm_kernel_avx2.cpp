@@ -84,8 +84,8 @@ void sgemm_avx2_6x16_rows(int64_t kc, const float* a, const float* b, float* c, 
       hi = _mm256_add_ps(hi, rb);
     }
     if (relu) {
-      lo = _mm256_max_ps(lo, _mm256_setzero_ps());
-      hi = _mm256_max_ps(hi, _mm256_setzero_ps());
+      lo = _mm256_max_ps(_mm256_setzero_ps(), lo);
+      hi = _mm256_max_ps(_mm256_setzero_ps(), hi);
     }
     _mm256_maskstore_ps(crow, mask_lo, lo);
     _mm256_maskstore_ps(crow + 8, mask_hi, hi);

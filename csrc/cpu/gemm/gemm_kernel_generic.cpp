@@ -32,7 +32,7 @@ void apply_epilogue_scalar(const float* acc, int64_t acc_rs, float* c, int64_t c
         if (ep.bias_kind == BiasKind::PerColumn) v += ep.bias[j];
         if (ep.bias_kind == BiasKind::PerRow) v += ep.bias[i];
       }
-      if (ep.act == Activation::Relu) v = v > 0.0f ? v : 0.0f;
+      if (ep.act == Activation::Relu) v = v < 0.0f ? 0.0f : v;  // NaN stays NaN
       if (ep.act == Activation::Gelu) v = gelu_exact(v);
       out = v;
     }

@@ -16,7 +16,7 @@ Acc apply_activation(Acc x, Activation act) {
     case Activation::None:
       return x;
     case Activation::Relu:
-      return x > Acc(0) ? x : Acc(0);
+      return x < Acc(0) ? Acc(0) : x;  // NaN stays NaN
     case Activation::Gelu:
       return Acc(0.5) * x * (Acc(1) + std::erf(x * Acc(0.70710678118654752440)));
   }

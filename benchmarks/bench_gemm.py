@@ -1,0 +1,80 @@
+"""float32 GEMM (matmul) and bfloat16 GEMM: nn_core beside numpy (OpenBLAS) and torch.
+
+Cases, named as in the summary table (GFLOP/s columns = 2*M*K*N / time):
+  gemm M x K x N            square 128, 256, 512, 1024, 2048 and the NN shapes
+                            (32,768,3072), (128,768,768), (512,384,1536), (1,4096,4096)
+  gemm bf16 1024^3 vs f32   our bfloat16 GEMM beside our own float32 GEMM (peer "nn_core-f32")
+each with 1 and 2 threads on both sides: nn_core.set_num_threads for ours, threadpoolctl
+for numpy's BLAS (the row is skipped when threadpoolctl is missing, since the peer's
+thread count would be unknown), torch.set_num_threads for torch. (1, 4096, 4096) is
+memory bound: its case also prints GB/s of the 64 MiB weight read.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nn_core as nc
+
+SHAPES = [(128, 128, 128), (256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
+          (32, 768, 3072), (128, 768, 768), (512, 384, 1536), (1, 4096, 4096)]
+THREADS = [1, 2]
+
+
+class BlasThreads:
+    """Sets numpy's BLAS thread count (threadpoolctl) for the duration of a test."""
+
+    def __init__(self):
+        threadpoolctl = pytest.importorskip("threadpoolctl")
+        self.limiter = threadpoolctl.threadpool_limits
+
+    def __call__(self, n):
+        return self.limiter(limits=n, user_api="blas")
+
+
+def _inputs(m, k, n, seed=7):
+    rng = np.random.default_rng(seed + m + 3 * k + 7 * n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    return a, b
+
+
+@pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("peer", ["numpy", "torch"])
+def test_gemm(shape, threads, peer, compare, num_threads):
+    m, k, n = shape
+    a, b = _inputs(m, k, n)
+    x, y = nc.tensor(a), nc.tensor(b)
+    num_threads(threads)
+    flops = 2.0 * m * k * n
+    case = f"gemm {m}x{k}x{n}"
+    if peer == "numpy":
+        with BlasThreads()(threads):
+            result = compare(case, threads, lambda: x @ y, "numpy", lambda: a @ b, str(threads), flops=flops)
+    else:
+        torch = pytest.importorskip("torch")
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        try:
+            result = compare(case, threads, lambda: x @ y, "torch", lambda: ta @ tb, str(threads), flops=flops)
+        finally:
+            torch.set_num_threads(before)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+    assert np.all(np.abs(result.numpy() - ref) <= 1e-4 * np.sqrt(k) * scale + 1e-30)
+
+
+@pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
+def test_gemm_bf16_vs_f32(threads, compare, num_threads):
+    """bfloat16 operands, float32 accumulation: ours beside our own float32 GEMM (target >= 1.5x)."""
+    a, b = _inputs(1024, 1024, 1024)
+    x32, y32 = nc.tensor(a), nc.tensor(b)
+    x16, y16 = x32.bfloat16(), y32.bfloat16()
+    num_threads(threads)
+    result = compare("gemm bf16 1024^3 (peer: our f32)", threads, lambda: x16 @ y16, "nn_core-f32",
+                     lambda: x32 @ y32, str(threads), flops=2.0 * 1024 ** 3)
+    ref = result.float().numpy()
+    exact = x16.float().numpy().astype(np.float64) @ y16.float().numpy().astype(np.float64)
+    assert np.max(np.abs(ref - exact)) <= 1e-2 * np.max(np.abs(exact))
