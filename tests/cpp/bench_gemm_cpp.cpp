@@ -11,6 +11,7 @@
 
 #include "core/parallel.h"
 #include "cpu/cpu_features.h"
+#include "core/dtype.h"
 #include "cpu/gemm/gemm.h"
 
 namespace {
@@ -44,8 +45,8 @@ double bench(const Shape& s, bool bf16) {
   double sec;
   if (bf16) {
     std::vector<uint16_t> a16(a.size()), b16(b.size());
-    for (size_t i = 0; i < a.size(); ++i) a16[i] = nn::gemm::float_to_bf16(a[i]);
-    for (size_t i = 0; i < b.size(); ++i) b16[i] = nn::gemm::float_to_bf16(b[i]);
+    for (size_t i = 0; i < a.size(); ++i) a16[i] = nn::float_to_bf16(a[i]);
+    for (size_t i = 0; i < b.size(); ++i) b16[i] = nn::float_to_bf16(b[i]);
     sec = best_seconds(flops, [&] {
       nn::gemm::bf16gemm(s.M, s.N, s.K, a16.data(), s.K, 1, b16.data(), s.N, 1, c.data(), s.N, 1, ep);
     });

@@ -24,6 +24,7 @@
 
 #include "core/parallel.h"
 #include "cpu/cpu_features.h"
+#include "core/dtype.h"
 #include "cpu/gemm/gemm.h"
 
 namespace {
@@ -76,7 +77,7 @@ Layout make_layout(int64_t rows, int64_t cols, bool transposed, int64_t pad) {
 
 float random_value(std::mt19937_64& rng, bool bf16) {
   float v = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
-  return bf16 ? nn::gemm::bf16_to_float(nn::gemm::float_to_bf16(v)) : v;
+  return bf16 ? nn::bf16_to_float(nn::float_to_bf16(v)) : v;
 }
 
 bool run_case(Context& ctx, const Case& c) {
@@ -112,8 +113,8 @@ bool run_case(Context& ctx, const Case& c) {
   const std::vector<float> c_before = cbuf;
   if (c.bf16) {
     std::vector<uint16_t> a16(a.size()), b16(b.size());
-    for (size_t i = 0; i < a.size(); ++i) a16[i] = nn::gemm::float_to_bf16(a[i]);
-    for (size_t i = 0; i < b.size(); ++i) b16[i] = nn::gemm::float_to_bf16(b[i]);
+    for (size_t i = 0; i < a.size(); ++i) a16[i] = nn::float_to_bf16(a[i]);
+    for (size_t i = 0; i < b.size(); ++i) b16[i] = nn::float_to_bf16(b[i]);
     if (batch > 1)
       nn::gemm::bf16gemm_batched(batch, c.M, c.N, c.K, a16.data(), a_bs, la.rs, la.cs, b16.data(),
                                  b_bs, lb.rs, lb.cs, cbuf.data(), c_bs, lc.rs, lc.cs, ep);

@@ -75,9 +75,7 @@ void bf16gemm_ref(int64_t M, int64_t N, int64_t K,
 const char* kernel_name();
 const char* bf16_kernel_name();
 
-// bf16 <-> float32 helpers (round-to-nearest-even; NaN stays NaN).
-float bf16_to_float(uint16_t bits);
-uint16_t float_to_bf16(float value);
+// bf16 <-> float32 conversions are nn::bf16_to_float / nn::float_to_bf16 (core/dtype.h).
 
 }  // namespace gemm
 }  // namespace nn

@@ -6,6 +6,8 @@
 
 #include "cpu/gemm/gemm.h"
 
+#include "core/dtype.h"
+
 namespace nn {
 namespace gemm {
 
@@ -54,30 +56,15 @@ template void gemm_ref<double>(int64_t, int64_t, int64_t, const double*, int64_t
                                const double*, int64_t, int64_t, double*, int64_t, int64_t,
                                const Epilogue&);
 
-float bf16_to_float(uint16_t bits) {
-  const uint32_t u = static_cast<uint32_t>(bits) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-uint16_t float_to_bf16(float value) {
-  uint32_t u;
-  std::memcpy(&u, &value, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
-  return static_cast<uint16_t>(u >> 16);
-}
-
 void bf16gemm_ref(int64_t M, int64_t N, int64_t K,
                   const uint16_t* A, int64_t a_rs, int64_t a_cs,
                   const uint16_t* B, int64_t b_rs, int64_t b_cs,
                   float* C, int64_t c_rs, int64_t c_cs, const Epilogue& ep) {
   std::vector<float> a(static_cast<size_t>(M * K)), b(static_cast<size_t>(K * N));
   for (int64_t m = 0; m < M; ++m)
-    for (int64_t k = 0; k < K; ++k) a[m * K + k] = bf16_to_float(A[m * a_rs + k * a_cs]);
+    for (int64_t k = 0; k < K; ++k) a[m * K + k] = nn::bf16_to_float(A[m * a_rs + k * a_cs]);
   for (int64_t k = 0; k < K; ++k)
-    for (int64_t n = 0; n < N; ++n) b[k * N + n] = bf16_to_float(B[k * b_rs + n * b_cs]);
+    for (int64_t n = 0; n < N; ++n) b[k * N + n] = nn::bf16_to_float(B[k * b_rs + n * b_cs]);
   gemm_ref<float>(M, N, K, a.data(), K, 1, b.data(), N, 1, C, c_rs, c_cs, ep);
 }
 
