@@ -16,6 +16,16 @@ void register_index_kernels(KernelRegistry& r);
 // The plain matmul kernel (dispatch.h MatmulKernel contract; float32/float64), used as
 // the reference the GEMM paths are tested against.
 void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);
+// Contiguous float32 exp / tanh / sigmoid (cpu/vec_math.h), one set per ISA unit.
+#define NN_DECLARE_VEC_MATH(SUFFIX)                                \
+  void exp_f32_##SUFFIX(const float* x, float* y, int64_t n);      \
+  void tanh_f32_##SUFFIX(const float* x, float* y, int64_t n);     \
+  void sigmoid_f32_##SUFFIX(const float* x, float* y, int64_t n);
+NN_DECLARE_VEC_MATH(generic)
+NN_DECLARE_VEC_MATH(avx2)
+NN_DECLARE_VEC_MATH(avx512)
+#undef NN_DECLARE_VEC_MATH
+
 // Flat positions of the true elements of a contiguous CPU bool tensor (row-major order).
 void nonzero_positions(const Tensor& mask, std::vector<int64_t>& flat_positions);
 }  // namespace nn::cpu

@@ -7,6 +7,7 @@
 // compiler vectorises.
 #include <cmath>
 
+#include "cpu/cpu_features.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/elementwise_loop.h"
 #include "cpu/kernels.h"
@@ -100,9 +101,46 @@ template <> struct UnaryFunctor<OpId::logical_not> {
   template <class T> static bool apply(T x) { return !(x != T(0)); }
 };
 
+using VecLoop = void (*)(const float*, float*, int64_t);
+
+// The vectorised float32 loop for exp/tanh/sigmoid on the active ISA, or nullptr.
+template <OpId op>
+VecLoop vec_loop() {
+  if constexpr (op == OpId::exp || op == OpId::tanh || op == OpId::sigmoid) {
+    const Isa isa = active_isa();
+#define NN_PICK(SUFFIX)                                                      \
+  (op == OpId::exp ? &exp_f32_##SUFFIX : op == OpId::tanh ? &tanh_f32_##SUFFIX \
+                                                          : &sigmoid_f32_##SUFFIX)
+#if defined(NN_CORE_X86)
+    if (isa == Isa::Avx512) return NN_PICK(avx512);
+    if (isa == Isa::Avx2) return NN_PICK(avx2);
+#endif
+    return NN_PICK(generic);
+#undef NN_PICK
+  } else {
+    return nullptr;
+  }
+}
+
 template <OpId op>
 void unary_kernel(OpId, const Tensor& in, const Tensor& out) {
   using F = UnaryFunctor<op>;
+  if (in.dtype() == DType::Float32) {
+    if (VecLoop loop = vec_loop<op>()) {
+      std::array<StridedOperand, 2> ops{StridedOperand{out.data_bytes(), &out.strides(), 4},
+                                        StridedOperand{in.data_bytes(), &in.strides(), 4}};
+      for_each_strided<2>(out.sizes(), ops, kElementwiseGrain / 4, [loop](char** p, const int64_t* s, int64_t n) {
+        float* o = reinterpret_cast<float*>(p[0]);
+        const float* x = reinterpret_cast<const float*>(p[1]);
+        if (s[0] == 4 && s[1] == 4) {
+          loop(x, o, n);
+        } else {
+          for (int64_t i = 0; i < n; ++i) loop(x + i * (s[1] / 4), o + i * (s[0] / 4), 1);
+        }
+      });
+      return;
+    }
+  }
   dispatch_compute_dtype(in.dtype(), op_info(op).name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if constexpr (!F::kIntegerOk && !std::is_floating_point_v<T>) {

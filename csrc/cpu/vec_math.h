@@ -1,0 +1,72 @@
+// vec_math.h — float32 exp / tanh / sigmoid written branch-free (selects, no calls), so
+// the loops that use them vectorise; included by the per-ISA units
+// cpu/unary_math_{generic,avx2,avx512}.cpp, which compile the same loops with their
+// own flags (Note [Half types] does not apply: these are float32-only).
+//
+// Accuracy (checked against float64 in tests/test_ops_forward.py): exp within ~2 ulp
+// over its whole range (overflow to inf above 88.72, gradual underflow to 0 below
+// -103.97, NaN in -> NaN out); tanh and sigmoid within a few ulp.
+#pragma once
+#include <cstdint>
+
+namespace nn::cpu::vec {
+
+inline float bits_to_float(int32_t b) { return __builtin_bit_cast(float, b); }
+
+// e^x: x = n ln2 + r with |r| <= ln2/2, e^r by its degree-7 Taylor polynomial
+// (truncation error < 1e-8 relative), 2^n built from exponent bits in two halves so
+// that n in [-160, 130] needs no special case.
+inline float expf(float x) {
+  const bool nan = x != x;
+  float xc = nan ? 0.0f : x;
+  xc = xc < -110.0f ? -110.0f : (xc > 90.0f ? 90.0f : xc);
+  // Round to nearest (even) by adding and removing 1.5 * 2^23: plain SSE2, vectorises.
+  const float nf = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (xc - nf * 0.693145751953125f) - nf * 1.428606765330187e-06f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t n = static_cast<int32_t>(nf);
+  const int32_t n1 = n / 2, n2 = n - n1;
+  const float result = p * bits_to_float((n1 + 127) << 23) * bits_to_float((n2 + 127) << 23);
+  return nan ? x : result;
+}
+
+// tanh: odd Taylor polynomial to x^13 for |x| < 0.5 (error < 1e-7 relative there),
+// 1 - 2 / (e^{2|x|} + 1) above, with the sign restored.
+inline float tanhf(float x) {
+  const float ax = x < 0.0f ? -x : x;
+  const float x2 = x * x;
+  float p = 21844.0f / 6081075.0f;
+  p = p * x2 - 1382.0f / 155925.0f;
+  p = p * x2 + 62.0f / 2835.0f;
+  p = p * x2 - 17.0f / 315.0f;
+  p = p * x2 + 2.0f / 15.0f;
+  p = p * x2 - 1.0f / 3.0f;
+  const float small = x + x * x2 * p;
+  const float big_abs = 1.0f - 2.0f / (expf(2.0f * (ax > 20.0f ? 20.0f : ax)) + 1.0f);
+  const float big = x < 0.0f ? -big_abs : big_abs;
+  return ax < 0.5f ? small : (x != x ? x : big);
+}
+
+// 1 / (1 + e^-x): e^-x -> inf for very negative x gives exactly 0, never NaN.
+inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// The contiguous float32 loops each ISA unit compiles.
+#define NN_VEC_MATH_LOOPS(SUFFIX)                                                        \
+  void exp_f32_##SUFFIX(const float* x, float* y, int64_t n) {                           \
+    for (int64_t i = 0; i < n; ++i) y[i] = vec::expf(x[i]);                              \
+  }                                                                                      \
+  void tanh_f32_##SUFFIX(const float* x, float* y, int64_t n) {                          \
+    for (int64_t i = 0; i < n; ++i) y[i] = vec::tanhf(x[i]);                             \
+  }                                                                                      \
+  void sigmoid_f32_##SUFFIX(const float* x, float* y, int64_t n) {                       \
+    for (int64_t i = 0; i < n; ++i) y[i] = vec::sigmoidf(x[i]);                          \
+  }
+
+}  // namespace nn::cpu::vec
