@@ -1,0 +1,422 @@
+// conv_kernels.cpp — 2-D convolution kernels: im2col + packed GEMM (forward, input
+// gradient through col2im, weight gradient), and a direct kernel for depthwise
+// convolutions (one input channel per group).
+//
+// Layout: x (N, C, H, W), w (Cout, C/G, kh, kw), y (N, Cout, OH, OW), all contiguous
+// NCHW of one dtype (float32 or float64). Per image n and group g, with K = C/G*kh*kw
+// and P = OH*OW:
+//   col   (K, P)       col[(c*kh + i)*kw + j, oh*OW + ow] = x[n, g*C/G + c, ih, iw]
+//                      with ih = oh*sh - ph + i*dh, iw = ow*sw - pw + j*dw (0 outside)
+//   y_ng  (Cout/G, P)  = w_g (Cout/G, K) @ col       + bias (per row), relu fused
+//   dcol  (K, P)       = w_g^T @ gy_ng, then col2im adds it back into dx_ng
+//   dw_g  (Cout/G, K) += gy_ng @ col^T   (summed over images)
+// A 1x1 convolution with stride 1 and no padding uses x_ng itself as col (no copy).
+// float32 runs nn::gemm::sgemm with the epilogue (BiasKind::PerRow, Activation::Relu)
+// fused into the write-back; float64 runs gemm_ref<double> (tests, gradcheck).
+//
+// Threads: parallel_for over the N*G (image, group) items, each with its own scratch
+// col buffer and a single-threaded GEMM (sgemm runs serially inside a parallel
+// region); with one item the GEMM itself is threaded. The weight gradient accumulates
+// one partial dw per thread chunk, summed at the end (deterministic for a thread count).
+//
+// The direct nested-loop reference these are tested against is in conv_ref.cpp.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/conv_kernels.h"
+#include "cpu/dtype_dispatch.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/kernels.h"
+
+namespace nn::cpu {
+
+ConvGeom conv_geom(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& p) {
+  ConvGeom g;
+  g.N = x.sizes()[0];
+  g.C = x.sizes()[1];
+  g.H = x.sizes()[2];
+  g.W = x.sizes()[3];
+  g.Cout = w.sizes()[0];
+  g.kh = w.sizes()[2];
+  g.kw = w.sizes()[3];
+  g.OH = y.sizes()[2];
+  g.OW = y.sizes()[3];
+  g.G = p.groups;
+  g.Cg = g.C / g.G;
+  g.Og = g.Cout / g.G;
+  g.K = g.Cg * g.kh * g.kw;
+  g.P = g.OH * g.OW;
+  g.sh = p.stride[0];
+  g.sw = p.stride[1];
+  g.ph = p.padding[0];
+  g.pw = p.padding[1];
+  g.dh = p.dilation[0];
+  g.dw = p.dilation[1];
+  g.pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  return g;
+}
+
+namespace {
+
+// [lo, hi): the output columns ow whose input column ow*s - pad + off lies in [0, W).
+inline void valid_range(int64_t OW, int64_t W, int64_t s, int64_t start, int64_t& lo, int64_t& hi) {
+  // start = -pad + j*dil; need 0 <= ow*s + start <= W-1
+  lo = start >= 0 ? 0 : (-start + s - 1) / s;
+  hi = W - 1 - start < 0 ? 0 : (W - 1 - start) / s + 1;
+  lo = std::min(lo, OW);
+  hi = std::min(std::max(hi, lo), OW);
+}
+
+template <typename T>
+void im2col(const T* x, T* col, const ConvGeom& g) {
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    const T* xc = x + c * g.H * g.W;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        T* row = col + ((c * g.kh + i) * g.kw + j) * g.P;
+        int64_t lo, hi;
+        valid_range(g.OW, g.W, g.sw, j * g.dw - g.pw, lo, hi);
+        const int64_t woff = j * g.dw - g.pw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          T* out = row + oh * g.OW;
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(out, out + g.OW, T(0));
+            continue;
+          }
+          const T* in = xc + ih * g.W + woff;
+          std::fill(out, out + lo, T(0));
+          if (g.sw == 1) {
+            std::memcpy(out + lo, in + lo, sizeof(T) * (hi - lo));
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * g.sw];
+          }
+          std::fill(out + hi, out + g.OW, T(0));
+        }
+      }
+    }
+  }
+}
+
+// dx (Cg, H, W) += col2im(col): every column entry goes back to the pixel it came from.
+template <typename T>
+void col2im_add(const T* col, T* dx, const ConvGeom& g) {
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    T* dxc = dx + c * g.H * g.W;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const T* row = col + ((c * g.kh + i) * g.kw + j) * g.P;
+        int64_t lo, hi;
+        valid_range(g.OW, g.W, g.sw, j * g.dw - g.pw, lo, hi);
+        const int64_t woff = j * g.dw - g.pw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* in = row + oh * g.OW;
+          T* out = dxc + ih * g.W + woff;
+          if (g.sw == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] += in[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow * g.sw] += in[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+// C (M, N) = A @ B (+ beta*C) + bias[m], relu; C row stride c_rs, unit column stride.
+template <typename T>
+void gemm_call(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
+               int64_t b_cs, T* C, int64_t c_rs, float beta, const T* bias, bool relu) {
+  if constexpr (std::is_same_v<T, float>) {
+    gemm::Epilogue ep;
+    ep.beta = beta;
+    if (bias) {
+      ep.bias = bias;
+      ep.bias_kind = gemm::BiasKind::PerRow;
+    }
+    ep.act = relu ? gemm::Activation::Relu : gemm::Activation::None;
+    gemm::sgemm(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, c_rs, 1, ep);
+  } else {
+    gemm::Epilogue ep;
+    ep.beta = beta;
+    gemm::gemm_ref<T>(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, c_rs, 1, ep);
+    if (bias || relu) {
+      for (int64_t m = 0; m < M; ++m) {
+        T* row = C + m * c_rs;
+        const T b = bias ? bias[m] : T(0);
+        for (int64_t n = 0; n < N; ++n) {
+          const T v = row[n] + b;
+          row[n] = relu && !(v > T(0)) && v == v ? T(0) : v;
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(std::max<int64_t>(n, 1))]);
+}
+
+// ---- im2col + GEMM ------------------------------------------------------------------
+
+template <typename T>
+void forward_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
+  parallel_for(0, g.N * g.G, 1, [&](int64_t i0, int64_t i1) {
+    std::unique_ptr<T[]> col = g.pointwise ? nullptr : scratch<T>(g.K * g.P);
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t n = item / g.G, gr = item % g.G;
+      const T* xg = x + (n * g.C + gr * g.Cg) * g.H * g.W;
+      const T* b = g.pointwise ? xg : col.get();
+      if (!g.pointwise) im2col(xg, col.get(), g);
+      gemm_call<T>(g.Og, g.P, g.K, w + gr * g.Og * g.K, g.K, 1, b, g.P, 1, y + (n * g.Cout + gr * g.Og) * g.P, g.P,
+                   0.0f, bias ? bias + gr * g.Og : nullptr, relu);
+    }
+  });
+}
+
+template <typename T>
+void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* dx) {
+  parallel_for(0, g.N * g.G, 1, [&](int64_t i0, int64_t i1) {
+    std::unique_ptr<T[]> dcol = g.pointwise ? nullptr : scratch<T>(g.K * g.P);
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t n = item / g.G, gr = item % g.G;
+      T* dxg = dx + (n * g.C + gr * g.Cg) * g.H * g.W;
+      T* c = g.pointwise ? dxg : dcol.get();
+      // w_g^T (K, Og): element [k, o] at w_g[o*K + k]
+      gemm_call<T>(g.K, g.P, g.Og, w + gr * g.Og * g.K, 1, g.K, gy + (n * g.Cout + gr * g.Og) * g.P, g.P, 1, c, g.P,
+                   0.0f, nullptr, false);
+      if (!g.pointwise) {
+        std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
+        col2im_add(c, dxg, g);
+      }
+    }
+  });
+}
+
+template <typename T>
+void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
+  const int64_t items = g.N * g.G, wsize = g.Cout * g.K;
+  const int64_t chunks = parallel_chunks(0, items, 1);
+  std::vector<std::unique_ptr<T[]>> partial(static_cast<size_t>(std::max<int64_t>(chunks, 1)));
+  std::vector<char> touched(partial.size() * static_cast<size_t>(g.G), 0);
+  parallel_for(0, items, 1, [&](int64_t i0, int64_t i1) {
+    int64_t chunk = 0;
+    while (chunk + 1 < chunks && items * (chunk + 1) / chunks <= i0) ++chunk;
+    T* acc = dw;
+    if (chunks > 1) {
+      partial[chunk] = scratch<T>(wsize);
+      acc = partial[chunk].get();
+    }
+    std::unique_ptr<T[]> col = g.pointwise ? nullptr : scratch<T>(g.K * g.P);
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t n = item / g.G, gr = item % g.G;
+      const T* xg = x + (n * g.C + gr * g.Cg) * g.H * g.W;
+      const T* b = g.pointwise ? xg : col.get();
+      if (!g.pointwise) im2col(xg, col.get(), g);
+      char& seen = touched[chunk * g.G + gr];
+      // dw_g (Og, K) += gy_ng (Og, P) @ col^T (P, K)
+      gemm_call<T>(g.Og, g.K, g.P, gy + (n * g.Cout + gr * g.Og) * g.P, g.P, 1, b, 1, g.P, acc + gr * g.Og * g.K,
+                   g.K, seen ? 1.0f : 0.0f, nullptr, false);
+      seen = 1;
+    }
+  });
+  // Sum the partials (a group no chunk touched, with N == 0, is zero).
+  parallel_for(0, g.G, 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t gr = g0; gr < g1; ++gr) {
+      T* out = dw + gr * g.Og * g.K;
+      const int64_t len = g.Og * g.K;
+      if (chunks <= 1) {
+        if (!touched[gr]) std::fill(out, out + len, T(0));
+        continue;
+      }
+      std::fill(out, out + len, T(0));
+      for (int64_t c = 0; c < chunks; ++c) {
+        if (!touched[c * g.G + gr]) continue;
+        const T* src = partial[c].get() + gr * g.Og * g.K;
+        for (int64_t k = 0; k < len; ++k) out[k] += src[k];
+      }
+    }
+  });
+}
+
+// ---- depthwise (C/G == 1): direct loops ------------------------------------------------
+// Output channel co reads input channel co / Og (Og = channel multiplier).
+
+template <typename T>
+void forward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
+  parallel_for(0, g.N * g.Cout, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t n = item / g.Cout, co = item % g.Cout, ci = co / g.Og;
+      const T* xc = x + (n * g.C + ci) * g.H * g.W;
+      const T* wc = w + co * g.kh * g.kw;
+      T* yc = y + item * g.P;
+      std::fill(yc, yc + g.P, bias ? bias[co] : T(0));
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        T* yrow = yc + oh * g.OW;
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            int64_t lo, hi;
+            const int64_t woff = j * g.dw - g.pw;
+            valid_range(g.OW, g.W, g.sw, woff, lo, hi);
+            const T wv = wc[i * g.kw + j];
+            const T* in = xc + ih * g.W + woff;
+            if (g.sw == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) yrow[ow] += wv * in[ow];
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) yrow[ow] += wv * in[ow * g.sw];
+            }
+          }
+        }
+      }
+      if (relu)
+        for (int64_t k = 0; k < g.P; ++k) yc[k] = yc[k] > T(0) || yc[k] != yc[k] ? yc[k] : T(0);
+    }
+  });
+}
+
+template <typename T>
+void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx) {
+  parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t n = item / g.C, ci = item % g.C;
+      T* dxc = dx + item * g.H * g.W;
+      std::fill(dxc, dxc + g.H * g.W, T(0));
+      for (int64_t co = ci * g.Og; co < (ci + 1) * g.Og; ++co) {
+        const T* gc = gy + (n * g.Cout + co) * g.P;
+        const T* wc = w + co * g.kh * g.kw;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* grow = gc + oh * g.OW;
+          for (int64_t i = 0; i < g.kh; ++i) {
+            const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t j = 0; j < g.kw; ++j) {
+              int64_t lo, hi;
+              const int64_t woff = j * g.dw - g.pw;
+              valid_range(g.OW, g.W, g.sw, woff, lo, hi);
+              const T wv = wc[i * g.kw + j];
+              T* out = dxc + ih * g.W + woff;
+              if (g.sw == 1) {
+                for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wv * grow[ow];
+              } else {
+                for (int64_t ow = lo; ow < hi; ++ow) out[ow * g.sw] += wv * grow[ow];
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void backward_weight_depthwise(const ConvGeom& g, const T* x, const T* gy, T* dw) {
+  constexpr int kLanes = 8;  // independent partial sums so the dot products vectorize
+  parallel_for(0, g.Cout, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t co = c0; co < c1; ++co) {
+      const int64_t ci = co / g.Og;
+      for (int64_t i = 0; i < g.kh; ++i) {
+        for (int64_t j = 0; j < g.kw; ++j) {
+          int64_t lo, hi;
+          const int64_t woff = j * g.dw - g.pw;
+          valid_range(g.OW, g.W, g.sw, woff, lo, hi);
+          T acc[kLanes] = {};
+          T tail = 0;
+          for (int64_t n = 0; n < g.N; ++n) {
+            const T* xc = x + (n * g.C + ci) * g.H * g.W;
+            const T* gc = gy + (n * g.Cout + co) * g.P;
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              if (ih < 0 || ih >= g.H) continue;
+              const T* grow = gc + oh * g.OW;
+              const T* in = xc + ih * g.W + woff;
+              int64_t ow = lo;
+              if (g.sw == 1) {
+                for (; ow + kLanes <= hi; ow += kLanes)
+                  for (int l = 0; l < kLanes; ++l) acc[l] += grow[ow + l] * in[ow + l];
+              }
+              for (; ow < hi; ++ow) tail += grow[ow] * in[ow * g.sw];
+            }
+          }
+          T total = tail;
+          for (int l = 0; l < kLanes; ++l) total += acc[l];
+          dw[co * g.kh * g.kw + i * g.kw + j] = total;
+        }
+      }
+    }
+  });
+}
+
+// ---- entry points (dispatch.h contracts) ------------------------------------------------
+
+void conv_forward_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y, const Conv2dParams& p,
+                         bool relu) {
+  const ConvGeom g = conv_geom(x, w, y, p);
+  if (y.numel() == 0) return;
+  dispatch_float_dtype(x.dtype(), "conv2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* b = bias.defined() ? bias.data<T>() : nullptr;
+    if (g.K == 0) {  // no input channels: the output is the bias
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t c = 0; c < g.Cout; ++c) {
+          T v = b ? b[c] : T(0);
+          if (relu && !(v > T(0))) v = T(0);
+          std::fill(y.data<T>() + (n * g.Cout + c) * g.P, y.data<T>() + (n * g.Cout + c + 1) * g.P, v);
+        }
+      return;
+    }
+    if (g.Cg == 1 && g.G > 1)
+      forward_depthwise<T>(g, x.data<T>(), w.data<T>(), b, y.data<T>(), relu);
+    else
+      forward_gemm<T>(g, x.data<T>(), w.data<T>(), b, y.data<T>(), relu);
+  });
+}
+
+void conv_backward_input_kernel(const Tensor& gy, const Tensor& w, const Tensor& dx, const Conv2dParams& p) {
+  const ConvGeom g = conv_geom(dx, w, gy, p);
+  if (dx.numel() == 0) return;
+  dispatch_float_dtype(dx.dtype(), "conv2d backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (g.P == 0 || g.Og == 0) {
+      std::fill(dx.data<T>(), dx.data<T>() + dx.numel(), T(0));
+    } else if (g.Cg == 1 && g.G > 1) {
+      backward_input_depthwise<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    } else {
+      backward_input_gemm<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    }
+  });
+}
+
+void conv_backward_weight_kernel(const Tensor& x, const Tensor& gy, const Tensor& dw, const Conv2dParams& p) {
+  const ConvGeom g = conv_geom(x, dw, gy, p);
+  if (dw.numel() == 0) return;
+  dispatch_float_dtype(dw.dtype(), "conv2d backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (g.P == 0 || g.N == 0) {
+      std::fill(dw.data<T>(), dw.data<T>() + dw.numel(), T(0));
+    } else if (g.Cg == 1 && g.G > 1) {
+      backward_weight_depthwise<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>());
+    } else {
+      backward_weight_gemm<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>());
+    }
+  });
+}
+
+}  // namespace
+
+void register_conv_kernels(KernelRegistry& r) {
+  for (OpId op : {OpId::conv2d, OpId::conv1d, OpId::conv_transpose2d}) {
+    r.conv_forward.set(op, DeviceType::CPU, &conv_forward_kernel);
+    r.conv_backward_input.set(op, DeviceType::CPU, &conv_backward_input_kernel);
+    r.conv_backward_weight.set(op, DeviceType::CPU, &conv_backward_weight_kernel);
+  }
+}
+
+}  // namespace nn::cpu
