@@ -14,10 +14,11 @@
 // float32 runs nn::gemm::sgemm with the epilogue (BiasKind::PerRow, Activation::Relu)
 // fused into the write-back; float64 runs gemm_ref<double> (tests, gradcheck).
 //
-// Threads: parallel_for over the N*G (image, group) items, each with its own scratch
-// col buffer and a single-threaded GEMM (sgemm runs serially inside a parallel
-// region); with one item the GEMM itself is threaded. The weight gradient accumulates
-// one partial dw per thread chunk, summed at the end (deterministic for a thread count).
+// Threads: parallel_for over (image block, group) items (Note [Image blocks]), each
+// with its own scratch col buffer and a single-threaded GEMM (sgemm runs serially inside
+// a parallel region); with one item the GEMM itself is threaded. The weight gradient
+// accumulates one partial dw per thread chunk, summed at the end (deterministic for a
+// given thread count).
 //
 // The direct nested-loop reference these are tested against is in conv_ref.cpp.
 #include <algorithm>
@@ -70,13 +71,18 @@ inline void valid_range(int64_t OW, int64_t W, int64_t s, int64_t start, int64_t
   hi = std::min(std::max(hi, lo), OW);
 }
 
+// col rows have stride ld (>= P): several images of a block sit side by side.
 template <typename T>
-void im2col(const T* x, T* col, const ConvGeom& g) {
+void im2col(const T* x, T* col, int64_t ld, const ConvGeom& g) {
+  if (g.pointwise) {
+    for (int64_t c = 0; c < g.Cg; ++c) std::memcpy(col + c * ld, x + c * g.P, sizeof(T) * g.P);
+    return;
+  }
   for (int64_t c = 0; c < g.Cg; ++c) {
     const T* xc = x + c * g.H * g.W;
     for (int64_t i = 0; i < g.kh; ++i) {
       for (int64_t j = 0; j < g.kw; ++j) {
-        T* row = col + ((c * g.kh + i) * g.kw + j) * g.P;
+        T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
         int64_t lo, hi;
         valid_range(g.OW, g.W, g.sw, j * g.dw - g.pw, lo, hi);
         const int64_t woff = j * g.dw - g.pw;
@@ -103,12 +109,17 @@ void im2col(const T* x, T* col, const ConvGeom& g) {
 
 // dx (Cg, H, W) += col2im(col): every column entry goes back to the pixel it came from.
 template <typename T>
-void col2im_add(const T* col, T* dx, const ConvGeom& g) {
+void col2im_add(const T* col, int64_t ld, T* dx, const ConvGeom& g) {
+  if (g.pointwise) {
+    for (int64_t c = 0; c < g.Cg; ++c)
+      for (int64_t k = 0; k < g.P; ++k) dx[c * g.P + k] += col[c * ld + k];
+    return;
+  }
   for (int64_t c = 0; c < g.Cg; ++c) {
     T* dxc = dx + c * g.H * g.W;
     for (int64_t i = 0; i < g.kh; ++i) {
       for (int64_t j = 0; j < g.kw; ++j) {
-        const T* row = col + ((c * g.kh + i) * g.kw + j) * g.P;
+        const T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
         int64_t lo, hi;
         valid_range(g.OW, g.W, g.sw, j * g.dw - g.pw, lo, hi);
         const int64_t woff = j * g.dw - g.pw;
@@ -164,36 +175,94 @@ std::unique_ptr<T[]> scratch(int64_t n) {
 }
 
 // ---- im2col + GEMM ------------------------------------------------------------------
+// Note [Image blocks]: a GEMM with few columns (P = 64 for an 8x8 output) runs far from
+// peak, so images are processed in blocks of nb: their col matrices sit side by side
+// (K, nb*P) and one GEMM covers the block; its (Og, nb*P) result is then copied to each
+// image's rows of y. nb aims at >= 512 columns with col under ~2 MiB, and leaves at
+// least one block per thread. With nb == 1 the GEMM reads x (pointwise) and writes y
+// directly.
+
+struct Blocks {
+  int64_t count, per;  // number of blocks; block b holds images [N*b/count, N*(b+1)/count)
+  int64_t begin(int64_t b, int64_t N) const { return N * b / count; }
+};
+
+Blocks image_blocks(const ConvGeom& g, size_t elem) {
+  const int64_t threads = get_num_threads();
+  int64_t nb = std::max<int64_t>(1, (512 + g.P - 1) / std::max<int64_t>(g.P, 1));
+  nb = std::min(nb, std::max<int64_t>(1, (int64_t{2} << 20) / static_cast<int64_t>(elem * std::max<int64_t>(g.K, 1) *
+                                                                                     std::max<int64_t>(g.P, 1))));
+  nb = std::min(nb, std::max<int64_t>(1, g.N * g.G / threads));
+  nb = std::min(nb, std::max<int64_t>(g.N, 1));
+  int64_t count = (g.N + nb - 1) / nb;
+  if (count > 1 && threads > 1 && g.G * count >= threads) count = ((g.G * count + threads - 1) / threads) * threads / g.G;
+  count = std::max<int64_t>(1, std::min(count, g.N));
+  return {count, (g.N + count - 1) / count};
+}
 
 template <typename T>
 void forward_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
-  parallel_for(0, g.N * g.G, 1, [&](int64_t i0, int64_t i1) {
-    std::unique_ptr<T[]> col = g.pointwise ? nullptr : scratch<T>(g.K * g.P);
+  const Blocks bl = image_blocks(g, sizeof(T));
+  parallel_for(0, bl.count * g.G, 1, [&](int64_t i0, int64_t i1) {
+    std::unique_ptr<T[]> col, tmp;
     for (int64_t item = i0; item < i1; ++item) {
-      const int64_t n = item / g.G, gr = item % g.G;
-      const T* xg = x + (n * g.C + gr * g.Cg) * g.H * g.W;
-      const T* b = g.pointwise ? xg : col.get();
-      if (!g.pointwise) im2col(xg, col.get(), g);
-      gemm_call<T>(g.Og, g.P, g.K, w + gr * g.Og * g.K, g.K, 1, b, g.P, 1, y + (n * g.Cout + gr * g.Og) * g.P, g.P,
-                   0.0f, bias ? bias + gr * g.Og : nullptr, relu);
+      const int64_t b = item / g.G, gr = item % g.G;
+      const int64_t n0 = bl.begin(b, g.N), n1 = bl.begin(b + 1, g.N), nb = n1 - n0, ld = nb * g.P;
+      const T* xg = x + (n0 * g.C + gr * g.Cg) * g.H * g.W;
+      T* yg = y + (n0 * g.Cout + gr * g.Og) * g.P;
+      const T* bg = bias ? bias + gr * g.Og : nullptr;
+      const T* B = xg;
+      if (!(g.pointwise && nb == 1)) {
+        if (!col) col = scratch<T>(g.K * bl.per * g.P);
+        for (int64_t n = 0; n < nb; ++n) im2col(xg + n * g.C * g.H * g.W, col.get() + n * g.P, ld, g);
+        B = col.get();
+      }
+      if (nb == 1) {
+        gemm_call<T>(g.Og, g.P, g.K, w + gr * g.Og * g.K, g.K, 1, B, ld, 1, yg, g.P, 0.0f, bg, relu);
+        continue;
+      }
+      if (!tmp) tmp = scratch<T>(g.Og * bl.per * g.P);
+      gemm_call<T>(g.Og, ld, g.K, w + gr * g.Og * g.K, g.K, 1, B, ld, 1, tmp.get(), ld, 0.0f, bg, relu);
+      for (int64_t n = 0; n < nb; ++n)
+        for (int64_t o = 0; o < g.Og; ++o)
+          std::memcpy(yg + (n * g.Cout + o) * g.P, tmp.get() + o * ld + n * g.P, sizeof(T) * g.P);
     }
   });
 }
 
+// The block's gy rows (Og, nb*P) side by side (or gy itself when nb == 1).
+template <typename T>
+const T* gather_gy(const ConvGeom& g, const T* gyg, int64_t nb, std::unique_ptr<T[]>& buf, int64_t cap) {
+  if (nb == 1) return gyg;
+  if (!buf) buf = scratch<T>(g.Og * cap);
+  const int64_t ld = nb * g.P;
+  for (int64_t n = 0; n < nb; ++n)
+    for (int64_t o = 0; o < g.Og; ++o)
+      std::memcpy(buf.get() + o * ld + n * g.P, gyg + (n * g.Cout + o) * g.P, sizeof(T) * g.P);
+  return buf.get();
+}
+
 template <typename T>
 void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* dx) {
-  parallel_for(0, g.N * g.G, 1, [&](int64_t i0, int64_t i1) {
-    std::unique_ptr<T[]> dcol = g.pointwise ? nullptr : scratch<T>(g.K * g.P);
+  const Blocks bl = image_blocks(g, sizeof(T));
+  parallel_for(0, bl.count * g.G, 1, [&](int64_t i0, int64_t i1) {
+    std::unique_ptr<T[]> dcol, gbuf;
     for (int64_t item = i0; item < i1; ++item) {
-      const int64_t n = item / g.G, gr = item % g.G;
-      T* dxg = dx + (n * g.C + gr * g.Cg) * g.H * g.W;
-      T* c = g.pointwise ? dxg : dcol.get();
+      const int64_t b = item / g.G, gr = item % g.G;
+      const int64_t n0 = bl.begin(b, g.N), n1 = bl.begin(b + 1, g.N), nb = n1 - n0, ld = nb * g.P;
+      T* dxg = dx + (n0 * g.C + gr * g.Cg) * g.H * g.W;
+      const T* G = gather_gy(g, gy + (n0 * g.Cout + gr * g.Og) * g.P, nb, gbuf, bl.per * g.P);
+      if (g.pointwise && nb == 1) {  // dx_ng = w_g^T @ gy_ng directly
+        gemm_call<T>(g.K, g.P, g.Og, w + gr * g.Og * g.K, 1, g.K, G, ld, 1, dxg, g.P, 0.0f, nullptr, false);
+        continue;
+      }
+      if (!dcol) dcol = scratch<T>(g.K * bl.per * g.P);
       // w_g^T (K, Og): element [k, o] at w_g[o*K + k]
-      gemm_call<T>(g.K, g.P, g.Og, w + gr * g.Og * g.K, 1, g.K, gy + (n * g.Cout + gr * g.Og) * g.P, g.P, 1, c, g.P,
-                   0.0f, nullptr, false);
-      if (!g.pointwise) {
-        std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
-        col2im_add(c, dxg, g);
+      gemm_call<T>(g.K, ld, g.Og, w + gr * g.Og * g.K, 1, g.K, G, ld, 1, dcol.get(), ld, 0.0f, nullptr, false);
+      for (int64_t n = 0; n < nb; ++n) {
+        T* dxn = dxg + n * g.C * g.H * g.W;
+        std::fill(dxn, dxn + g.Cg * g.H * g.W, T(0));
+        col2im_add(dcol.get() + n * g.P, ld, dxn, g);
       }
     }
   });
@@ -201,7 +270,8 @@ void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* dx) {
 
 template <typename T>
 void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
-  const int64_t items = g.N * g.G, wsize = g.Cout * g.K;
+  const Blocks bl = image_blocks(g, sizeof(T));
+  const int64_t items = bl.count * g.G, wsize = g.Cout * g.K;
   const int64_t chunks = parallel_chunks(0, items, 1);
   std::vector<std::unique_ptr<T[]>> partial(static_cast<size_t>(std::max<int64_t>(chunks, 1)));
   std::vector<char> touched(partial.size() * static_cast<size_t>(g.G), 0);
@@ -213,16 +283,22 @@ void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
       partial[chunk] = scratch<T>(wsize);
       acc = partial[chunk].get();
     }
-    std::unique_ptr<T[]> col = g.pointwise ? nullptr : scratch<T>(g.K * g.P);
+    std::unique_ptr<T[]> col, gbuf;
     for (int64_t item = i0; item < i1; ++item) {
-      const int64_t n = item / g.G, gr = item % g.G;
-      const T* xg = x + (n * g.C + gr * g.Cg) * g.H * g.W;
-      const T* b = g.pointwise ? xg : col.get();
-      if (!g.pointwise) im2col(xg, col.get(), g);
+      const int64_t b = item / g.G, gr = item % g.G;
+      const int64_t n0 = bl.begin(b, g.N), n1 = bl.begin(b + 1, g.N), nb = n1 - n0, ld = nb * g.P;
+      const T* xg = x + (n0 * g.C + gr * g.Cg) * g.H * g.W;
+      const T* G = gather_gy(g, gy + (n0 * g.Cout + gr * g.Og) * g.P, nb, gbuf, bl.per * g.P);
+      const T* B = xg;
+      if (!(g.pointwise && nb == 1)) {
+        if (!col) col = scratch<T>(g.K * bl.per * g.P);
+        for (int64_t n = 0; n < nb; ++n) im2col(xg + n * g.C * g.H * g.W, col.get() + n * g.P, ld, g);
+        B = col.get();
+      }
       char& seen = touched[chunk * g.G + gr];
-      // dw_g (Og, K) += gy_ng (Og, P) @ col^T (P, K)
-      gemm_call<T>(g.Og, g.K, g.P, gy + (n * g.Cout + gr * g.Og) * g.P, g.P, 1, b, 1, g.P, acc + gr * g.Og * g.K,
-                   g.K, seen ? 1.0f : 0.0f, nullptr, false);
+      // dw_g (Og, K) += G (Og, nb*P) @ col^T (nb*P, K)
+      gemm_call<T>(g.Og, g.K, ld, G, ld, 1, B, 1, ld, acc + gr * g.Og * g.K, g.K, seen ? 1.0f : 0.0f, nullptr,
+                   false);
       seen = 1;
     }
   });
