@@ -99,12 +99,14 @@ def test_conv2d_cases(rng, case):
     check_conv(rng, case.pop("x"), case.pop("w"), **case)
 
 
-def test_conv2d_every_gemm_isa(rng):
+def test_conv2d_every_isa(rng):
     for isa in C._supported_isas():
         C._set_isa(isa)
         try:
             check_conv(rng, (2, 4, 7, 9), (6, 2, 3, 3), groups=2, padding=1, relu=True)
             check_conv(rng, (3, 8, 5, 5), (5, 8, 1, 1))
+            check_conv(rng, (2, 4, 9, 21), (8, 1, 3, 3), groups=4, padding=1, relu=True)  # depthwise copies
+            check_conv(rng, (2, 4, 9, 21), (4, 1, 3, 2), groups=4, stride=2, dilation=(1, 2))
         finally:
             C._set_isa(None)
 

@@ -28,6 +28,7 @@
 
 #include "core/parallel.h"
 #include "cpu/conv_kernels.h"
+#include "cpu/cpu_features.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/kernels.h"
@@ -321,112 +322,53 @@ void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
   });
 }
 
-// ---- depthwise (C/G == 1): direct loops ------------------------------------------------
-// Output channel co reads input channel co / Og (Og = channel multiplier).
+// ---- depthwise (C/G == 1): direct loops (conv_depthwise_impl.h) -----------------------
+#include "cpu/conv_depthwise_impl.h"
+
+// float32 runs the copy compiled for the active ISA (auto-vectorised over output columns).
+struct DepthwiseFns {
+  DepthwiseForwardFn forward;
+  DepthwiseBackwardInputFn backward_input;
+  DepthwiseBackwardWeightFn backward_weight;
+};
+template <typename T>
+DepthwiseFns depthwise_fns() {
+  if constexpr (std::is_same_v<T, float>) {
+#ifdef NN_CORE_X86
+    if (active_isa() == Isa::Avx512)
+      return {depthwise_forward_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_avx512};
+    if (active_isa() == Isa::Avx2)
+      return {depthwise_forward_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_avx2};
+#endif
+    return {dw_forward_range<float>, dw_backward_input_range<float>, dw_backward_weight_range<float>};
+  }
+  return {};
+}
 
 template <typename T>
 void forward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
+  const DepthwiseFns f = depthwise_fns<T>();
   parallel_for(0, g.N * g.Cout, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t item = i0; item < i1; ++item) {
-      const int64_t n = item / g.Cout, co = item % g.Cout, ci = co / g.Og;
-      const T* xc = x + (n * g.C + ci) * g.H * g.W;
-      const T* wc = w + co * g.kh * g.kw;
-      T* yc = y + item * g.P;
-      std::fill(yc, yc + g.P, bias ? bias[co] : T(0));
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        T* yrow = yc + oh * g.OW;
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= g.H) continue;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            int64_t lo, hi;
-            const int64_t woff = j * g.dw - g.pw;
-            valid_range(g.OW, g.W, g.sw, woff, lo, hi);
-            const T wv = wc[i * g.kw + j];
-            const T* in = xc + ih * g.W + woff;
-            if (g.sw == 1) {
-              for (int64_t ow = lo; ow < hi; ++ow) yrow[ow] += wv * in[ow];
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) yrow[ow] += wv * in[ow * g.sw];
-            }
-          }
-        }
-      }
-      if (relu)
-        for (int64_t k = 0; k < g.P; ++k) yc[k] = yc[k] > T(0) || yc[k] != yc[k] ? yc[k] : T(0);
-    }
+    if constexpr (std::is_same_v<T, float>) f.forward(g, x, w, bias, y, relu, i0, i1);
+    else dw_forward_range<T>(g, x, w, bias, y, relu, i0, i1);
   });
 }
 
 template <typename T>
 void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx) {
+  const DepthwiseFns f = depthwise_fns<T>();
   parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t item = i0; item < i1; ++item) {
-      const int64_t n = item / g.C, ci = item % g.C;
-      T* dxc = dx + item * g.H * g.W;
-      std::fill(dxc, dxc + g.H * g.W, T(0));
-      for (int64_t co = ci * g.Og; co < (ci + 1) * g.Og; ++co) {
-        const T* gc = gy + (n * g.Cout + co) * g.P;
-        const T* wc = w + co * g.kh * g.kw;
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const T* grow = gc + oh * g.OW;
-          for (int64_t i = 0; i < g.kh; ++i) {
-            const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t j = 0; j < g.kw; ++j) {
-              int64_t lo, hi;
-              const int64_t woff = j * g.dw - g.pw;
-              valid_range(g.OW, g.W, g.sw, woff, lo, hi);
-              const T wv = wc[i * g.kw + j];
-              T* out = dxc + ih * g.W + woff;
-              if (g.sw == 1) {
-                for (int64_t ow = lo; ow < hi; ++ow) out[ow] += wv * grow[ow];
-              } else {
-                for (int64_t ow = lo; ow < hi; ++ow) out[ow * g.sw] += wv * grow[ow];
-              }
-            }
-          }
-        }
-      }
-    }
+    if constexpr (std::is_same_v<T, float>) f.backward_input(g, gy, w, dx, i0, i1);
+    else dw_backward_input_range<T>(g, gy, w, dx, i0, i1);
   });
 }
 
 template <typename T>
 void backward_weight_depthwise(const ConvGeom& g, const T* x, const T* gy, T* dw) {
-  constexpr int kLanes = 8;  // independent partial sums so the dot products vectorize
+  const DepthwiseFns f = depthwise_fns<T>();
   parallel_for(0, g.Cout, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t co = c0; co < c1; ++co) {
-      const int64_t ci = co / g.Og;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        for (int64_t j = 0; j < g.kw; ++j) {
-          int64_t lo, hi;
-          const int64_t woff = j * g.dw - g.pw;
-          valid_range(g.OW, g.W, g.sw, woff, lo, hi);
-          T acc[kLanes] = {};
-          T tail = 0;
-          for (int64_t n = 0; n < g.N; ++n) {
-            const T* xc = x + (n * g.C + ci) * g.H * g.W;
-            const T* gc = gy + (n * g.Cout + co) * g.P;
-            for (int64_t oh = 0; oh < g.OH; ++oh) {
-              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-              if (ih < 0 || ih >= g.H) continue;
-              const T* grow = gc + oh * g.OW;
-              const T* in = xc + ih * g.W + woff;
-              int64_t ow = lo;
-              if (g.sw == 1) {
-                for (; ow + kLanes <= hi; ow += kLanes)
-                  for (int l = 0; l < kLanes; ++l) acc[l] += grow[ow + l] * in[ow + l];
-              }
-              for (; ow < hi; ++ow) tail += grow[ow] * in[ow * g.sw];
-            }
-          }
-          T total = tail;
-          for (int l = 0; l < kLanes; ++l) total += acc[l];
-          dw[co * g.kh * g.kw + i * g.kw + j] = total;
-        }
-      }
-    }
+    if constexpr (std::is_same_v<T, float>) f.backward_weight(g, x, gy, dw, c0, c1);
+    else dw_backward_weight_range<T>(g, x, gy, dw, c0, c1);
   });
 }
 
