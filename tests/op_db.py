@@ -397,3 +397,5 @@ OP_DB = [
 
 OPS = {op.name: op for op in OP_DB}
 assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"
+
+from op_db_conv import OPS_CONV; OP_DB += OPS_CONV; OPS.update({op.name: op for op in OPS_CONV})  # noqa: E402,E702

@@ -53,6 +53,49 @@ struct GemmEpilogue {
 using GemmKernel = void (*)(const Tensor& a, const Tensor& b, const Tensor& out, const GemmEpilogue& ep);
 using ScatterKernel = void (*)(const Tensor& dst, const Tensor& index, const Tensor& src, bool accumulate);
 
+// ---- convolution, pooling, normalization (ops/conv.cpp, ops/pool.cpp, ops/norm.cpp;
+// kernels in cpu/conv_kernels.cpp, cpu/pool_kernels.cpp, cpu/norm_kernels.cpp).
+// All tensors are contiguous NCHW of one compute dtype (float32 or float64).
+struct Conv2dParams {
+  int64_t stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
+  int64_t groups = 1;
+};
+//   ConvForwardKernel(x, w, bias, y, p, relu)   x (N, Cin, H, W), w (Cout, Cin/g, kh, kw),
+//                                   bias (Cout) or undefined, y (N, Cout, OH, OW) written
+//                                   (never read); relu applied after the bias.
+//   ConvBackwardInputKernel(gy, w, dx, p)       dx (N, Cin, H, W) = conv2d's input
+//                                   gradient (overwritten); also conv_transpose2d forward.
+//   ConvBackwardWeightKernel(x, gy, dw, p)      dw (Cout, Cin/g, kh, kw) overwritten.
+using ConvForwardKernel = void (*)(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                                   const Conv2dParams& p, bool relu);
+using ConvBackwardInputKernel = void (*)(const Tensor& gy, const Tensor& w, const Tensor& dx, const Conv2dParams& p);
+using ConvBackwardWeightKernel = void (*)(const Tensor& x, const Tensor& gy, const Tensor& dw, const Conv2dParams& p);
+struct Pool2dParams {
+  int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
+  bool count_include_pad = true;
+  int64_t divisor_override = 0;  // 0: none
+};
+//   PoolKernel(x, y, idx, p)        max_pool2d: y and idx (int64, flat h*W+w in the input
+//                                   plane) (N, C, OH, OW); avg_pool2d: idx undefined;
+//                                   adaptive_avg_pool2d: p unused (sizes from y).
+//   PoolBackwardKernel(gy, idx, dx, p)  dx overwritten; idx as above or undefined.
+using PoolKernel = void (*)(const Tensor& x, const Tensor& y, const Tensor& idx, const Pool2dParams& p);
+using PoolBackwardKernel = void (*)(const Tensor& gy, const Tensor& idx, const Tensor& dx, const Pool2dParams& p);
+//   NormStatsKernel(x, mean, var, groups)  x (N, C, S); batch_norm (groups == 0): mean,
+//                                   biased var (C) over N and S; group_norm: (N, groups)
+//                                   over C/groups and S. float64 accumulation.
+//   NormApplyKernel(x, mean, rstd, w, b, y, groups)  y = (x - mean) * rstd * w + b
+//                                   (w, b per channel, may be undefined).
+//   NormBackwardKernel(g, x, mean, rstd, w, dx, dw, db, groups, stats_from_batch)
+//                                   dx/dw/db may be undefined; stats_from_batch: mean
+//                                   and rstd depend on x (training / group_norm).
+using NormStatsKernel = void (*)(const Tensor& x, const Tensor& mean, const Tensor& var, int64_t groups);
+using NormApplyKernel = void (*)(const Tensor& x, const Tensor& mean, const Tensor& rstd, const Tensor& w,
+                                 const Tensor& b, const Tensor& y, int64_t groups);
+using NormBackwardKernel = void (*)(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& rstd,
+                                    const Tensor& w, const Tensor& dx, const Tensor& dw, const Tensor& db,
+                                    int64_t groups, bool stats_from_batch);
+
 // One table per kernel signature, indexed [op][device type].
 template <typename Fn>
 struct KernelTable {
@@ -79,6 +122,14 @@ struct KernelRegistry {
   KernelTable<FillKernel> fill;
   KernelTable<GatherKernel> gather;
   KernelTable<ScatterKernel> scatter;
+  KernelTable<ConvForwardKernel> conv_forward;
+  KernelTable<ConvBackwardInputKernel> conv_backward_input;
+  KernelTable<ConvBackwardWeightKernel> conv_backward_weight;
+  KernelTable<PoolKernel> pool;
+  KernelTable<PoolBackwardKernel> pool_backward;
+  KernelTable<NormStatsKernel> norm_stats;
+  KernelTable<NormApplyKernel> norm_apply;
+  KernelTable<NormBackwardKernel> norm_backward;
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation).

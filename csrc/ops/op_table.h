@@ -52,9 +52,15 @@
   X(matmul, true) X(bmm, true) X(linear, true) X(addmm, true) X(softmax, true) X(log_softmax, true) X(where, true) X(cast, true)  \
   X(copy_, false) X(fill_, false)
 
+// Convolution, pooling and normalization (ops/conv.cpp, ops/pool.cpp, ops/norm.cpp),
+// family Special; conv1d is conv2d on a (N, C, 1, L) view.
+#define NN_CONV_OPS(X)                                                                \
+  X(conv2d, true) X(conv1d, true) X(conv_transpose2d, true) X(max_pool2d, true)       \
+  X(avg_pool2d, true) X(adaptive_avg_pool2d, true) X(batch_norm, true) X(group_norm, true)
+
 #define NN_ALL_OPS(X)                                                                 \
   NN_UNARY_OPS(X) NN_BINARY_OPS(X) NN_COMPARE_OPS(X) NN_REDUCE_OPS(X)                 \
-  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X)
+  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X) NN_CONV_OPS(X)
 
 namespace nn {
 
@@ -68,7 +74,7 @@ constexpr int kNumOps = static_cast<int>(OpId::kCount);
 
 // The cheap guard (ggml's): adding or removing a row must also update the op list the
 // tests check against (tests/op_db.py) — change this number together with it.
-static_assert(kNumOps == 72, "op table changed: update tests/op_db.py and this count");
+static_assert(kNumOps == 80, "op table changed: update tests/op_db.py and this count");
 
 enum class OpFamily : uint8_t { Unary, Binary, Compare, Reduce, Composite, Shape, Special };
 

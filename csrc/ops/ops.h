@@ -115,6 +115,38 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const s
 // beta * input + alpha * (mat1 @ mat2); input broadcasts to (M, N).
 Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, double beta = 1.0, double alpha = 1.0);
 
+// ---- convolution, pooling, normalization (ops/conv.cpp, ops/pool.cpp, ops/norm.cpp) --
+// NCHW, PyTorch semantics. Pairs (stride, padding, ...) are given as 1 or 2 ints; bias
+// and the norms' weight/bias/running stats may be undefined. relu fuses max(y, 0) into
+// the GEMM write-back (an nn_core extension).
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride,
+              const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation, int64_t groups,
+              bool relu = false);
+// padding "valid" or "same" (stride 1; an odd total pads the extra row/column at the end).
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride,
+              const std::string& padding, const std::vector<int64_t>& dilation, int64_t groups, bool relu = false);
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride,
+              const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation, int64_t groups);
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride,
+              const std::string& padding, const std::vector<int64_t>& dilation, int64_t groups);
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                        const std::vector<int64_t>& output_padding, int64_t groups,
+                        const std::vector<int64_t>& dilation);
+// stride empty: kernel_size. Returns (values, int64 indices into each input plane).
+std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size,
+                                     const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                                     const std::vector<int64_t>& dilation, bool ceil_mode);
+Tensor avg_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size, const std::vector<int64_t>& stride,
+                  const std::vector<int64_t>& padding, bool ceil_mode, bool count_include_pad,
+                  std::optional<int64_t> divisor_override);
+Tensor adaptive_avg_pool2d(const Tensor& input, const std::vector<int64_t>& output_size);
+// training: batch statistics, and running_mean/var (when given) updated in place with
+// momentum (running_var with the unbiased variance); eval: the running statistics.
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps);
+Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps);
+
 // ---- factories and random numbers (ops/factory.cpp) --------------------------------
 Tensor zeros(const Shape& shape, DType dtype = DType::Float32);
 Tensor ones(const Shape& shape, DType dtype = DType::Float32);
