@@ -62,35 +62,6 @@ def torch_mod():
     torch.set_num_threads(before)
 
 
-_GFLOPS_ROWS: list = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def gflops_table(request):
-    """Prints ours / torch GFLOP/s per row (from the interleaved minima) after the module."""
-    yield
-    if not _GFLOPS_ROWS:
-        return
-    tr = request.config.pluginmanager.get_plugin("terminalreporter")
-    if tr is None:
-        return
-    tr.write_sep("=", "bench_conv: GFLOP/s (interleaved minima; speed ratio = torch time / ours, >= 1: ours faster)")
-    tr.write_line(f"{'case':34s} {'threads':>7s} {'ours':>8s} {'torch':>8s} {'speed':>6s}  other load")
-    for case, threads, ours, peer, load in _GFLOPS_ROWS:
-        load_s = "?" if load is None else f"{load:.2f}"
-        tr.write_line(f"{case:34s} {threads:>7d} {ours:8.1f} {peer:8.1f} {ours / peer:6.2f}  {load_s}")
-    _GFLOPS_ROWS.clear()
-
-
-def _record_gflops(benchmark, case, threads, flops):
-    extra = benchmark.extra_info
-    extra["gflop"] = flops
-    if "peer_min_s" in extra:
-        extra["gflops_peer"] = flops / extra["peer_min_s"]
-        extra["gflops_ours"] = flops / extra["ours_min_s"]
-        _GFLOPS_ROWS.append((case, threads, extra["gflops_ours"], extra["gflops_peer"], extra.get("other_cpus_busy")))
-
-
 @pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
 @pytest.mark.parametrize("case", list(CASES))
 def test_conv_forward(case, threads, torch_mod, compare, num_threads, benchmark):
@@ -111,8 +82,7 @@ def test_conv_forward(case, threads, torch_mod, compare, num_threads, benchmark)
         with torch.no_grad():
             return torch.nn.functional.conv2d(tx, tw, tb, 1, pad, 1, groups)
 
-    result = compare(f"{case} fwd", threads, ours, "torch", peer, str(threads))
-    _record_gflops(benchmark, f"{case} fwd", threads, gflop(case))
+    result = compare(f"{case} fwd", threads, ours, "torch", peer, str(threads), flops=gflop(case) * 1e9)
     np.testing.assert_allclose(np.asarray(result.numpy()), peer().numpy(), rtol=1e-3, atol=1e-3)
 
 
@@ -138,8 +108,7 @@ def test_conv_forward_backward(case, threads, torch_mod, compare, num_threads, b
         torch.nn.functional.conv2d(tx, tw, tb, 1, pad, 1, groups).sum().backward()
         return tw.grad
 
-    result = compare(f"{case} fwd+bwd", threads, ours, "torch", peer, str(threads))
-    _record_gflops(benchmark, f"{case} fwd+bwd", threads, 3 * gflop(case))
+    result = compare(f"{case} fwd+bwd", threads, ours, "torch", peer, str(threads), flops=3 * gflop(case) * 1e9)
     want = peer().numpy()
     np.testing.assert_allclose(np.asarray(result.numpy()), want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
     np.testing.assert_allclose(np.asarray(ox.grad.numpy()), tx.grad.numpy(), rtol=1e-3, atol=1e-3)

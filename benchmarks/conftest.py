@@ -60,13 +60,6 @@ def pytest_configure(config):
     config.stash[_ROWS] = []
 
 
-def pytest_collect_file(file_path, parent):
-    """Collect bench_*.py here (pytest's default pattern is test_*.py)."""
-    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
-        return pytest.Module.from_parent(parent, path=file_path)
-    return None
-
-
 def _fmt_load(cpus: Optional[float]) -> str:
     if cpus is None:
         return "?  "
