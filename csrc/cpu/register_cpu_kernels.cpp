@@ -10,5 +10,7 @@ void register_kernels(KernelRegistry& r) {
   register_matmul_kernels(r);
   register_softmax_kernels(r);
   register_index_kernels(r);
+  register_attention_kernels(r);
+  register_norm_kernels(r);
 }
 }  // namespace nn::cpu

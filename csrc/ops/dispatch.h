@@ -53,6 +53,39 @@ struct GemmEpilogue {
 using GemmKernel = void (*)(const Tensor& a, const Tensor& b, const Tensor& out, const GemmEpilogue& ep);
 using ScatterKernel = void (*)(const Tensor& dst, const Tensor& index, const Tensor& src, bool accumulate);
 
+// ---- attention, normalisation, dropout (ops/attention.cpp, ops/norm.cpp; cpu/attention*.cpp)
+// AttentionArgs: q (B, Hq, Lq, D), k (B, Hkv, Lk, D), v (B, Hkv, Lk, Dv), Hq % Hkv == 0;
+// all of one compute dtype (float32 or float64), any non-negative strides with a unit
+// last stride. mask: undefined or an additive mask of the same dtype viewed as
+// (B, Hq, Lq, Lk) (stride 0 on broadcast dims, unit key stride). Causal is top-left
+// aligned (key j visible to query i when j <= i). Dropout draws from Philox at
+// (seed, offset) (Note [Attention dropout] in cpu/attention_kernels.cpp).
+struct AttentionArgs {
+  Tensor q, k, v, mask;
+  bool causal = false;
+  double scale = 1.0, dropout_p = 0.0;
+  uint64_t seed = 0, offset = 0;
+};
+// Forward: out (B, Hq, Lq, Dv) any strides with a unit last stride; lse (B, Hq, Lq)
+// contiguous (log-sum-exp of each row; +inf for a row with no visible key).
+using AttentionKernel = void (*)(const AttentionArgs& a, const Tensor& out, const Tensor& lse);
+// Backward: grad_out and out like the forward's out; dq, dk, dv contiguous, of q/k/v's
+// sizes, overwritten.
+using AttentionBackwardKernel = void (*)(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out,
+                                         const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv);
+// Row normalisation over the last N elements: x (R, N) contiguous; weight/bias (N) or
+// undefined; y (R, N); mean (R) (layer norm only) and rstd (R) saved for backward.
+// rms: y = x * rstd * w with rstd = 1/sqrt(mean(x^2) + eps); else layer norm.
+using NormKernel = void (*)(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, bool rms,
+                            const Tensor& y, const Tensor& mean, const Tensor& rstd);
+// Backward: gx (R, N) and, when defined, gw / gb (N) are overwritten.
+using NormBackwardKernel = void (*)(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                    const Tensor& rstd, bool rms, const Tensor& gx, const Tensor& gw,
+                                    const Tensor& gb);
+// out = in * keep / (1 - p), keep drawn from Philox at (seed, offset) per element index
+// of the contiguous in/out (same numbers in forward and backward).
+using DropoutKernel = void (*)(const Tensor& in, const Tensor& out, double p, uint64_t seed, uint64_t offset);
+
 // One table per kernel signature, indexed [op][device type].
 template <typename Fn>
 struct KernelTable {
@@ -79,6 +112,11 @@ struct KernelRegistry {
   KernelTable<FillKernel> fill;
   KernelTable<GatherKernel> gather;
   KernelTable<ScatterKernel> scatter;
+  KernelTable<AttentionKernel> attention;
+  KernelTable<AttentionBackwardKernel> attention_backward;
+  KernelTable<NormKernel> norm;
+  KernelTable<NormBackwardKernel> norm_backward;
+  KernelTable<DropoutKernel> dropout;
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation).

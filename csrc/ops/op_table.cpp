@@ -14,7 +14,7 @@ const OpInfo kOpInfos[] = {
 #define NN_SPECIAL_ROW(name, grad) NN_ROW(Special)(#name, grad),
     NN_UNARY_OPS(NN_UNARY_ROW) NN_BINARY_OPS(NN_BINARY_ROW) NN_COMPARE_OPS(NN_COMPARE_ROW)
     NN_REDUCE_OPS(NN_REDUCE_ROW) NN_COMPOSITE_OPS(NN_COMPOSITE_ROW) NN_SHAPE_OPS(NN_SHAPE_ROW)
-    NN_SPECIAL_OPS(NN_SPECIAL_ROW)
+    NN_SPECIAL_OPS(NN_SPECIAL_ROW) NN_ATTENTION_OPS(NN_SPECIAL_ROW)
 #undef NN_ROW
 };
 static_assert(sizeof(kOpInfos) / sizeof(kOpInfos[0]) == kNumOps, "op info rows out of sync");

@@ -52,9 +52,15 @@
   X(matmul, true) X(bmm, true) X(linear, true) X(addmm, true) X(softmax, true) X(log_softmax, true) X(where, true) X(cast, true)  \
   X(copy_, false) X(fill_, false)
 
+// Attention and the transformer building blocks (family Special): fused kernels in
+// cpu/attention_kernels*.cpp and cpu/norm_kernels.cpp, ops in ops/attention.cpp, ops/norm.cpp.
+#define NN_ATTENTION_OPS(X)                                                           \
+  X(scaled_dot_product_attention, true) X(layer_norm, true) X(rms_norm, true)         \
+  X(embedding, true) X(dropout, true)
+
 #define NN_ALL_OPS(X)                                                                 \
   NN_UNARY_OPS(X) NN_BINARY_OPS(X) NN_COMPARE_OPS(X) NN_REDUCE_OPS(X)                 \
-  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X)
+  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X) NN_ATTENTION_OPS(X)
 
 namespace nn {
 
@@ -68,7 +74,7 @@ constexpr int kNumOps = static_cast<int>(OpId::kCount);
 
 // The cheap guard (ggml's): adding or removing a row must also update the op list the
 // tests check against (tests/op_db.py) — change this number together with it.
-static_assert(kNumOps == 72, "op table changed: update tests/op_db.py and this count");
+static_assert(kNumOps == 77, "op table changed: update tests/op_db.py and this count");
 
 enum class OpFamily : uint8_t { Unary, Binary, Compare, Reduce, Composite, Shape, Special };
 
