@@ -397,3 +397,8 @@ OP_DB = [
 
 OPS = {op.name: op for op in OP_DB}
 assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"
+
+from op_db_attention import OPS_ATTENTION  # noqa: E402  (the attention area, tests/op_db_attention.py)
+OP_DB += OPS_ATTENTION
+OPS = {op.name: op for op in OP_DB}
+assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"

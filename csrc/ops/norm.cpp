@@ -34,20 +34,23 @@ Tensor norm_impl(OpId op, const Tensor& x, const Shape& normalized_shape, const 
   if (bias.defined()) dtype = promote_types(dtype, bias.dtype());
   const DType cdt = compute_dtype(dtype);
   const int64_t N = shape_numel(normalized_shape), R = N == 0 ? 0 : x.numel() / N;
-  const Tensor xc = detail::contiguous_raw(detail::cast_raw(x, cdt));
+  const Tensor xfull = detail::contiguous_raw(detail::cast_raw(x, cdt));
+  const Tensor xc = make_view(xfull, {R, N}, {N, 1}, xfull.offset());  // the kernels' (R, N) rows
   const Tensor wc = weight.defined() ? detail::contiguous_raw(detail::cast_raw(weight, cdt)) : Tensor();
   const Tensor bc = bias.defined() ? detail::contiguous_raw(detail::cast_raw(bias, cdt)) : Tensor();
-  Tensor y = empty(x.sizes(), cdt, x.device());
+  Tensor y = empty({R, N}, cdt, x.device());
   Tensor mean = rms ? Tensor() : empty({R}, cdt, x.device()), rstd = empty({R}, cdt, x.device());
   if (R * N > 0) kernels().norm.get(op, x.device())(xc, wc, bc, eps, rms, y, mean, rstd);
-  Tensor out = detail::cast_raw(y, dtype);
+  Tensor out = detail::cast_raw(make_view(y, x.sizes(), contiguous_strides(x.sizes()), 0), dtype);
   if (autograd::needs_grad({&x, &weight, &bias})) {
     SavedTensor sx(xc), sw(wc), sm(mean), sr(rstd);
+    const Shape x_sizes = x.sizes();
     const DType xd = x.dtype(), wd = weight.defined() ? weight.dtype() : cdt, bd = bias.defined() ? bias.dtype() : cdt;
     const bool gw = weight.defined() && weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
     const std::string node = detail::backward_name(op);
     autograd::record(node, {x, weight, bias}, {out}, [=](const std::vector<Tensor>& grads) {
-      const Tensor g = detail::contiguous_raw(detail::cast_raw(grads[0], cdt));
+      const Tensor gfull = detail::contiguous_raw(detail::cast_raw(grads[0], cdt));
+      const Tensor g = make_view(gfull, {R, N}, {N, 1}, gfull.offset());
       const Tensor xs = sx.unpack(node);
       Tensor gx = empty(xs.sizes(), cdt, xs.device());
       Tensor gwt = gw ? empty(normalized_shape, cdt, xs.device()) : Tensor();
@@ -60,6 +63,7 @@ Tensor norm_impl(OpId op, const Tensor& x, const Shape& normalized_shape, const 
         for (const Tensor& t : {gwt, gbt})
           if (t.defined()) fill_(t, 0.0);
       }
+      gx = make_view(gx, x_sizes, contiguous_strides(x_sizes), 0);
       return std::vector<Tensor>{detail::cast_raw(gx, xd), gw ? detail::cast_raw(gwt, wd) : Tensor(),
                                  gb ? detail::cast_raw(gbt, bd) : Tensor()};
     });
