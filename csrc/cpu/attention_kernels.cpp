@@ -109,8 +109,8 @@ struct AttnDims {
 };
 
 // Block sizes: BQ query rows share each packed K/V block; BK keys per online-softmax step.
-template <typename T> constexpr int64_t kBlockQ = std::is_same_v<T, float> ? 64 : 16;
-template <typename T> constexpr int64_t kBlockK = std::is_same_v<T, float> ? 128 : 16;
+template <typename T> constexpr int64_t kBlockQ = std::is_same_v<T, float> ? 128 : 16;
+template <typename T> constexpr int64_t kBlockK = std::is_same_v<T, float> ? 256 : 16;
 
 template <typename T>
 void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
