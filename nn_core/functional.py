@@ -2,6 +2,8 @@
 ``torch.nn.functional`` names and signatures)."""
 from __future__ import annotations
 
+import math
+
 from . import _C
 
 relu = _C.relu
@@ -97,3 +99,88 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
     return _C.group_norm(input, num_groups, weight, bias, eps)
+
+
+# ---- attention and the transformer building blocks (csrc/ops/attention.cpp, layer_norm.cpp) ----
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale=None, enable_gqa: bool = False):
+    """``softmax(query @ key^T * scale + mask) @ value`` as one fused, flash-style kernel.
+
+    query (B, Hq, Lq, D), key (B, Hkv, Lk, D), value (B, Hkv, Lk, Dv); 3-D inputs
+    (H, L, D) are accepted too. ``Hq`` must be a multiple of ``Hkv`` (grouped-query
+    attention; unlike PyTorch, ``enable_gqa`` is accepted but not required). ``attn_mask``
+    broadcasts to (B, Hq, Lq, Lk): bool (True = attend) or floating (added to the
+    scores); it gets no gradient. ``is_causal`` is top-left aligned (query i sees keys
+    j <= i), as in PyTorch. Dropout uses the library generator (``manual_seed``). Rows
+    with no visible key give zeros (PyTorch's math path gives NaN there). No Lq x Lk
+    matrix is stored in forward or backward.
+    """
+    del enable_gqa
+    if query.dim() == 3 and key.dim() == 3 and value.dim() == 3:
+        m = attn_mask
+        out = _C.scaled_dot_product_attention(query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0), m,
+                                              dropout_p, is_causal, scale)
+        return out.squeeze(0)
+    return _C.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+
+
+def _sdpa_reference(query, key, value, attn_mask=None, is_causal: bool = False, scale=None, dropout_mask=None,
+                    dropout_p: float = 0.0):
+    """The readable reference of ``scaled_dot_product_attention``: the full Lq x Lk score
+    matrix, materialised and normalised with ``softmax``, built from differentiable
+    nn_core ops (so its gradients come from autograd). Same conventions as the fused
+    kernel (top-left causal, rows with no visible key give zeros). ``dropout_mask``
+    (bool, broadcast to the scores) replaces the random mask when given."""
+    import nn_core as nc
+    B, Hq, Lq, D = query.shape
+    Hkv, Lk = key.shape[1], key.shape[2]
+    if Hkv != Hq:
+        g = Hq // Hkv
+        key = key.unsqueeze(2).expand(B, Hkv, g, Lk, D).reshape(B, Hq, Lk, D)
+        value = value.unsqueeze(2).expand(B, Hkv, g, Lk, value.shape[3]).reshape(B, Hq, Lk, value.shape[3])
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    s = query.matmul(key.transpose(-2, -1)) * scale
+    ninf = nc.full([], float("-inf"), dtype=s.dtype)
+    if attn_mask is not None:
+        if attn_mask.dtype == nc.bool:
+            s = _C.where(attn_mask, s, ninf)
+        else:
+            s = s + attn_mask.to(s.dtype)
+    if is_causal:
+        visible = nc.arange(Lq).reshape(Lq, 1) >= nc.arange(Lk).reshape(1, Lk)
+        s = _C.where(visible, s, ninf)
+    any_visible = (s > ninf).to(s.dtype).amax(-1, keepdim=True) > 0
+    s = _C.where(any_visible, s, nc.zeros([], dtype=s.dtype))
+    p = softmax(s, -1) * any_visible.to(s.dtype)
+    if dropout_mask is not None:
+        p = p * dropout_mask.to(s.dtype) * (1.0 / (1.0 - dropout_p))
+    return p.matmul(value)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    """Normalises over the trailing ``normalized_shape`` dims (fused kernel with backward)."""
+    return _C.layer_norm(input, _shape_list(normalized_shape), weight, bias, eps)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing dims; eps defaults to the
+    dtype's machine epsilon (as PyTorch)."""
+    return _C.rms_norm(input, _shape_list(normalized_shape), weight, eps)
+
+
+def embedding(input, weight, padding_idx=None):
+    """``weight[input]``; the row ``padding_idx`` receives no gradient."""
+    return _C.embedding(input, weight, padding_idx)
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zeroes elements with probability ``p`` (library generator, see ``manual_seed``) and
+    scales the others by ``1/(1-p)``; the identity when not ``training``. ``inplace`` is
+    accepted for compatibility and computes out of place."""
+    del inplace
+    return _C.dropout(input, p, training)
+
+
+def _shape_list(shape):
+    return [int(shape)] if isinstance(shape, int) else [int(s) for s in shape]

@@ -398,4 +398,10 @@ OP_DB = [
 OPS = {op.name: op for op in OP_DB}
 assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"
 
-from op_db_conv import OPS_CONV; OP_DB += OPS_CONV; OPS.update({op.name: op for op in OPS_CONV})  # noqa: E402,E702
+# Areas with their own entry files (one list each), appended to the table above.
+from op_db_conv import OPS_CONV  # noqa: E402  (tests/op_db_conv.py)
+from op_db_attention import OPS_ATTENTION  # noqa: E402  (tests/op_db_attention.py)
+
+OP_DB += OPS_CONV + OPS_ATTENTION
+OPS = {op.name: op for op in OP_DB}
+assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"

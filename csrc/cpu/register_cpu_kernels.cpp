@@ -12,6 +12,8 @@ void register_kernels(KernelRegistry& r) {
   register_index_kernels(r);
   register_conv_kernels(r);
   register_pool_kernels(r);
+  register_attention_kernels(r);
+  register_layer_norm_kernels(r);
   register_norm_kernels(r);
 }
 }  // namespace nn::cpu

@@ -95,6 +95,38 @@ using NormApplyKernel = void (*)(const Tensor& x, const Tensor& mean, const Tens
 using NormBackwardKernel = void (*)(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& rstd,
                                     const Tensor& w, const Tensor& dx, const Tensor& dw, const Tensor& db,
                                     int64_t groups, bool stats_from_batch);
+// ---- attention, normalisation, dropout (ops/attention.cpp, ops/layer_norm.cpp; cpu/attention*.cpp)
+// AttentionArgs: q (B, Hq, Lq, D), k (B, Hkv, Lk, D), v (B, Hkv, Lk, Dv), Hq % Hkv == 0;
+// all of one compute dtype (float32 or float64), any non-negative strides with a unit
+// last stride. mask: undefined or an additive mask of the same dtype viewed as
+// (B, Hq, Lq, Lk) (stride 0 on broadcast dims, unit key stride). Causal is top-left
+// aligned (key j visible to query i when j <= i). Dropout draws from Philox at
+// (seed, offset) (Note [Attention dropout] in cpu/attention_kernels.cpp).
+struct AttentionArgs {
+  Tensor q, k, v, mask;
+  bool causal = false;
+  double scale = 1.0, dropout_p = 0.0;
+  uint64_t seed = 0, offset = 0;
+};
+// Forward: out (B, Hq, Lq, Dv) any strides with a unit last stride; lse (B, Hq, Lq)
+// contiguous (log-sum-exp of each row; +inf for a row with no visible key).
+using AttentionKernel = void (*)(const AttentionArgs& a, const Tensor& out, const Tensor& lse);
+// Backward: grad_out and out like the forward's out; dq, dk, dv contiguous, of q/k/v's
+// sizes, overwritten.
+using AttentionBackwardKernel = void (*)(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out,
+                                         const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv);
+// Row normalisation over the last N elements: x (R, N) contiguous; weight/bias (N) or
+// undefined; y (R, N); mean (R) (layer norm only) and rstd (R) saved for backward.
+// rms: y = x * rstd * w with rstd = 1/sqrt(mean(x^2) + eps); else layer norm.
+using LayerNormKernel = void (*)(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, bool rms,
+                            const Tensor& y, const Tensor& mean, const Tensor& rstd);
+// Backward: gx (R, N) and, when defined, gw / gb (N) are overwritten.
+using LayerNormBackwardKernel = void (*)(const Tensor& g, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                                    const Tensor& rstd, bool rms, const Tensor& gx, const Tensor& gw,
+                                    const Tensor& gb);
+// out = in * keep / (1 - p), keep drawn from Philox at (seed, offset) per element index
+// of the contiguous in/out (same numbers in forward and backward).
+using DropoutKernel = void (*)(const Tensor& in, const Tensor& out, double p, uint64_t seed, uint64_t offset);
 
 // One table per kernel signature, indexed [op][device type].
 template <typename Fn>
@@ -130,6 +162,11 @@ struct KernelRegistry {
   KernelTable<NormStatsKernel> norm_stats;
   KernelTable<NormApplyKernel> norm_apply;
   KernelTable<NormBackwardKernel> norm_backward;
+  KernelTable<AttentionKernel> attention;
+  KernelTable<AttentionBackwardKernel> attention_backward;
+  KernelTable<LayerNormKernel> layer_norm;
+  KernelTable<LayerNormBackwardKernel> layer_norm_backward;
+  KernelTable<DropoutKernel> dropout;
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation).

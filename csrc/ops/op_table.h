@@ -58,9 +58,16 @@
   X(conv2d, true) X(conv1d, true) X(conv_transpose2d, true) X(max_pool2d, true)       \
   X(avg_pool2d, true) X(adaptive_avg_pool2d, true) X(batch_norm, true) X(group_norm, true)
 
+// Attention and the transformer building blocks (family Special): fused kernels in
+// cpu/attention_kernels*.cpp and cpu/layer_norm_kernels.cpp, ops in ops/attention.cpp,
+// ops/layer_norm.cpp.
+#define NN_ATTENTION_OPS(X)                                                           \
+  X(scaled_dot_product_attention, true) X(layer_norm, true) X(rms_norm, true)         \
+  X(embedding, true) X(dropout, true)
+
 #define NN_ALL_OPS(X)                                                                 \
   NN_UNARY_OPS(X) NN_BINARY_OPS(X) NN_COMPARE_OPS(X) NN_REDUCE_OPS(X)                 \
-  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X) NN_CONV_OPS(X)
+  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X) NN_CONV_OPS(X) NN_ATTENTION_OPS(X)
 
 namespace nn {
 
@@ -74,7 +81,7 @@ constexpr int kNumOps = static_cast<int>(OpId::kCount);
 
 // The cheap guard (ggml's): adding or removing a row must also update the op list the
 // tests check against (tests/op_db.py) — change this number together with it.
-static_assert(kNumOps == 80, "op table changed: update tests/op_db.py and this count");
+static_assert(kNumOps == 85, "op table changed: update tests/op_db.py and this count");
 
 enum class OpFamily : uint8_t { Unary, Binary, Compare, Reduce, Composite, Shape, Special };
 

@@ -1,0 +1,270 @@
+// attention_kernels.cpp — the fused (flash-style) scaled-dot-product attention kernels,
+// forward and backward, float32 and float64 (AttentionArgs contract in ops/dispatch.h).
+//
+// Layout: q (B, Hq, Lq, D), k (B, Hkv, Lk, D), v (B, Hkv, Lk, Dv), q head h reads kv
+// head h / (Hq / Hkv) (grouped-query attention). Rows are addressed through strides, so
+// permuted views such as (B, L, H, D) -> (B, H, L, D) are read without copies.
+//
+// Note [Online softmax]: the forward visits the keys in blocks of BK for a block of BQ
+// queries. For each row it keeps the running max m, the running sum l of exp(s - m) and
+// an unnormalised output O. A new block with row max m' > m rescales: l *= exp(m - m'),
+// O *= exp(m - m'). At the end out = O / l and the row's log-sum-exp m + log(l) is saved.
+// Only BQ x BK scores exist at a time: no Lq x Lk matrix, in forward or backward.
+//
+// Note [Attention backward]: with P = exp(S - lse) recomputed block by block,
+//   dV += P^T dO,  dP = dO V^T,  dS = P * (dP - Dsum),  dQ += scale dS K,  dK += scale dS^T Q
+// where Dsum = rowsum(dO * O). Work is split over (batch, kv head): each task owns its
+// dK/dV rows and the dQ rows of the q heads of its group, so no two threads write one
+// element and the result does not depend on the thread count.
+//
+// Note [Attention dropout]: element (b, h, i, j) of the Lq x Lk probabilities has flat
+// index e = ((b*Hq + h)*Lq + i)*Lk + j and is kept when word e % 4 of
+// philox(counter = offset + e / 4, key = seed) is >= p * 2^32; kept values are scaled by
+// 1 / (1 - p). The backward regenerates the same mask from (seed, offset). The softmax
+// normaliser l (and so the saved log-sum-exp) is computed before dropout, as in PyTorch.
+//
+// Rows with no visible key (fully masked) give out = 0, lse = +inf and zero gradients.
+// The GEMMs (S = Q K^T, O += P V and the five backward products) go through the library
+// GEMM on blocks (cpu/gemm/gemm.h); inside a parallel task it runs on the calling thread.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/parallel.h"
+#include "core/random.h"
+#include "cpu/attention_rows.h"
+#include "cpu/cpu_features.h"
+#include "cpu/dtype_dispatch.h"
+#include "cpu/gemm/gemm.h"
+#include "cpu/kernels.h"
+
+namespace nn::cpu {
+namespace {
+using attn::RowOps;
+
+// C (M x N, row stride c_rs) = alpha * A B + beta * C.
+template <typename T>
+void block_gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64_t a_cs, const T* B, int64_t b_rs,
+                int64_t b_cs, T* C, int64_t c_rs, T alpha, T beta) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * c_rs + j] = beta == 0 ? T(0) : beta * C[i * c_rs + j];
+    return;
+  }
+  gemm::Epilogue ep;
+  ep.alpha = static_cast<float>(alpha);
+  ep.beta = static_cast<float>(beta);
+  if constexpr (std::is_same_v<T, float>) {
+    gemm::sgemm(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, c_rs, 1, ep);
+  } else {
+    // float64 (gradcheck): the plain reference GEMM; alpha is applied here, not in the
+    // float epilogue, to keep double precision.
+    ep.alpha = 1.0f;
+    if (beta == 0) {
+      gemm::gemm_ref<double>(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, c_rs, 1, ep);
+      if (alpha != 1)
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) C[i * c_rs + j] *= alpha;
+    } else {
+      std::vector<double> tmp(static_cast<size_t>(M * N));
+      gemm::gemm_ref<double>(M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, tmp.data(), N, 1, ep);
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) C[i * c_rs + j] = alpha * tmp[i * N + j] + beta * C[i * c_rs + j];
+    }
+  }
+}
+
+template <typename T>
+RowOps<T> row_ops() {
+#if defined(NN_CORE_X86)
+  if constexpr (std::is_same_v<T, float>)
+    if (active_isa() == Isa::Avx512) return attn::avx512_row_ops();
+#endif
+  return attn::generic_row_ops<T>();
+}
+
+// Keep factors of one row of dropout (Note [Attention dropout]): z[j] for flat indices
+// e0 .. e0 + n - 1 is 1 / (1 - p) (kept) or 0.
+template <typename T>
+void dropout_row(T* z, int64_t n, uint64_t e0, const AttentionArgs& a) {
+  const uint64_t threshold = static_cast<uint64_t>(a.dropout_p * 4294967296.0);
+  const T keep = a.dropout_p >= 1 ? T(0) : static_cast<T>(1.0 / (1.0 - a.dropout_p));
+  std::array<uint32_t, 4> r{};
+  for (int64_t j = 0; j < n; ++j) {
+    const uint64_t e = e0 + static_cast<uint64_t>(j);
+    if (j == 0 || e % 4 == 0) r = philox4x32_10(a.offset + e / 4, a.seed);
+    z[j] = r[e % 4] >= threshold ? keep : T(0);
+  }
+}
+
+struct AttnDims {
+  int64_t B, Hq, Hkv, Lq, Lk, D, Dv, group;
+  explicit AttnDims(const AttentionArgs& a)
+      : B(a.q.sizes()[0]), Hq(a.q.sizes()[1]), Hkv(a.k.sizes()[1]), Lq(a.q.sizes()[2]), Lk(a.k.sizes()[2]),
+        D(a.q.sizes()[3]), Dv(a.v.sizes()[3]), group(Hq / std::max<int64_t>(Hkv, 1)) {}
+};
+
+// Block sizes: BQ query rows share each packed K/V block; BK keys per online-softmax step.
+template <typename T> constexpr int64_t kBlockQ = std::is_same_v<T, float> ? 128 : 16;
+template <typename T> constexpr int64_t kBlockK = std::is_same_v<T, float> ? 256 : 16;
+
+template <typename T>
+void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
+  const AttnDims d(a);
+  const int64_t BQ = kBlockQ<T>, BK = kBlockK<T>;
+  const int64_t nqb = (d.Lq + BQ - 1) / BQ;
+  const auto& qs = a.q.strides(); const auto& ks = a.k.strides(); const auto& vs = a.v.strides();
+  const auto& os = out.strides();
+  const T* Q = a.q.data<T>(); const T* K = a.k.data<T>(); const T* V = a.v.data<T>();
+  const T* M = a.mask.defined() ? a.mask.data<T>() : nullptr;
+  const Shape ms = a.mask.defined() ? a.mask.strides() : Shape(4, 0);
+  T* O = out.data<T>();
+  T* LSE = lse.data<T>();
+  const T scale = static_cast<T>(a.scale);
+  const bool dropout = a.dropout_p > 0;
+  const RowOps<T> ops = row_ops<T>();
+  const T ninf = -std::numeric_limits<T>::infinity();
+
+  parallel_for(0, d.B * d.Hq * nqb, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<T> S(BQ * BK), acc(BQ * std::max<int64_t>(d.Dv, 1)), m(BQ), l(BQ), z(BK);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t qb = t % nqb, bh = t / nqb, b = bh / d.Hq, h = bh % d.Hq, hk = h / d.group;
+      const int64_t i0 = qb * BQ, nq = std::min(BQ, d.Lq - i0);
+      const T* qp = Q + b * qs[0] + h * qs[1] + i0 * qs[2];
+      const T* kp = K + b * ks[0] + hk * ks[1];
+      const T* vp = V + b * vs[0] + hk * vs[1];
+      std::fill(acc.begin(), acc.end(), T(0));
+      std::fill(m.begin(), m.end(), ninf);
+      std::fill(l.begin(), l.end(), T(0));
+      const int64_t j_end = a.causal ? std::min(d.Lk, i0 + nq) : d.Lk;
+      for (int64_t j0 = 0; j0 < j_end; j0 += BK) {
+        const int64_t nk = std::min(BK, j_end - j0);
+        block_gemm<T>(nq, nk, d.D, qp, qs[2], 1, kp + j0 * ks[2], 1, ks[2], S.data(), BK, scale, 0);
+        for (int64_t r = 0; r < nq; ++r) {
+          const int64_t i = i0 + r;
+          T* row = S.data() + r * BK;
+          const T* mrow = M ? M + b * ms[0] + h * ms[1] + i * ms[2] + j0 : nullptr;
+          const T mb = ops.mask_max(row, mrow, nk, a.causal ? i - j0 + 1 : nk);
+          const T mnew = std::max(m[r], mb);
+          if (mnew == ninf) {  // nothing visible in this row yet
+            ops.exp_sum(row, nk, std::numeric_limits<T>::infinity());
+            continue;
+          }
+          const T alpha = std::exp(m[r] - mnew);
+          l[r] = l[r] * alpha + ops.exp_sum(row, nk, mnew);
+          if (alpha != T(1)) ops.scale(acc.data() + r * d.Dv, d.Dv, alpha);
+          m[r] = mnew;
+          if (dropout) {
+            dropout_row<T>(z.data(), nk, static_cast<uint64_t>((bh * d.Lq + i) * d.Lk + j0), a);
+            for (int64_t j = 0; j < nk; ++j) row[j] *= z[j];
+          }
+        }
+        block_gemm<T>(nq, d.Dv, nk, S.data(), BK, 1, vp + j0 * vs[2], vs[2], 1, acc.data(), d.Dv, 1, 1);
+      }
+      for (int64_t r = 0; r < nq; ++r) {
+        T* orow = O + b * os[0] + h * os[1] + (i0 + r) * os[2];
+        const T inv = l[r] > 0 ? T(1) / l[r] : T(0);
+        for (int64_t c = 0; c < d.Dv; ++c) orow[c] = acc[r * d.Dv + c] * inv;
+        LSE[bh * d.Lq + i0 + r] = l[r] > 0 ? m[r] + std::log(l[r]) : std::numeric_limits<T>::infinity();
+      }
+    }
+  });
+}
+
+template <typename T>
+void attention_backward_impl(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out, const Tensor& lse,
+                             const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+  const AttnDims d(a);
+  const int64_t BQ = kBlockQ<T>, BK = kBlockK<T>;
+  const auto& qs = a.q.strides(); const auto& ks = a.k.strides(); const auto& vs = a.v.strides();
+  const auto& gs = grad_out.strides(); const auto& os = out.strides();
+  const T* Q = a.q.data<T>(); const T* K = a.k.data<T>(); const T* V = a.v.data<T>();
+  const T* G = grad_out.data<T>(); const T* O = out.data<T>(); const T* LSE = lse.data<T>();
+  const T* M = a.mask.defined() ? a.mask.data<T>() : nullptr;
+  const Shape ms = a.mask.defined() ? a.mask.strides() : Shape(4, 0);
+  T* DQ = dq.data<T>(); T* DK = dk.data<T>(); T* DV = dv.data<T>();
+  const T scale = static_cast<T>(a.scale);
+  const bool dropout = a.dropout_p > 0;
+  const RowOps<T> ops = row_ops<T>();
+
+  parallel_for(0, d.B * d.Hkv, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<T> S(BQ * BK), DP(BQ * BK), Dsum(BQ);
+    std::vector<T> PD(dropout ? BQ * BK : 0), Z(dropout ? BQ * BK : 0);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / d.Hkv, hk = t % d.Hkv;
+      const T* kp = K + b * ks[0] + hk * ks[1];
+      const T* vp = V + b * vs[0] + hk * vs[1];
+      T* dkp = DK + t * d.Lk * d.D;
+      T* dvp = DV + t * d.Lk * d.Dv;
+      std::fill(dkp, dkp + d.Lk * d.D, T(0));
+      std::fill(dvp, dvp + d.Lk * d.Dv, T(0));
+      for (int64_t h = hk * d.group; h < (hk + 1) * d.group; ++h) {
+        const int64_t bh = b * d.Hq + h;
+        for (int64_t i0 = 0; i0 < d.Lq; i0 += BQ) {
+          const int64_t nq = std::min(BQ, d.Lq - i0);
+          const T* qp = Q + b * qs[0] + h * qs[1] + i0 * qs[2];
+          const T* gp = G + b * gs[0] + h * gs[1] + i0 * gs[2];
+          const T* op = O + b * os[0] + h * os[1] + i0 * os[2];
+          const T* lp = LSE + bh * d.Lq + i0;
+          T* dqp = DQ + (bh * d.Lq + i0) * d.D;
+          std::fill(dqp, dqp + nq * d.D, T(0));
+          for (int64_t r = 0; r < nq; ++r) Dsum[r] = ops.dot(gp + r * gs[2], op + r * os[2], d.Dv);
+          const int64_t j_end = a.causal ? std::min(d.Lk, i0 + nq) : d.Lk;
+          for (int64_t j0 = 0; j0 < j_end; j0 += BK) {
+            const int64_t nk = std::min(BK, j_end - j0);
+            block_gemm<T>(nq, nk, d.D, qp, qs[2], 1, kp + j0 * ks[2], 1, ks[2], S.data(), BK, scale, 0);
+            for (int64_t r = 0; r < nq; ++r) {  // P = exp(S + mask - lse)
+              const int64_t i = i0 + r;
+              T* row = S.data() + r * BK;
+              const T* mrow = M ? M + b * ms[0] + h * ms[1] + i * ms[2] + j0 : nullptr;
+              ops.mask_max(row, mrow, nk, a.causal ? i - j0 + 1 : nk);
+              ops.exp_sum(row, nk, lp[r]);
+              if (dropout) {
+                T* zr = Z.data() + r * BK;
+                dropout_row<T>(zr, nk, static_cast<uint64_t>((bh * d.Lq + i) * d.Lk + j0), a);
+                for (int64_t j = 0; j < nk; ++j) PD[r * BK + j] = row[j] * zr[j];
+              }
+            }
+            const T* P = dropout ? PD.data() : S.data();
+            block_gemm<T>(nk, d.Dv, nq, P, 1, BK, gp, gs[2], 1, dvp + j0 * d.Dv, d.Dv, 1, 1);  // dV += P^T dO
+            block_gemm<T>(nq, nk, d.Dv, gp, gs[2], 1, vp + j0 * vs[2], 1, vs[2], DP.data(), BK, 1, 0);  // dP
+            for (int64_t r = 0; r < nq; ++r) {
+              T* dprow = DP.data() + r * BK;
+              if (dropout)
+                for (int64_t j = 0; j < nk; ++j) dprow[j] *= Z[r * BK + j];
+              ops.softmax_grad(dprow, S.data() + r * BK, dprow, nk, Dsum[r]);  // dS
+            }
+            block_gemm<T>(nq, d.D, nk, DP.data(), BK, 1, kp + j0 * ks[2], ks[2], 1, dqp, d.D, scale, 1);
+            block_gemm<T>(nk, d.D, nq, DP.data(), 1, BK, qp, qs[2], 1, dkp + j0 * d.D, d.D, scale, 1);
+          }
+        }
+      }
+    }
+  });
+}
+
+void attention_forward(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
+  dispatch_float_dtype(a.q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
+    attention_forward_impl<typename decltype(tag)::type>(a, out, lse);
+  });
+}
+
+void attention_backward(const AttentionArgs& a, const Tensor& g, const Tensor& out, const Tensor& lse,
+                        const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+  dispatch_float_dtype(a.q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
+    attention_backward_impl<typename decltype(tag)::type>(a, g, out, lse, dq, dk, dv);
+  });
+}
+
+}  // namespace
+
+void register_attention_kernels(KernelRegistry& r) {
+  r.attention.set(OpId::scaled_dot_product_attention, DeviceType::CPU, &attention_forward);
+  r.attention_backward.set(OpId::scaled_dot_product_attention, DeviceType::CPU, &attention_backward);
+}
+
+}  // namespace nn::cpu

@@ -1,0 +1,80 @@
+// attention_rows.h — the row operations of the fused attention kernel (everything that is
+// not a GEMM): masking with the running max, exp-and-sum, row scaling, the softmax
+// backward dS = P * (dP - D), and dot products. Rows are contiguous arrays of n scores.
+//
+// RowOps<T> holds function pointers so one kernel body serves every ISA: the generic
+// template below (float and double) and the AVX-512 float versions in
+// attention_kernels_avx512.cpp (selected at run time through cpu/cpu_features.h).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace nn::cpu::attn {
+
+template <typename T>
+struct RowOps {
+  // s[j] += mask[j] (mask may be null); s[j] = -inf for j >= n_visible; returns max_j s[j].
+  T (*mask_max)(T* s, const T* mask, int64_t n, int64_t n_visible);
+  // s[j] = exp(s[j] - m); returns the sum (m may be +inf: every s[j] becomes 0).
+  T (*exp_sum)(T* s, int64_t n, T m);
+  // x[j] *= a.
+  void (*scale)(T* x, int64_t n, T a);
+  // ds[j] = p[j] * (dp[j] - d).
+  void (*softmax_grad)(T* ds, const T* p, const T* dp, int64_t n, T d);
+  T (*dot)(const T* a, const T* b, int64_t n);
+};
+
+template <typename T>
+T mask_max_generic(T* s, const T* mask, int64_t n, int64_t n_visible) {
+  const T ninf = -std::numeric_limits<T>::infinity();
+  if (mask != nullptr)
+    for (int64_t j = 0; j < n; ++j) s[j] += mask[j];
+  for (int64_t j = n_visible < 0 ? 0 : n_visible; j < n; ++j) s[j] = ninf;
+  T m = ninf;
+  for (int64_t j = 0; j < n; ++j) m = s[j] > m ? s[j] : m;
+  return m;
+}
+
+template <typename T>
+T exp_sum_generic(T* s, int64_t n, T m) {
+  T sum = 0;
+  if (std::isinf(m) && m > 0) {
+    for (int64_t j = 0; j < n; ++j) s[j] = 0;
+    return 0;
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    s[j] = std::exp(s[j] - m);
+    sum += s[j];
+  }
+  return sum;
+}
+
+template <typename T>
+void scale_generic(T* x, int64_t n, T a) {
+  for (int64_t j = 0; j < n; ++j) x[j] *= a;
+}
+
+template <typename T>
+void softmax_grad_generic(T* ds, const T* p, const T* dp, int64_t n, T d) {
+  for (int64_t j = 0; j < n; ++j) ds[j] = p[j] * (dp[j] - d);
+}
+
+template <typename T>
+T dot_generic(const T* a, const T* b, int64_t n) {
+  T acc = 0;
+  for (int64_t j = 0; j < n; ++j) acc += a[j] * b[j];
+  return acc;
+}
+
+template <typename T>
+RowOps<T> generic_row_ops() {
+  return {&mask_max_generic<T>, &exp_sum_generic<T>, &scale_generic<T>, &softmax_grad_generic<T>, &dot_generic<T>};
+}
+
+#if defined(NN_CORE_X86)
+// attention_kernels_avx512.cpp (call only when active_isa() is Avx512).
+RowOps<float> avx512_row_ops();
+#endif
+
+}  // namespace nn::cpu::attn
