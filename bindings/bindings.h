@@ -38,5 +38,6 @@ std::vector<TensorIndex> parse_index(py::handle key);
 void bind_tensor(py::module_& m);
 void bind_functions(py::module_& m);
 void bind_interop(py::module_& m);
+void bind_optim(py::module_& m);
 
 }  // namespace nn::bind

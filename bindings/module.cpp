@@ -140,4 +140,5 @@ PYBIND11_MODULE(_C, m) {
   bind_tensor(m);
   bind_functions(m);
   bind_interop(m);
+  bind_optim(m);
 }

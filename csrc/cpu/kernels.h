@@ -13,6 +13,7 @@ void register_copy_kernels(KernelRegistry& r);
 void register_matmul_kernels(KernelRegistry& r);
 void register_softmax_kernels(KernelRegistry& r);
 void register_index_kernels(KernelRegistry& r);
+void register_optim_kernels(KernelRegistry& r);
 // The plain matmul kernel (dispatch.h MatmulKernel contract; float32/float64), used as
 // the reference the GEMM paths are tested against.
 void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);

@@ -10,5 +10,6 @@ void register_kernels(KernelRegistry& r) {
   register_matmul_kernels(r);
   register_softmax_kernels(r);
   register_index_kernels(r);
+  register_optim_kernels(r);
 }
 }  // namespace nn::cpu

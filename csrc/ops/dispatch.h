@@ -26,6 +26,9 @@
 //   GatherKernel(src, index, out)   out[i, j] = src[index[i], j] with src (S, J),
 //                                   index (N,) int64 validated, out (N, J).
 //   ScatterAddKernel(dst, index, src, accumulate)  dst[index[i], j] (+)= src[i, j].
+//   Sgd/Adam/RmspropKernel(...)     fused optimizer updates (ops/optim.h; not ops: no
+//                                   op-table row, no autograd): every tensor contiguous,
+//                                   float32 or float64, p's numel; updated in place.
 #pragma once
 #include "core/tensor.h"
 #include "ops/op_table.h"
@@ -53,6 +56,23 @@ struct GemmEpilogue {
 using GemmKernel = void (*)(const Tensor& a, const Tensor& b, const Tensor& out, const GemmEpilogue& ep);
 using ScatterKernel = void (*)(const Tensor& dst, const Tensor& index, const Tensor& src, bool accumulate);
 
+// Optimizer updates, one fused pass over a parameter tensor (update rules in
+// cpu/optim_kernels.cpp; the hyperparameter structs in ops/optim.h).
+struct SgdOptions;
+struct AdamOptions;
+struct RmspropOptions;
+using SgdKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& momentum_buffer, bool first_step,
+                           const SgdOptions& o);
+using AdamKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                            const Tensor& max_exp_avg_sq, int64_t step, const AdamOptions& o);
+using RmspropKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& square_avg,
+                               const Tensor& momentum_buffer, const Tensor& grad_avg, const RmspropOptions& o);
+struct OptimKernels {
+  SgdKernel sgd = nullptr;
+  AdamKernel adam = nullptr;
+  RmspropKernel rmsprop = nullptr;
+};
+
 // One table per kernel signature, indexed [op][device type].
 template <typename Fn>
 struct KernelTable {
@@ -79,6 +99,7 @@ struct KernelRegistry {
   KernelTable<FillKernel> fill;
   KernelTable<GatherKernel> gather;
   KernelTable<ScatterKernel> scatter;
+  OptimKernels optim[kNumDeviceTypes];  // indexed by device type; not op-table entries
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation).
