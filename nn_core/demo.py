@@ -127,7 +127,8 @@ def train(epochs: int = 12, seed: int = 0, batch_size: int = 64, lr: float = 3e-
             correct += int((logits.detach().argmax(1) == yb).sum().item())
             if bar is not None:
                 rate = seen / max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss=f"{loss_value:.4f}", acc=f"{correct / seen:.3f}", samples_s=f"{rate:,.0f}")
+                bar.set_postfix(loss=f"{loss_value:.4f}", acc=f"{correct / seen:.3f}", samples_s=f"{rate:,.0f}",
+                                refresh=False)
                 bar.update(1)
         if bar is not None:
             bar.close()

@@ -424,3 +424,27 @@ def test_clip_grad_value(rng):
     p.grad = nc.from_numpy(g.copy())
     nn.utils.clip_grad_value_([p], 0.5)
     np.testing.assert_array_equal(p.grad.numpy(), np.clip(g, -0.5, 0.5))
+
+
+@pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+                                      ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
+                                      ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+                                      ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5))])
+def test_matches_torch_and_resumes_from_its_state_dict(name, kw, rng):
+    torch = pytest.importorskip("torch")
+    p0 = rng.standard_normal((4, 3))
+    grads = [rng.standard_normal((4, 3)) for _ in range(20)]
+    tp = torch.nn.Parameter(torch.tensor(p0.copy()))
+    topt = getattr(torch.optim, name)([tp], **kw)
+    for g in grads[:10]:
+        tp.grad = torch.tensor(g)
+        topt.step()
+    p = nn.Parameter(nc.tensor(tp.detach().numpy().copy()))
+    opt = getattr(optim, name)([p], **kw)
+    opt.load_state_dict(topt.state_dict())  # torch tensors and a tensor 'step' accepted
+    for g in grads[10:]:
+        tp.grad = torch.tensor(g)
+        topt.step()
+        p.grad = nc.tensor(g)
+        opt.step()
+    np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-12, atol=1e-15)
