@@ -180,7 +180,7 @@ def plot_curves(result: TrainResult, path: str) -> None:
     ax2.plot(epochs, result.test_acc_curve, "s-", label="test")
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy")
-    ax2.set_ylim(min(0.8, min(result.train_acc + result.test_acc_curve)), 1.0)
+    ax2.set_ylim(min(0.8, min(result.train_acc + result.test_acc_curve)) - 0.02, 1.005)
     ax2.legend()
     ax2.set_title(f"test accuracy {result.test_accuracy:.4f}")
     fig.tight_layout()
