@@ -142,4 +142,5 @@ PYBIND11_MODULE(_C, m) {
   bind_interop(m);
   bind_conv(m);
   bind_attention(m);
+  bind_optim(m);
 }

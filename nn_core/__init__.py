@@ -23,6 +23,9 @@ __version__ = "0.1.0"
 _tensor._install()
 
 from . import nn  # noqa: E402  (needs the installed Tensor methods)
+from . import optim  # noqa: E402
+from . import data  # noqa: E402
+from . import metrics  # noqa: E402
 
 # ---- dtypes ------------------------------------------------------------------------
 dtype = _C.DType

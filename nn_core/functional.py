@@ -184,3 +184,212 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
 
 def _shape_list(shape):
     return [int(shape)] if isinstance(shape, int) else [int(s) for s in shape]
+
+
+# ---- losses --------------------------------------------------------------------------
+# Written with differentiable ops (log_softmax, logsumexp, where, ...): no kernels or
+# derivatives of their own (STYLE.md 2). Class-index targets select log-probabilities
+# through a one-hot mask built by comparison (no gradient flows through it), so that
+# ignore_index, per-class weights and label smoothing are plain products and sums.
+
+def _reduce(loss, reduction: str, op: str):
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{op}: reduction must be 'none', 'mean' or 'sum', got '{reduction}'")
+
+
+def _classes_last(input, target, op: str, probs: bool):
+    """(N, C, d1, ...) -> (M, C) rows, target to (M,) (or (M, C) for probabilities); also
+    the shape that reduction='none' restores. A 1-D input is one unbatched sample."""
+    if input.dim() == 0:
+        raise ValueError(f"{op}: input must have a class dimension, got a 0-dim tensor")
+    if input.dim() == 1:
+        rows = input.unsqueeze(0)
+        tgt = target.unsqueeze(0)
+        return rows, tgt, ()
+    C = input.shape[1]
+    out_shape = (input.shape[0],) + tuple(input.shape[2:])
+    if input.dim() == 2:
+        return input, target, out_shape
+    perm = [0] + list(range(2, input.dim())) + [1]
+    rows = input.permute(perm).reshape(-1, C)
+    tgt = target.permute(perm).reshape(-1, C) if probs else target.reshape(-1)
+    return rows, tgt, out_shape
+
+
+def _index_target_mask(logp, target, ignore_index: int, op: str):
+    """One-hot (M, C) mask of the targets (rows of ignored targets all zero), and the
+    (M,) float mask of the rows that count."""
+    from . import arange
+    import numpy as np
+    M, C = logp.shape
+    if target.dtype.is_floating_point or target.dtype == _C.DType.bool:
+        raise TypeError(f"{op}: class-index targets must be an integer tensor, got {target.dtype}")
+    if tuple(target.shape) != (M,):
+        raise ValueError(f"{op}: expected a target of shape ({M},) for input rows of shape ({M}, {C}), got "
+                         f"{tuple(target.shape)}")
+    t = target.numpy()
+    bad = t[(t != ignore_index) & ((t < 0) | (t >= C))]
+    if bad.size:
+        raise IndexError(f"{op}: target {int(bad[0])} is out of bounds for {C} classes (targets must be in [0, {C}) "
+                         f"or equal ignore_index={ignore_index})")
+    onehot = (target.unsqueeze(1) == arange(C)).to(logp.dtype)
+    valid = None
+    if 0 <= ignore_index < C and np.any(t == ignore_index):
+        valid = (target != ignore_index).to(logp.dtype)
+        onehot = onehot * valid.unsqueeze(1)
+    elif np.any(t == ignore_index):
+        valid = (target != ignore_index).to(logp.dtype)
+    return onehot, valid
+
+
+def _check_weight(weight, C: int, op: str):
+    if weight is not None and tuple(weight.shape) != (C,):
+        raise ValueError(f"{op}: weight must have shape ({C},) (one per class), got {tuple(weight.shape)}")
+
+
+def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
+    """Negative log-likelihood of class indices given log-probabilities ``input`` (N, C, ...).
+
+    'mean' divides by the summed weights of the counted targets (PyTorch's rule)."""
+    return _nll(input, target, weight, ignore_index, reduction, 0.0, "nll_loss")
+
+
+def _nll(logp_in, target, weight, ignore_index, reduction, label_smoothing, op):
+    _check_reduction(reduction, op)
+    logp, tgt, out_shape = _classes_last(logp_in, target, op, probs=False)
+    C = logp.shape[1]
+    _check_weight(weight, C, op)
+    onehot, valid = _index_target_mask(logp, tgt, ignore_index, op)
+    sel = onehot * weight if weight is not None else onehot
+    nll = -(sel * logp).sum(1)
+    wsum = sel.sum(1)
+    if label_smoothing > 0.0:
+        smooth = -((logp * weight) if weight is not None else logp).sum(1)
+        if valid is not None:
+            smooth = smooth * valid
+    if reduction == "none":
+        loss = nll if label_smoothing == 0.0 else nll * (1 - label_smoothing) + smooth * (label_smoothing / C)
+        return loss.reshape(out_shape)
+    loss = nll.sum()
+    if label_smoothing > 0.0:
+        loss = loss * (1 - label_smoothing) + smooth.sum() * (label_smoothing / C)
+    return loss / wsum.sum() if reduction == "mean" else loss
+
+
+def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0):
+    """Cross entropy of logits ``input`` (N, C, d1, ...) or (C,) against class indices
+    (N, d1, ...) or class probabilities of the input's shape.
+
+    Options as PyTorch's: per-class ``weight``, ``ignore_index`` (indices only),
+    ``label_smoothing`` (mixes the target with the uniform distribution) and
+    ``reduction``. Numerically stable for any logits (log_softmax subtracts the row max)."""
+    op = "cross_entropy"
+    _check_reduction(reduction, op)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if not input.dtype.is_floating_point:
+        raise TypeError(f"{op}: expected floating-point logits, got {input.dtype}")
+    logp_full = log_softmax(input, 1 if input.dim() > 1 else 0)
+    if target.dtype.is_floating_point:
+        if tuple(target.shape) != tuple(input.shape):
+            raise ValueError(f"{op}: probability targets must have the input's shape {tuple(input.shape)}, got "
+                             f"{tuple(target.shape)}")
+        logp, tgt, out_shape = _classes_last(logp_full, target, op, probs=True)
+        C = logp.shape[1]
+        _check_weight(weight, C, op)
+        if label_smoothing > 0.0:
+            tgt = tgt * (1 - label_smoothing) + label_smoothing / C
+        terms = logp * tgt
+        if weight is not None:
+            terms = terms * weight
+        loss = -terms.sum(1)
+        if reduction == "none":
+            return loss.reshape(out_shape)
+        return loss.sum() / logp.shape[0] if reduction == "mean" else loss.sum()
+    return _nll(logp_full, target, weight, ignore_index, reduction, label_smoothing, op)
+
+
+def _check_same_shape(input, target, op: str) -> None:
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(f"{op}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} differ "
+                         "(they must match)")
+
+
+def mse_loss(input, target, reduction: str = "mean"):
+    """Mean squared error ``(input - target)^2``."""
+    _check_same_shape(input, target, "mse_loss")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(input, target, reduction: str = "mean"):
+    """Mean absolute error ``|input - target|``."""
+    _check_same_shape(input, target, "l1_loss")
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input, target, reduction: str = "mean", beta: float = 1.0):
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (beta = 0: L1)."""
+    _check_same_shape(input, target, "smooth_l1_loss")
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    d = (input - target).abs()
+    if beta == 0.0:
+        return _reduce(d, reduction, "smooth_l1_loss")
+    return _reduce(_C.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction, "smooth_l1_loss")
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0):
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``."""
+    _check_same_shape(input, target, "huber_loss")
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    d = (input - target).abs()
+    return _reduce(_C.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta), reduction, "huber_loss")
+
+
+def _softplus_exact(z):
+    """log(1 + exp(z)) as logsumexp(0, z): exact, stable for any z, gradient sigmoid(z)
+    everywhere (including z = 0, where max/abs formulations pick a subgradient)."""
+    from . import zeros_like
+    return _C.logsumexp(_C.stack([zeros_like(z), z], 0), 0, False)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
+    """Binary cross entropy of logits: ``-w [pw * t * log s(x) + (1 - t) * log(1 - s(x))]``
+    written as ``(1 - t) x + (1 + (pw - 1) t) softplus(-x)``, which never overflows."""
+    op = "binary_cross_entropy_with_logits"
+    _check_same_shape(input, target, op)
+    _check_reduction(reduction, op)
+    sp = _softplus_exact(-input)
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (1 - target) * input + log_weight * sp
+    else:
+        loss = (1 - target) * input + sp
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, op)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
+    """Binary cross entropy of probabilities; logs are clamped at -100 (PyTorch's rule)."""
+    op = "binary_cross_entropy"
+    _check_same_shape(input, target, op)
+    log_p = input.log().clamp(min=-100.0)
+    log_q = (1 - input).log().clamp(min=-100.0)
+    loss = -(target * log_p + (1 - target) * log_q)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, op)

@@ -15,5 +15,6 @@ void register_kernels(KernelRegistry& r) {
   register_attention_kernels(r);
   register_layer_norm_kernels(r);
   register_norm_kernels(r);
+  register_optim_kernels(r);
 }
 }  // namespace nn::cpu

@@ -26,6 +26,9 @@
 //   GatherKernel(src, index, out)   out[i, j] = src[index[i], j] with src (S, J),
 //                                   index (N,) int64 validated, out (N, J).
 //   ScatterAddKernel(dst, index, src, accumulate)  dst[index[i], j] (+)= src[i, j].
+//   Sgd/Adam/RmspropKernel(...)     fused optimizer updates (ops/optim.h; not ops: no
+//                                   op-table row, no autograd): every tensor contiguous,
+//                                   float32 or float64, p's numel; updated in place.
 #pragma once
 #include "core/tensor.h"
 #include "ops/op_table.h"
@@ -127,6 +130,22 @@ using LayerNormBackwardKernel = void (*)(const Tensor& g, const Tensor& x, const
 // out = in * keep / (1 - p), keep drawn from Philox at (seed, offset) per element index
 // of the contiguous in/out (same numbers in forward and backward).
 using DropoutKernel = void (*)(const Tensor& in, const Tensor& out, double p, uint64_t seed, uint64_t offset);
+// Optimizer updates, one fused pass over a parameter tensor (update rules in
+// cpu/optim_kernels.cpp; the hyperparameter structs in ops/optim.h).
+struct SgdOptions;
+struct AdamOptions;
+struct RmspropOptions;
+using SgdKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& momentum_buffer, bool first_step,
+                           const SgdOptions& o);
+using AdamKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+                            const Tensor& max_exp_avg_sq, int64_t step, const AdamOptions& o);
+using RmspropKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& square_avg,
+                               const Tensor& momentum_buffer, const Tensor& grad_avg, const RmspropOptions& o);
+struct OptimKernels {
+  SgdKernel sgd = nullptr;
+  AdamKernel adam = nullptr;
+  RmspropKernel rmsprop = nullptr;
+};
 
 // One table per kernel signature, indexed [op][device type].
 template <typename Fn>
@@ -167,6 +186,7 @@ struct KernelRegistry {
   KernelTable<LayerNormKernel> layer_norm;
   KernelTable<LayerNormBackwardKernel> layer_norm_backward;
   KernelTable<DropoutKernel> dropout;
+  OptimKernels optim[kNumDeviceTypes];  // indexed by device type; not op-table entries
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation).

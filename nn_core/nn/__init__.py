@@ -1,12 +1,22 @@
-"""``nn_core.nn``: modules (layers), parameters and containers."""
-from .module import Identity, Module, ModuleDict, ModuleList, Parameter, Sequential
+"""``nn_core.nn``: modules (layers), parameters, containers, losses, init and utils."""
+from . import init, utils
+from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .conv import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvTranspose2d,
                    GroupNorm, MaxPool2d)
-from .transformer import (Dropout, Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
+from .linear import Dropout, Flatten, Linear, Unflatten
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
+from .module import Identity, Module, ModuleDict, ModuleList, Parameter, Sequential
+from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
                           TransformerEncoderLayer)
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
-           "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
-           "BatchNorm2d", "GroupNorm",
-           "Embedding", "LayerNorm", "RMSNorm", "Dropout", "MultiheadAttention", "TransformerEncoderLayer",
-           "TransformerEncoder"]
+__all__ = [
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
+    "Linear", "Flatten", "Unflatten", "Dropout",
+    "ReLU", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
+    "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
+    "BatchNorm2d", "GroupNorm",
+    "Embedding", "LayerNorm", "RMSNorm", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss",
+    "init", "utils",
+]

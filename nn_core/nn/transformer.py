@@ -16,12 +16,8 @@ from typing import Optional
 import nn_core as nc
 from nn_core import functional as F
 
+from .linear import Dropout, Linear
 from .module import Module, ModuleList, Parameter
-
-try:  # the full Linear when the nn layers are merged; the minimal one until then
-    from .linear import Linear  # type: ignore
-except ImportError:  # pragma: no cover - depends on the merge state
-    from ._linear_min import Linear
 
 
 class Embedding(Module):
@@ -85,20 +81,6 @@ class RMSNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
-
-
-class Dropout(Module):
-    def __init__(self, p: float = 0.5, inplace: bool = False):
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p, self.inplace = p, inplace
-
-    def forward(self, x):
-        return F.dropout(x, self.p, self.training)
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
 
 
 def _merge_masks(attn_mask, key_padding_mask, B, H, L, S, dtype):

@@ -1,0 +1,46 @@
+// optim.h — fused optimizer updates: SGD (momentum, dampening, nesterov, weight decay),
+// Adam / AdamW (amsgrad) and RMSprop (centered, momentum). One call updates one
+// parameter tensor and its state tensors in place in a single pass over memory; the
+// Python optimizers (nn_core/optim) hold the state and call these once per tensor.
+//
+// These are not tensor ops: no op-table row, no autograd node. Shapes: every state
+// tensor has the parameter's sizes and dtype (float32 or float64); `grad` may have any
+// strides; a non-contiguous parameter is updated through a contiguous copy. The update
+// rules (PyTorch's, term by term) are written out in cpu/optim_kernels.cpp.
+#pragma once
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace nn {
+
+struct SgdOptions {
+  double lr = 1e-3, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false, maximize = false;
+};
+
+struct AdamOptions {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
+  bool amsgrad = false;
+  bool decoupled_weight_decay = false;  // AdamW: p *= 1 - lr * weight_decay before the step
+  bool maximize = false;
+};
+
+struct RmspropOptions {
+  double lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0;
+  bool centered = false, maximize = false;
+};
+
+// momentum_buffer: undefined when momentum == 0. first_step: the buffer is set to the
+// (decayed) gradient instead of being blended into (PyTorch's lazy buffer creation).
+void sgd_step(const Tensor& p, const Tensor& grad, const Tensor& momentum_buffer, bool first_step,
+              const SgdOptions& o);
+// step: the 1-based step count after this update (used for the bias corrections).
+// max_exp_avg_sq: undefined unless amsgrad.
+void adam_step(const Tensor& p, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+               const Tensor& max_exp_avg_sq, int64_t step, const AdamOptions& o);
+// momentum_buffer: undefined when momentum == 0; grad_avg: undefined unless centered.
+void rmsprop_step(const Tensor& p, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,
+                  const Tensor& grad_avg, const RmspropOptions& o);
+
+}  // namespace nn

@@ -1,0 +1,199 @@
+"""``nn_core.data``: Dataset, TensorDataset, Subset, random_split and DataLoader
+(batching, shuffling from a seeded generator, drop_last, custom collate).
+
+Shuffling: each epoch's permutation comes from a numpy Generator seeded from
+``generator`` (an int seed or a numpy Generator) or, when none is given, from
+nn_core's global generator (so ``nn_core.manual_seed`` makes the order reproducible).
+A TensorDataset with the default collate is batched by indexing its tensors with the
+batch's indices (one gather per tensor), not sample by sample.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
+
+import numpy as np
+
+import nn_core as nc
+from nn_core import Tensor
+
+
+class Dataset:
+    """An indexable collection of samples: subclasses define ``__getitem__`` and ``__len__``."""
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} has no __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} has no __len__")
+
+    def __add__(self, other: "Dataset") -> "ConcatDataset":
+        return ConcatDataset([self, other])
+
+
+class TensorDataset(Dataset):
+    """Samples are the i-th rows of each tensor (all tensors share their first dim)."""
+
+    def __init__(self, *tensors: Tensor):
+        if not tensors:
+            raise ValueError("TensorDataset: needs at least one tensor")
+        n = tensors[0].shape[0] if tensors[0].dim() > 0 else None
+        for i, t in enumerate(tensors):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"TensorDataset: argument {i} is a {type(t).__name__}, not a Tensor")
+            if t.dim() == 0 or t.shape[0] != n:
+                raise ValueError(f"TensorDataset: size mismatch between tensors: shapes "
+                                 f"{[tuple(x.shape) for x in tensors]} (the first dims must agree)")
+        self.tensors = tuple(tensors)
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+
+class Subset(Dataset):
+    def __init__(self, dataset: Dataset, indices: Sequence[int]):
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __getitem__(self, idx):
+        return self.dataset[self.indices[idx]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    def __init__(self, datasets: Sequence[Dataset]):
+        self.datasets = list(datasets)
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1] if self.cumulative_sizes else 0
+
+    def __getitem__(self, idx: int):
+        if idx < 0:
+            idx += len(self)
+        if not 0 <= idx < len(self):
+            raise IndexError(f"ConcatDataset: index {idx} out of range for length {len(self)}")
+        d = int(np.searchsorted(self.cumulative_sizes, idx, side="right"))
+        start = self.cumulative_sizes[d - 1] if d else 0
+        return self.datasets[d][idx - start]
+
+
+def _numpy_generator(generator) -> np.random.Generator:
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if generator is None:
+        seed = int(nc.randint(0, 2 ** 62, (1,)).item())
+        return np.random.default_rng(seed)
+    if isinstance(generator, numbers.Integral):
+        return np.random.default_rng(int(generator))
+    raise TypeError(f"expected an int seed, a numpy Generator or None as generator, got {type(generator).__name__}")
+
+
+def random_split(dataset: Dataset, lengths: Sequence[Union[int, float]], generator=None) -> List[Subset]:
+    """Splits into non-overlapping Subsets of the given lengths (or fractions summing to 1)."""
+    n = len(dataset)
+    if all(isinstance(x, float) for x in lengths) and abs(sum(lengths) - 1.0) < 1e-9:
+        counts = [int(np.floor(n * f)) for f in lengths]
+        for i in range(n - sum(counts)):
+            counts[i % len(counts)] += 1
+        lengths = counts
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: sum of input lengths {sum(lengths)} does not equal the dataset length {n}")
+    perm = _numpy_generator(generator).permutation(n).tolist()
+    out, start = [], 0
+    for length in lengths:
+        out.append(Subset(dataset, perm[start:start + length]))
+        start += length
+    return out
+
+
+def default_collate(batch: List[Any]):
+    """Stacks a list of samples: Tensors -> one Tensor (new leading dim), numbers and numpy
+    arrays -> Tensors, and tuples/lists/dicts collated field by field."""
+    elem = batch[0]
+    if isinstance(elem, Tensor):
+        return nc.stack(list(batch), 0)
+    if isinstance(elem, np.ndarray):
+        return nc.from_numpy(np.ascontiguousarray(np.stack(batch)))
+    if isinstance(elem, (bool, np.bool_)):
+        return nc.tensor(list(batch), dtype=nc.bool)
+    if isinstance(elem, numbers.Integral):
+        return nc.tensor([int(b) for b in batch], dtype=nc.int64)
+    if isinstance(elem, numbers.Real):
+        return nc.tensor([float(b) for b in batch], dtype=nc.float64)
+    if isinstance(elem, (str, bytes)):
+        return list(batch)
+    if isinstance(elem, dict):
+        return {k: default_collate([b[k] for b in batch]) for k in elem}
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):
+        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+    if isinstance(elem, (tuple, list)):
+        if any(len(b) != len(elem) for b in batch):
+            raise RuntimeError("default_collate: each sample in the batch must have the same number of fields")
+        return [default_collate(list(s)) for s in zip(*batch)]
+    raise TypeError(f"default_collate: don't know how to batch samples of type {type(elem).__name__}")
+
+
+class DataLoader:
+    """Iterates over a dataset in batches.
+
+    ``shuffle`` draws a new permutation each epoch from the loader's numpy Generator, made
+    once from ``generator`` (int seed or numpy Generator) or, if None, seeded from nn_core's
+    global generator when the loader is created; the same seed gives the same batches.
+    ``drop_last`` drops a final incomplete batch; ``collate_fn`` turns a list of samples
+    into a batch (default: ``default_collate``)."""
+
+    def __init__(self, dataset: Dataset, batch_size: Optional[int] = 1, shuffle: bool = False,
+                 drop_last: bool = False, collate_fn: Optional[Callable[[List[Any]], Any]] = None,
+                 generator=None, sampler=None):
+        if batch_size is not None and (not isinstance(batch_size, numbers.Integral) or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size!r}")
+        if shuffle and sampler is not None:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        self.dataset = dataset
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        self.collate_fn = collate_fn
+        self.sampler = sampler
+        self._rng = _numpy_generator(generator) if shuffle else None
+
+    def _indices(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.asarray(list(iter(self.sampler)), dtype=np.int64)
+        n = len(self.dataset)
+        return self._rng.permutation(n) if self.shuffle else np.arange(n)
+
+    def __len__(self) -> int:
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self.batch_size is None:
+            return n
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[Any]:
+        idx = self._indices()
+        if self.batch_size is None:
+            for i in idx:
+                yield self.dataset[int(i)] if self.collate_fn is None else self.collate_fn(self.dataset[int(i)])
+            return
+        bs = self.batch_size
+        stop = (len(idx) // bs) * bs if self.drop_last else len(idx)
+        fast = self.collate_fn is None and isinstance(self.dataset, TensorDataset)
+        for start in range(0, stop, bs):
+            batch_idx = idx[start:start + bs]
+            if fast:
+                if self.shuffle or self.sampler is not None:
+                    key = nc.from_numpy(np.ascontiguousarray(batch_idx, dtype=np.int64))
+                    yield [t[key] for t in self.dataset.tensors]
+                else:
+                    end = start + len(batch_idx)
+                    yield [t[start:end].clone() for t in self.dataset.tensors]  # a copy, as collate makes
+                continue
+            samples = [self.dataset[int(i)] for i in batch_idx]
+            yield (self.collate_fn or default_collate)(samples)
+
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "default_collate", "DataLoader"]
