@@ -1,8 +1,7 @@
 """The digits demo end to end (skipped without scikit-learn): the model reaches >= 97%
 test accuracy on the fixed 80/20 split with a fixed seed; training is bitwise
 deterministic for a seed, run twice with 1 thread and twice with 2 threads, and equal
-across the two thread counts for the MLP (the CNN's conv2d weight gradient is not:
-xfail naming it); ``python -m nn_core.demo`` prints the evaluation and writes the PNG."""
+across the two thread counts; ``python -m nn_core.demo`` prints the evaluation and writes the PNG."""
 import os
 import subprocess
 import sys
@@ -68,8 +67,8 @@ def first_batch_grads(n_threads, threads):
 def test_losses_do_not_depend_on_the_thread_count(threads):
     """Linear, activations, losses, reductions and the optimizer kernels split work by output
     (GEMM by output tiles, reductions per output element, elementwise and optimizer kernels
-    by range), so no sum changes order with the thread count, and the MLP's losses are
-    bitwise equal for 1 and 2 threads. When they differ, the message names the parameters
+    by range), and conv2d's weight gradient sums fixed image blocks in order, so no sum
+    changes order with the thread count: the losses are bitwise equal for 1 and 2 threads. When they differ, the message names the parameters
     whose gradient already differs after one step (the op that breaks it)."""
     a, b = losses(1, threads), losses(2, threads)
     if np.array_equal(a, b):
@@ -78,11 +77,6 @@ def test_losses_do_not_depend_on_the_thread_count(threads):
     culprits = [f"{k} (max diff {np.abs(g1[k] - g2[k]).max():.2g})" for k in g1 if not np.array_equal(g1[k], g2[k])]
     message = (f"losses for 1 and 2 threads first differ at step {np.nonzero(a != b)[0][0]}; gradients that differ "
                f"after one step: {', '.join(culprits) or 'none'}")
-    if demo.has_conv() and culprits and all(k.startswith("features.") for k in (c.split()[0] for c in culprits)):
-        # Known: conv2d's weight-gradient kernel splits its sum over images across threads
-        # (per-thread partial sums), so its rounding depends on the thread count. Runs with
-        # the same thread count stay bitwise identical (the test above).
-        pytest.xfail("conv2d weight gradient depends on the thread count: " + message)
     raise AssertionError(message)
 
 

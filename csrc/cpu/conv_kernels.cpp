@@ -17,8 +17,7 @@
 // Threads: parallel_for over (image block, group) items (Note [Image blocks]), each
 // with its own scratch col buffer and a single-threaded GEMM (sgemm runs serially inside
 // a parallel region); with one item the GEMM itself is threaded. The weight gradient
-// accumulates one partial dw per thread chunk, summed at the end (deterministic for a
-// given thread count).
+// does not depend on the thread count (Note [Deterministic weight gradient]).
 //
 // The direct nested-loop reference these are tested against is in conv_ref.cpp.
 #include <algorithm>
@@ -188,8 +187,7 @@ struct Blocks {
   int64_t begin(int64_t b, int64_t N) const { return N * b / count; }
 };
 
-Blocks image_blocks(const ConvGeom& g, size_t elem) {
-  const int64_t threads = get_num_threads();
+Blocks image_blocks(const ConvGeom& g, size_t elem, int64_t threads) {
   int64_t nb = std::max<int64_t>(1, (512 + g.P - 1) / std::max<int64_t>(g.P, 1));
   nb = std::min(nb, std::max<int64_t>(1, (int64_t{2} << 20) / static_cast<int64_t>(elem * std::max<int64_t>(g.K, 1) *
                                                                                      std::max<int64_t>(g.P, 1))));
@@ -203,7 +201,7 @@ Blocks image_blocks(const ConvGeom& g, size_t elem) {
 
 template <typename T>
 void forward_gemm(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
-  const Blocks bl = image_blocks(g, sizeof(T));
+  const Blocks bl = image_blocks(g, sizeof(T), get_num_threads());
   parallel_for(0, bl.count * g.G, 1, [&](int64_t i0, int64_t i1) {
     std::unique_ptr<T[]> col, tmp;
     for (int64_t item = i0; item < i1; ++item) {
@@ -245,7 +243,7 @@ const T* gather_gy(const ConvGeom& g, const T* gyg, int64_t nb, std::unique_ptr<
 
 template <typename T>
 void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* dx) {
-  const Blocks bl = image_blocks(g, sizeof(T));
+  const Blocks bl = image_blocks(g, sizeof(T), get_num_threads());
   parallel_for(0, bl.count * g.G, 1, [&](int64_t i0, int64_t i1) {
     std::unique_ptr<T[]> dcol, gbuf;
     for (int64_t item = i0; item < i1; ++item) {
@@ -269,21 +267,20 @@ void backward_input_gemm(const ConvGeom& g, const T* gy, const T* w, T* dx) {
   });
 }
 
+// Note [Deterministic weight gradient]: dw sums over images. The image blocks here are
+// planned as for one thread, every block writes its own partial dw (beta = 0), and the
+// partials are added in block order, so dw is bitwise the same for any thread count
+// (the GEMM splits rows and columns across threads, never the reduction).
 template <typename T>
 void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
-  const Blocks bl = image_blocks(g, sizeof(T));
+  const Blocks bl = image_blocks(g, sizeof(T), 1);
   const int64_t items = bl.count * g.G, wsize = g.Cout * g.K;
-  const int64_t chunks = parallel_chunks(0, items, 1);
-  std::vector<std::unique_ptr<T[]>> partial(static_cast<size_t>(std::max<int64_t>(chunks, 1)));
-  std::vector<char> touched(partial.size() * static_cast<size_t>(g.G), 0);
+  if (g.N == 0) {
+    std::fill(dw, dw + wsize, T(0));
+    return;
+  }
+  std::unique_ptr<T[]> partial = bl.count > 1 ? scratch<T>(bl.count * wsize) : nullptr;
   parallel_for(0, items, 1, [&](int64_t i0, int64_t i1) {
-    int64_t chunk = 0;
-    while (chunk + 1 < chunks && items * (chunk + 1) / chunks <= i0) ++chunk;
-    T* acc = dw;
-    if (chunks > 1) {
-      partial[chunk] = scratch<T>(wsize);
-      acc = partial[chunk].get();
-    }
     std::unique_ptr<T[]> col, gbuf;
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t b = item / g.G, gr = item % g.G;
@@ -296,28 +293,18 @@ void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
         for (int64_t n = 0; n < nb; ++n) im2col(xg + n * g.C * g.H * g.W, col.get() + n * g.P, ld, g);
         B = col.get();
       }
-      char& seen = touched[chunk * g.G + gr];
-      // dw_g (Og, K) += G (Og, nb*P) @ col^T (nb*P, K)
-      gemm_call<T>(g.Og, g.K, ld, G, ld, 1, B, 1, ld, acc + gr * g.Og * g.K, g.K, seen ? 1.0f : 0.0f, nullptr,
-                   false);
-      seen = 1;
+      T* acc = (partial ? partial.get() + b * wsize : dw) + gr * g.Og * g.K;
+      // dw_g (Og, K) = G (Og, nb*P) @ col^T (nb*P, K) for this block
+      gemm_call<T>(g.Og, g.K, ld, G, ld, 1, B, 1, ld, acc, g.K, 0.0f, nullptr, false);
     }
   });
-  // Sum the partials (a group no chunk touched, with N == 0, is zero).
-  parallel_for(0, g.G, 1, [&](int64_t g0, int64_t g1) {
-    for (int64_t gr = g0; gr < g1; ++gr) {
-      T* out = dw + gr * g.Og * g.K;
-      const int64_t len = g.Og * g.K;
-      if (chunks <= 1) {
-        if (!touched[gr]) std::fill(out, out + len, T(0));
-        continue;
-      }
-      std::fill(out, out + len, T(0));
-      for (int64_t c = 0; c < chunks; ++c) {
-        if (!touched[c * g.G + gr]) continue;
-        const T* src = partial[c].get() + gr * g.Og * g.K;
-        for (int64_t k = 0; k < len; ++k) out[k] += src[k];
-      }
+  if (!partial) return;
+  // Sum the block partials in block order (Note [Deterministic weight gradient]).
+  parallel_for(0, wsize, 4096, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      T total = T(0);
+      for (int64_t b = 0; b < bl.count; ++b) total += partial[b * wsize + k];
+      dw[k] = total;
     }
   });
 }
