@@ -39,5 +39,6 @@ void bind_tensor(py::module_& m);
 void bind_functions(py::module_& m);
 void bind_interop(py::module_& m);
 void bind_conv(py::module_& m);
+void bind_checkpoint(py::module_& m);
 
 }  // namespace nn::bind

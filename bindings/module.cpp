@@ -141,4 +141,5 @@ PYBIND11_MODULE(_C, m) {
   bind_functions(m);
   bind_interop(m);
   bind_conv(m);
+  bind_checkpoint(m);
 }

@@ -23,6 +23,9 @@ __version__ = "0.1.0"
 _tensor._install()
 
 from . import nn  # noqa: E402  (needs the installed Tensor methods)
+from . import serialization  # noqa: E402
+from .serialization import CheckpointError, load, save  # noqa: E402
+from . import checkpoint  # noqa: E402
 
 # ---- dtypes ------------------------------------------------------------------------
 dtype = _C.DType
@@ -182,4 +185,5 @@ __all__ = [
     "tensor", "as_tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
     "arange", "rand", "randn", "randint", "from_numpy", "from_dlpack", "manual_seed", "memory_stats",
     "reset_peak_memory_stats", "set_num_threads", "get_num_threads", "is_grad_enabled", "is_tensor",
+    "save", "load", "CheckpointError", "checkpoint", "serialization",
 ] + _OP_FUNCTIONS
