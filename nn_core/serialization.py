@@ -64,7 +64,12 @@ _CODE_TO_DTYPE = {
     "BOOL": _C.DType.bool,
 }
 _DTYPE_TO_CODE = {v: k for k, v in _CODE_TO_DTYPE.items()}
-_NUMPY_OK = {"F64", "F32", "F16", "I64", "I32", "I8", "U8", "BOOL"}  # codes numpy arrays can hold
+# Codes numpy arrays can hold; U16/I16/U32/U64 (which nn_core lacks) only ever load as numpy arrays.
+_CODE_TO_NUMPY = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I8": "i1", "U8": "u1",
+                  "BOOL": "?", "I16": "<i2", "U16": "<u2", "U32": "<u4", "U64": "<u8"}
+_NUMPY_TO_CODE = {np.dtype(v): k for k, v in _CODE_TO_NUMPY.items()}
+_ITEMSIZE = {code: np.dtype(v).itemsize for code, v in _CODE_TO_NUMPY.items()}
+_ITEMSIZE["BF16"] = 2
 
 
 # ---- Note [Tree encoding] ---------------------------------------------------------------
@@ -124,7 +129,13 @@ class _Encoder:
                 node["g"] = 1
             return node
         if isinstance(obj, np.ndarray):
-            return {"A": self._add_tensor(_C.from_numpy(np.ascontiguousarray(obj)), path)}
+            dt = obj.dtype.newbyteorder("<") if obj.dtype.byteorder == ">" else obj.dtype
+            if dt not in _NUMPY_TO_CODE:
+                raise TypeError(f"save: numpy array at '{'/'.join(path)}' has dtype {obj.dtype}, which safetensors "
+                                "cannot store")
+            name = self._name(path)
+            self.tensors[name] = np.ascontiguousarray(obj, dtype=dt)
+            return {"A": name}
         if isinstance(obj, np.generic):
             return self.encode(obj.item(), path)
         if isinstance(obj, (bytes, bytearray)):
@@ -161,9 +172,13 @@ def _decode(node, tensors: Dict[str, Tensor], where: str):
         if key == "A":
             if len(node) != 1:
                 raise CheckpointError(f"{where}: malformed array node {str(node)[:80]}")
-            if _DTYPE_TO_CODE[t.dtype] not in _NUMPY_OK:
-                raise CheckpointError(f"{where}: numpy array '{name}' has dtype {t.dtype}, which numpy cannot hold")
+            if isinstance(t, np.ndarray):
+                return np.array(t)  # a copy: never keep the file mapped for a small array
+            if t.dtype == _C.DType.bfloat16:
+                raise CheckpointError(f"{where}: numpy array '{name}' has dtype bfloat16, which numpy cannot hold")
             return np.array(t.numpy())
+        if isinstance(t, np.ndarray):
+            raise CheckpointError(f"{where}: tensor '{name}' has dtype {t.dtype}, which nn_core cannot hold")
         if len(node) == 2:
             if node.get("g") != 1:
                 raise CheckpointError(f"{where}: malformed tensor node {str(node)[:80]}")
@@ -222,9 +237,9 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def write_tensors(path, tensors: Dict[str, Tensor], metadata: Optional[Dict[str, str]] = None,
+def write_tensors(path, tensors: Dict[str, Any], metadata: Optional[Dict[str, str]] = None,
                   *, fsync: bool = True) -> None:
-    """Writes a flat {name: tensor} dict as a safetensors file, atomically.
+    """Writes a flat {name: tensor or numpy array} dict as a safetensors file, atomically.
 
     The bytes go to a temporary file in the target's directory (".<name>.<pid>.<random>.tmp"), which is
     flushed and fsynced, then renamed over ``path``; the directory is fsynced so the rename survives a crash.
@@ -241,10 +256,13 @@ def write_tensors(path, tensors: Dict[str, Tensor], metadata: Optional[Dict[str,
     buffers = []
     offset = 0
     for name, t in order:
-        if t.dtype not in _DTYPE_TO_CODE:
-            raise TypeError(f"save: tensor '{name}' has dtype {t.dtype}, which safetensors cannot store")
-        data = _C._tensor_bytes(t if t.is_contiguous() else t.contiguous())
-        header[name] = {"dtype": _DTYPE_TO_CODE[t.dtype], "shape": [int(s) for s in t.shape],
+        if isinstance(t, np.ndarray):
+            code = _NUMPY_TO_CODE[t.dtype]
+            data = np.ascontiguousarray(t).reshape(-1).view(np.uint8)
+        else:
+            code = _DTYPE_TO_CODE[t.dtype]
+            data = _C._tensor_bytes(t if t.is_contiguous() else t.contiguous())
+        header[name] = {"dtype": code, "shape": [int(s) for s in t.shape],
                         "data_offsets": [offset, offset + data.nbytes]}
         buffers.append(data)
         offset += data.nbytes
@@ -300,11 +318,20 @@ def save(obj, path, *, metadata: Optional[Dict[str, str]] = None, fsync: bool = 
 
 # ---- reading ------------------------------------------------------------------------------
 class _Entry:
-    __slots__ = ("name", "dtype", "code", "shape", "begin", "end")
+    """One validated header entry; ``dtype`` is None for codes only numpy can hold (U16, I16, U32, U64)."""
+    __slots__ = ("name", "dtype", "code", "itemsize", "shape", "begin", "end")
 
     def __init__(self, name, code, shape, begin, end):
-        self.name, self.code, self.dtype, self.shape, self.begin, self.end = \
-            name, code, _CODE_TO_DTYPE[code], shape, begin, end
+        self.name, self.code, self.dtype, self.itemsize, self.shape, self.begin, self.end = \
+            name, code, _CODE_TO_DTYPE.get(code), _ITEMSIZE[code], shape, begin, end
+
+    def empty(self):
+        if self.dtype is None:
+            return np.empty(self.shape, dtype=_CODE_TO_NUMPY[self.code])
+        return _C._empty(list(self.shape), self.dtype)
+
+    def byte_view(self, value):
+        return value.reshape(-1).view(np.uint8) if isinstance(value, np.ndarray) else _C._tensor_bytes(value)
 
 
 def _is_int(v) -> bool:
@@ -350,8 +377,8 @@ def _parse_header(f, file_size: int, where: str) -> Tuple[dict, List[_Entry], Di
         if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
             raise CheckpointError(f"{what}: entry must have exactly 'dtype', 'shape' and 'data_offsets'")
         code, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
-        if not isinstance(code, str) or code not in _CODE_TO_DTYPE:
-            raise CheckpointError(f"{what}: unknown dtype {str(code)[:20]!r} (known: {', '.join(_CODE_TO_DTYPE)})")
+        if not isinstance(code, str) or code not in _ITEMSIZE:
+            raise CheckpointError(f"{what}: unknown dtype {str(code)[:20]!r} (known: {', '.join(_ITEMSIZE)})")
         if not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape):
             raise CheckpointError(f"{what}: shape must be a list of non-negative integers, got {str(shape)[:80]}")
         if not (isinstance(offs, list) and len(offs) == 2 and all(_is_int(o) for o in offs)
@@ -364,7 +391,7 @@ def _parse_header(f, file_size: int, where: str) -> Tuple[dict, List[_Entry], Di
                 numel *= s
                 if numel > buffer_size:  # stop before the product grows huge
                     break
-        nbytes = numel * _CODE_TO_DTYPE[code].itemsize
+        nbytes = numel * _ITEMSIZE[code]
         if nbytes != offs[1] - offs[0]:
             raise CheckpointError(f"{what}: shape {shape[:8]} of {code} needs {nbytes} bytes but data_offsets "
                                   f"span {offs[1] - offs[0]}")
@@ -400,13 +427,11 @@ def _tensors_mmap(f, entries, data_start: int, file_size: int) -> Tuple[Dict[str
     out = {}
     for e in entries:
         piece = mm[data_start + e.begin: data_start + e.end]
-        if e.end == e.begin:
-            out[e.name] = _C._empty(list(e.shape), e.dtype)
-        elif (data_start + e.begin) % e.dtype.itemsize == 0:
+        if e.end > e.begin and e.dtype is not None and (data_start + e.begin) % e.itemsize == 0:
             out[e.name] = _C._tensor_from_buffer(piece, e.dtype, e.shape)
-        else:  # misaligned for this dtype (another writer's layout): copy
-            t = _C._empty(list(e.shape), e.dtype)
-            _C._tensor_bytes(t)[:] = piece
+        else:  # empty, numpy-only, or misaligned for this dtype (another writer's layout): copy
+            t = e.empty()
+            e.byte_view(t)[:] = piece
             out[e.name] = t
     return out, [mm[data_start:]]
 
@@ -416,8 +441,8 @@ def _tensors_read(f, entries, data_start: int) -> Tuple[Dict[str, Tensor], list]
     out = {}
     bufs = []
     for e in sorted(entries, key=lambda e: (e.begin, e.end)):
-        t = _C._empty(list(e.shape), e.dtype)
-        view = _C._tensor_bytes(t)
+        t = e.empty()
+        view = e.byte_view(t)
         f.seek(data_start + e.begin)
         got = f.readinto(memoryview(view)) if view.nbytes else 0
         if got != view.nbytes:
