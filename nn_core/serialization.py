@@ -396,12 +396,16 @@ def _parse_header(f, file_size: int, where: str) -> Tuple[dict, List[_Entry], Di
             raise CheckpointError(f"{what}: shape {shape[:8]} of {code} needs {nbytes} bytes but data_offsets "
                                   f"span {offs[1] - offs[0]}")
         entries.append(_Entry(name, code, shape, offs[0], offs[1]))
-    pos = 0
+    pos, hole = 0, None
     for e in sorted(entries, key=lambda e: (e.begin, e.end)):
-        if e.begin != pos:
-            kind = "overlaps the previous tensor" if e.begin < pos else "leaves a hole before it"
-            raise CheckpointError(f"{where}: tensor '{e.name[:100]}' at offset {e.begin} {kind} (expected {pos})")
+        if e.begin < pos:
+            raise CheckpointError(f"{where}: tensor '{e.name[:100]}' at bytes [{e.begin}, {e.end}) overlaps the "
+                                  f"tensor before it (which ends at {pos})")
+        if e.begin > pos and hole is None:
+            hole = f"{where}: tensor '{e.name[:100]}' at offset {e.begin} leaves a hole before it (expected {pos})"
         pos = e.end
+    if hole is not None:
+        raise CheckpointError(hole)
     if pos != buffer_size:
         raise CheckpointError(f"{where}: tensors cover {pos} bytes of the {buffer_size}-byte buffer")
     return header, entries, metadata, data_start
@@ -410,9 +414,8 @@ def _parse_header(f, file_size: int, where: str) -> Tuple[dict, List[_Entry], Di
 def _check_checksum(header, metadata, buffers, where: str) -> None:
     stored = metadata.get(_CHECKSUM_KEY)
     if stored is None:
-        if any(k.startswith(_RESERVED_PREFIX) for k in metadata):
-            raise CheckpointError(f"{where}: nn_core file without a checksum (corrupt metadata)")
-        return  # a file from another writer: structure checked, contents unverifiable
+        raise CheckpointError(f"{where}: the file has no checksum (written by another tool, or its metadata is "
+                              "damaged); pass verify=False to load it with the structural checks only")
     if not (isinstance(stored, str) and stored.startswith("xxh64:") and len(stored) == 22):
         raise CheckpointError(f"{where}: unknown checksum {stored[:40]!r}")
     actual = _checksum(header, buffers)
@@ -493,7 +496,8 @@ def load_file(path, *, verify: bool = True, mmap: bool = True) -> Tuple[Any, Dic
 def load(path, *, verify: bool = True, mmap: bool = True):
     """Loads what ``save`` wrote (or any safetensors file, as a flat dict of tensors).
 
-    ``verify=False`` skips the checksum (the structural checks always run). ``mmap=True`` maps the file
+    ``verify=True`` requires the file's checksum and checks it (files from other safetensors writers have
+    none: load those with ``verify=False``); ``verify=False`` skips it (the structural checks always run). ``mmap=True`` maps the file
     copy-on-write and returns tensors viewing it without copying where each tensor's offset is aligned to
     its element size (always, for files nn_core wrote); writing into them never changes the file.
     ``mmap=False`` reads into fresh memory. Raises CheckpointError for any malformed or corrupt file.
