@@ -33,6 +33,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -266,26 +267,45 @@ def write_tensors(path, tensors: Dict[str, Any], metadata: Optional[Dict[str, st
                         "data_offsets": [offset, offset + data.nbytes]}
         buffers.append(data)
         offset += data.nbytes
+    # The checksum covers the canonical header (which does not depend on the checksum) and the buffer, so it
+    # is computed on a second thread (the hash releases the GIL) while the bytes are written behind a
+    # placeholder of the same width; the header is then rewritten in place before the fsync.
     metadata[_CHECKSUM_KEY] = "xxh64:" + "0" * 16
     header = {"__metadata__": metadata, **header}
-    metadata[_CHECKSUM_KEY] = _checksum(header, buffers)
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    text += b" " * ((-(8 + len(text))) % _ALIGN)
+    canonical = _canonical(header)
+    digest: list = []
+    hasher = threading.Thread(target=lambda: digest.append(_C._xxh64([canonical] + buffers)), daemon=True)
+
+    def header_bytes() -> bytes:
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        text += b" " * ((-(8 + len(text))) % _ALIGN)
+        return len(text).to_bytes(8, "little") + text
 
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(len(text).to_bytes(8, "little"))
-            f.write(text)
+            hasher.start()
+            placeholder = header_bytes()
+            f.write(placeholder)
             for data in buffers:
                 f.write(memoryview(data))
+            hasher.join()
+            if not digest:
+                raise RuntimeError("save: computing the checksum failed")
+            metadata[_CHECKSUM_KEY] = "xxh64:%016x" % digest[0]
+            final = header_bytes()
+            assert len(final) == len(placeholder)
+            f.seek(0)
+            f.write(final)
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
+        if hasher.is_alive():
+            hasher.join()
         try:
             os.unlink(tmp)
         except OSError:
