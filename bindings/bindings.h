@@ -41,5 +41,6 @@ void bind_interop(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_attention(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_checkpoint(py::module_& m);
 
 }  // namespace nn::bind

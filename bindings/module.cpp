@@ -143,4 +143,5 @@ PYBIND11_MODULE(_C, m) {
   bind_conv(m);
   bind_attention(m);
   bind_optim(m);
+  bind_checkpoint(m);
 }

@@ -26,6 +26,9 @@ from . import nn  # noqa: E402  (needs the installed Tensor methods)
 from . import optim  # noqa: E402
 from . import data  # noqa: E402
 from . import metrics  # noqa: E402
+from . import serialization  # noqa: E402
+from .serialization import CheckpointError, load, save  # noqa: E402
+from . import checkpoint  # noqa: E402
 
 # ---- dtypes ------------------------------------------------------------------------
 dtype = _C.DType
@@ -185,4 +188,5 @@ __all__ = [
     "tensor", "as_tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
     "arange", "rand", "randn", "randint", "from_numpy", "from_dlpack", "manual_seed", "memory_stats",
     "reset_peak_memory_stats", "set_num_threads", "get_num_threads", "is_grad_enabled", "is_tensor",
+    "save", "load", "CheckpointError", "checkpoint", "serialization",
 ] + _OP_FUNCTIONS
