@@ -160,6 +160,26 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.sampler = sampler
         self._rng = _numpy_generator(generator) if shuffle else None
+        self._order: Optional[np.ndarray] = None  # the running epoch's sample order
+        self._batches_done = 0                   # batches of it already yielded
+        self._resume = False                     # next __iter__ continues the saved epoch
+
+    def state_dict(self) -> dict:
+        """The loader's position: generator state, the running epoch's order and how many of
+        its batches were yielded, so a restored loader continues with the next batch."""
+        return {
+            "rng": None if self._rng is None else self._rng.bit_generator.state,
+            "order": None if self._order is None else [int(i) for i in self._order],
+            "batches_done": int(self._batches_done),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if self._rng is not None and state.get("rng") is not None:
+            self._rng.bit_generator.state = state["rng"]
+        order = state.get("order")
+        self._order = None if order is None else np.asarray(order, dtype=np.int64)
+        self._batches_done = int(state.get("batches_done", 0))
+        self._resume = self._order is not None
 
     def _indices(self) -> np.ndarray:
         if self.sampler is not None:
@@ -174,7 +194,12 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
-        idx = self._indices()
+        if self._resume:
+            idx, first = self._order, self._batches_done
+            self._resume = False
+        else:
+            idx, first = self._indices(), 0
+            self._order, self._batches_done = idx, 0
         if self.batch_size is None:
             for i in idx:
                 yield self.dataset[int(i)] if self.collate_fn is None else self.collate_fn(self.dataset[int(i)])
@@ -182,7 +207,8 @@ class DataLoader:
         bs = self.batch_size
         stop = (len(idx) // bs) * bs if self.drop_last else len(idx)
         fast = self.collate_fn is None and isinstance(self.dataset, TensorDataset)
-        for start in range(0, stop, bs):
+        for start in range(first * bs, stop, bs):
+            self._batches_done = start // bs + 1
             batch_idx = idx[start:start + bs]
             if fast:
                 if self.shuffle or self.sampler is not None:
@@ -194,6 +220,7 @@ class DataLoader:
                 continue
             samples = [self.dataset[int(i)] for i in batch_idx]
             yield (self.collate_fn or default_collate)(samples)
+        self._order, self._batches_done = None, 0
 
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "default_collate", "DataLoader"]
