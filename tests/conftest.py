@@ -48,10 +48,17 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
 
 
+def _package_parent() -> str:
+    import nn_core
+    return os.path.dirname(os.path.dirname(os.path.abspath(nn_core.__file__)))
+
+
 def pytest_pyfunc_call(pyfuncitem):
     if pyfuncitem.get_closest_marker("isolated") is None or os.environ.get(_CHILD_ENV):
         return None
-    env = dict(os.environ, **{_CHILD_ENV: "1"})
+    # The child imports the same nn_core as this process (the cwd is not put on sys.path).
+    env = dict(os.environ, **{_CHILD_ENV: "1"}, PYTHONSAFEPATH="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [_package_parent(), os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
            "--rootdir", str(pyfuncitem.config.rootpath), pyfuncitem.nodeid]
     r = subprocess.run(cmd, cwd=pyfuncitem.config.rootpath, env=env, capture_output=True, text=True, timeout=900)

@@ -432,10 +432,12 @@ def test_failed_restore_leaves_everything_unchanged(tmp_path, corrupt):
 def test_resume_in_fresh_process_is_bitwise_equal(tmp_path):
     n, m = 5, 6
     script = str(HERE / "test_checkpoint.py")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), str(HERE)]))
+    # The children import the same nn_core as this process (installed in CI), plus tests/.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(nc.__file__).resolve().parent.parent), str(HERE)]),
+               PYTHONSAFEPATH="1")
 
     def run(*args):
-        r = subprocess.run([sys.executable, script, *map(str, args)], env=env, cwd=HERE.parent,
+        r = subprocess.run([sys.executable, script, *map(str, args)], env=env, cwd=tmp_path,
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 

@@ -61,17 +61,23 @@ def test_sigkill_during_saves_never_exposes_a_bad_checkpoint(tmp_path):
     ckdir = tmp_path / "ckpts"
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    # The child imports the same nn_core as this process (the installed one in CI, the
+    # in-place build in a developer tree), never the source tree by accident.
+    env = dict(os.environ, PYTHONPATH=str(Path(nc.__file__).resolve().parent.parent), PYTHONSAFEPATH="1")
     kills, temp_seen, steps_seen = 0, 0, set()
     while kills < 60:
-        proc = subprocess.Popen([sys.executable, str(script), str(ckdir)], stdout=subprocess.PIPE, env=env,
-                                cwd=HERE.parent)
+        proc = subprocess.Popen([sys.executable, str(script), str(ckdir)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, cwd=tmp_path)
         line = proc.stdout.readline()
-        assert line == b"ready\n", line
+        if line != b"ready\n":
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"child did not start: {line!r}\n{err.decode(errors='replace')[-3000:]}")
         time.sleep(rnd.uniform(0.0, 0.12))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
+        proc.stderr.close()
         kills += 1
         names = os.listdir(ckdir)
         temp_seen += sum(n.endswith(".tmp") for n in names)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nn_core as nc
+
 from op_db import OP_DB
 from samples import examples
 
@@ -16,7 +18,9 @@ HERE = Path(__file__).resolve().parent
 
 def test_fuzz_all_ops_in_child_process(tmp_path):
     log = tmp_path / "last_example.txt"
-    env = dict(os.environ, NN_CORE_FUZZ_LOG=str(log), NN_CORE_FUZZ_EXAMPLES=str(examples(10)))
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(nc.__file__)))
+    env = dict(os.environ, NN_CORE_FUZZ_LOG=str(log), NN_CORE_FUZZ_EXAMPLES=str(examples(10)), PYTHONSAFEPATH="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
            "--rootdir", str(HERE.parent), str(HERE / "fuzz_cases.py")]
     r = subprocess.run(cmd, cwd=HERE.parent, env=env, capture_output=True, text=True, timeout=900)
