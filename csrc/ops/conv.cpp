@@ -19,15 +19,6 @@ using autograd::SavedTensor;
 
 namespace {
 
-std::array<int64_t, 2> pair_arg(const std::vector<int64_t>& v, const char* op, const char* what, int64_t min) {
-  NN_CHECK(v.size() == 1 || v.size() == 2, ValueError, op, ": ", what, " must be an int or a pair of ints, got ",
-           v.size(), " values");
-  std::array<int64_t, 2> out{v[0], v.size() == 2 ? v[1] : v[0]};
-  NN_CHECK(out[0] >= min && out[1] >= min, ValueError, op, ": ", what, " must be >= ", min, ", got (", out[0], ", ",
-           out[1], ")");
-  return out;
-}
-
 
 void check_conv_dtypes(const Tensor& x, const Tensor& w, const Tensor& bias, const char* op) {
   NN_CHECK(is_floating(x.dtype()), DTypeError, op, ": expected a floating-point input, got ", x.dtype());
@@ -58,8 +49,9 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   NN_CHECK(weight.dim() == 4, ShapeError, op, ": weight must be 4-D (out_channels, in_channels/groups, kH, kW), got ",
            weight.sizes());
   check_conv_dtypes(input, weight, bias, op);
-  const auto stride = pair_arg(stride_v, op, "stride", 1), padding = pair_arg(padding_v, op, "padding", 0),
-             dilation = pair_arg(dilation_v, op, "dilation", 1);
+  const auto stride = detail::pair_arg(stride_v, op, "stride", 1),
+             padding = detail::pair_arg(padding_v, op, "padding", 0),
+             dilation = detail::pair_arg(dilation_v, op, "dilation", 1);
   NN_CHECK(groups >= 1, ValueError, op, ": groups must be >= 1, got ", groups);
   const int64_t N = input.sizes()[0], C = input.sizes()[1], H = input.sizes()[2], W = input.sizes()[3];
   const int64_t Cout = weight.sizes()[0], kh = weight.sizes()[2], kw = weight.sizes()[3];
@@ -121,9 +113,9 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   const char* op = "conv2d";
   if (padding == "valid") return conv2d(input, weight, bias, stride, std::vector<int64_t>{0, 0}, dilation_v, groups, relu);
   NN_CHECK(padding == "same", ValueError, op, ": padding must be 'valid', 'same' or ints, got '", padding, "'");
-  const auto s = pair_arg(stride, op, "stride", 1);
+  const auto s = detail::pair_arg(stride, op, "stride", 1);
   NN_CHECK(s[0] == 1 && s[1] == 1, ValueError, op, ": padding='same' is not supported for strided convolutions");
-  const auto d = pair_arg(dilation_v, op, "dilation", 1);
+  const auto d = detail::pair_arg(dilation_v, op, "dilation", 1);
   NN_CHECK(weight.dim() == 4, ShapeError, op, ": weight must be 4-D (out_channels, in_channels/groups, kH, kW), got ",
            weight.sizes());
   // Total padding d*(k-1) per dim, split left = total/2, right = the rest (PyTorch). An
@@ -187,9 +179,10 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
   NN_CHECK(weight.dim() == 4, ShapeError, op, ": weight must be 4-D (in_channels, out_channels/groups, kH, kW), got ",
            weight.sizes());
   check_conv_dtypes(input, weight, bias, op);
-  const auto stride = pair_arg(stride_v, op, "stride", 1), padding = pair_arg(padding_v, op, "padding", 0),
-             dilation = pair_arg(dilation_v, op, "dilation", 1),
-             opad = pair_arg(output_padding_v, op, "output_padding", 0);
+  const auto stride = detail::pair_arg(stride_v, op, "stride", 1),
+             padding = detail::pair_arg(padding_v, op, "padding", 0),
+             dilation = detail::pair_arg(dilation_v, op, "dilation", 1),
+             opad = detail::pair_arg(output_padding_v, op, "output_padding", 0);
   NN_CHECK(groups >= 1, ValueError, op, ": groups must be >= 1, got ", groups);
   for (int k = 0; k < 2; ++k)
     NN_CHECK(opad[k] < stride[k] || opad[k] < dilation[k], ValueError, op,

@@ -1,7 +1,9 @@
 // internal.h — helpers shared by the op files; not part of the public C++ API.
 // Everything here bypasses autograd: callers record their own nodes.
 #pragma once
+#include <array>
 #include <string>
+#include <vector>
 
 #include "autograd/node.h"
 #include "ops/dispatch.h"
@@ -50,6 +52,17 @@ inline Tensor nonnegative_strides(const Tensor& t) {
   if (!negative) return t;
   if (t.is_contiguous()) return make_view(t, t.sizes(), contiguous_strides(t.sizes()), t.offset());
   return contiguous_raw(t);  // not contiguous: a fresh copy with row-major strides
+}
+
+// An int-or-pair argument (kernel_size, stride, padding, ...) as two values >= min.
+inline std::array<int64_t, 2> pair_arg(const std::vector<int64_t>& v, const char* op, const char* what,
+                                       int64_t min) {
+  NN_CHECK(v.size() == 1 || v.size() == 2, ValueError, op, ": ", what, " must be an int or a pair of ints, got ",
+           v.size(), " values");
+  std::array<int64_t, 2> out{v[0], v.size() == 2 ? v[1] : v[0]};
+  NN_CHECK(out[0] >= min && out[1] >= min, ValueError, op, ": ", what, " must be >= ", min, ", got (", out[0], ", ",
+           out[1], ")");
+  return out;
 }
 
 // Device check for ops with several tensor inputs.

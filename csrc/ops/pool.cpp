@@ -12,15 +12,6 @@ using autograd::SavedTensor;
 
 namespace {
 
-std::array<int64_t, 2> pair_of(const std::vector<int64_t>& v, const char* op, const char* what, int64_t min) {
-  NN_CHECK(v.size() == 1 || v.size() == 2, ValueError, op, ": ", what, " must be an int or a pair of ints, got ",
-           v.size(), " values");
-  std::array<int64_t, 2> out{v[0], v.size() == 2 ? v[1] : v[0]};
-  NN_CHECK(out[0] >= min && out[1] >= min, ValueError, op, ": ", what, " must be >= ", min, ", got (", out[0], ", ",
-           out[1], ")");
-  return out;
-}
-
 int64_t pooled_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, bool ceil_mode) {
   const int64_t span = in + 2 * pad - dil * (k - 1) - 1;
   if (span < 0) return 0;
@@ -40,10 +31,10 @@ void check_pool_input(const Tensor& x, const char* op) {
 
 Pool2dParams make_params(const char* op, const std::vector<int64_t>& kernel, const std::vector<int64_t>& stride,
                          const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation) {
-  const auto k = pair_of(kernel, op, "kernel_size", 1);
-  const auto s = stride.empty() ? k : pair_of(stride, op, "stride", 1);
-  const auto p = pair_of(padding, op, "padding", 0);
-  const auto d = pair_of(dilation, op, "dilation", 1);
+  const auto k = detail::pair_arg(kernel, op, "kernel_size", 1);
+  const auto s = stride.empty() ? k : detail::pair_arg(stride, op, "stride", 1);
+  const auto p = detail::pair_arg(padding, op, "padding", 0);
+  const auto d = detail::pair_arg(dilation, op, "dilation", 1);
   for (int i = 0; i < 2; ++i)
     NN_CHECK(p[i] <= k[i] / 2, ValueError, op, ": padding should be at most half of the kernel size, got padding (",
              p[0], ", ", p[1], ") for kernel_size (", k[0], ", ", k[1], ")");
@@ -135,7 +126,7 @@ Tensor avg_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size, 
 Tensor adaptive_avg_pool2d(const Tensor& input, const std::vector<int64_t>& output_size) {
   const char* op = "adaptive_avg_pool2d";
   check_pool_input(input, op);
-  const auto o = pair_of(output_size, op, "output_size", 1);
+  const auto o = detail::pair_arg(output_size, op, "output_size", 1);
   if (is_half(input.dtype()))
     return cast(adaptive_avg_pool2d(cast(input, DType::Float32), output_size), input.dtype());
   return run_pool(OpId::adaptive_avg_pool2d, input, Pool2dParams{}, o[0], o[1], nullptr);
