@@ -295,3 +295,13 @@ def test_backward_without_grad_requirement_fails():
         nc.ones(2).sum().backward()
     with pytest.raises((TypeError, RuntimeError)):
         nc.tensor([1, 2]).requires_grad_(True)  # integer tensors cannot require grad
+
+
+def test_softplus_gradient_is_sigmoid_at_the_kink():
+    """softplus is built from max/abs, both kinked at 0; its derivative there is sigmoid(0) = 1/2
+    (gradcheck at random points would not land on 0)."""
+    x = nc.tensor([0.0, -3.0, 2.5], dtype=nc.float64, requires_grad=True)
+    nc.functional.softplus(x).sum().backward()
+    expected = 1 / (1 + np.exp(-np.array([0.0, -3.0, 2.5])))
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12, atol=0)
+    assert abs(nc.functional.softplus(nc.tensor([-50.0], dtype=nc.float64)).item() - np.exp(-50.0)) < 1e-30

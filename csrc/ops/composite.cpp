@@ -44,10 +44,12 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {
-  // softplus(z) = max(z, 0) + log1p(exp(-|z|)), z = beta * x: no overflow for large |z|.
+  // softplus(z) = max(z, 0) + log1p(exp(-|z|)), z = beta * x: no overflow for large |z|
+  // and full relative accuracy for very negative z. The gradient is sigmoid(z): at z = 0,
+  // maximum() gives each tied side half (1/2) and |z|' = 0, so 1/2 as it should be.
   NN_CHECK(beta != 0, ValueError, "softplus: beta must be non-zero");
   Tensor z = mul(x, wrapped_scalar(beta, false));
-  Tensor soft = div(add(relu(z), log1p(exp(neg(abs(z))))), wrapped_scalar(beta, false));
+  Tensor soft = div(add(maximum(z, zeros({}, z.dtype())), log1p(exp(neg(abs(z))))), wrapped_scalar(beta, false));
   return where(gt(z, wrapped_scalar(threshold, false)), x, soft);
 }
 
