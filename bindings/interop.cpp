@@ -270,8 +270,8 @@ Tensor tensor_from_object(py::handle obj, std::optional<DType> dtype) {
   else dt = dtype_from_numpy(arr.dtype());
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   std::vector<int64_t> bstrides(arr.strides(), arr.strides() + arr.ndim());
-  Tensor view = wrap_memory(static_cast<char*>(arr.mutable_data()), shape, bstrides, dtype_from_numpy(arr.dtype()),
-                            keep_alive(arr), "tensor");
+  Tensor view = wrap_memory(static_cast<char*>(const_cast<void*>(arr.data())), shape, bstrides,
+                            dtype_from_numpy(arr.dtype()), keep_alive(arr), "tensor");
   Tensor out = empty(shape, dtype ? *dtype : dt);
   detail::copy_raw(out, view);
   return out;
@@ -330,6 +330,10 @@ std::vector<TensorIndex> parse_index(py::handle key) {
 void bind_interop(py::module_& m) {
   m.def("from_numpy", [](py::array arr) {
     const DType dt = dtype_from_numpy(arr.dtype());
+    // A read-only array (a read-only memory map, np.frombuffer of bytes) is copied: an
+    // in-place op through a shared tensor would write memory numpy promised not to change
+    // (or fault on a read-only mapping).
+    if (!arr.writeable()) return tensor_from_object(arr, dt);
     Shape shape(arr.shape(), arr.shape() + arr.ndim());
     std::vector<int64_t> bstrides(arr.strides(), arr.strides() + arr.ndim());
     return wrap_memory(static_cast<char*>(const_cast<void*>(arr.data())), shape, bstrides, dt, keep_alive(arr),

@@ -228,3 +228,22 @@ def test_half_types_widen_exactly():
     assert np.array_equal(t.float().numpy(), b, equal_nan=True)
     with np.errstate(invalid="ignore"):
         assert np.array_equal(t.double().numpy(), b.astype(np.float64), equal_nan=True)
+
+
+def test_from_numpy_copies_read_only_arrays(tmp_path):
+    """A read-only array is copied (writes through the tensor must not reach memory numpy
+    promised not to change, nor fault on a read-only memory map); writable ones are shared."""
+    frozen = np.frombuffer(b"\x00" * 16, dtype=np.float32)
+    t = nc.from_numpy(frozen)
+    t.add_(1)
+    assert t.tolist() == [1.0] * 4 and frozen.tolist() == [0.0] * 4
+    path = tmp_path / "a.npy"
+    np.save(path, np.arange(6, dtype=np.float64))
+    mapped = np.load(path, mmap_mode="r")
+    u = nc.from_numpy(mapped)
+    u.mul_(2)  # would fault on the read-only mapping if it were shared
+    assert u.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0] and mapped.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    writable = np.arange(3, dtype=np.float32)
+    w = nc.from_numpy(writable)
+    w.add_(1)
+    assert writable.tolist() == [1.0, 2.0, 3.0]
