@@ -414,3 +414,10 @@ def test_minilm_matches_torch(minilm, minilm_weights):
     ours = minilm.encode(SENTENCES, batch_size=len(SENTENCES))
     assert cosine_rows(ours, ref).min() >= 0.99999
     np.testing.assert_allclose(ours, ref, atol=2e-5)
+
+
+def test_demo_semantic_search(minilm_dir, capsys):
+    from nn_core.models import demo
+    assert demo.main(["--top-k", "1", "A man is eating pasta."]) == 0
+    out = capsys.readouterr().out
+    assert "A man is eating pasta.\n" in out and "A man is eating food." in out
