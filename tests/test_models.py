@@ -171,6 +171,9 @@ def test_sentence_encoder_forward_pools_and_normalizes(tiny_bert, rng):
     assert ours.shape == (3, 32) and ours.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
     assert cosine_rows(ours, np_sentence_embeddings(W, TINY, ids, mask)).min() >= 0.99999
+    with nc.no_grad():  # a row with no token at all: zeros, not NaN
+        empty = enc(nc.from_numpy(ids), nc.from_numpy(mask * np.array([[1], [1], [0]]))).numpy()
+    assert np.all(empty[2] == 0) and np.allclose(empty[:2], ours[:2], atol=1e-6)
 
 
 def test_hf_weights_missing_or_unexpected_tensor(rng):

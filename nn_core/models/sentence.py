@@ -89,9 +89,11 @@ class SentenceEncoder(Module):
         self.tokenizer = tokenizer
         if tokenizer is not None:
             tokenizer.enable_truncation(max_length=self.max_seq_length)
-            pad_id = tokenizer.token_to_id("[PAD]")
+            padding = tokenizer.padding or {}  # keep the file's pad token, drop any fixed length
+            pad_token = padding.get("pad_token", "[PAD]")
+            pad_id = padding.get("pad_id", tokenizer.token_to_id(pad_token))
             pad_id = bert.config.pad_token_id if pad_id is None else pad_id
-            tokenizer.enable_padding(pad_id=pad_id, pad_token="[PAD]")  # to each batch's longest
+            tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to each batch's longest
 
     @property
     def embedding_dim(self) -> int:
