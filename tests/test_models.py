@@ -424,3 +424,25 @@ def test_demo_semantic_search(minilm_dir, capsys):
     assert demo.main(["--top-k", "1", "A man is eating pasta."]) == 0
     out = capsys.readouterr().out
     assert "A man is eating pasta.\n" in out and "A man is eating food." in out
+
+
+def test_forward_stays_in_tensor_ops(tiny_bert, rng, monkeypatch):
+    """forward never reads tensor data on the Python side (no numpy round trip, no
+    data-dependent branch), so the runtime can trace it into a graph of native ops."""
+    model, _ = tiny_bert
+    enc = SentenceEncoder(model).eval()
+    ids = nc.from_numpy(rng.integers(0, TINY["vocab_size"], (2, 6)))
+    mask = nc.from_numpy(np.array([[1] * 6, [1] * 3 + [0] * 3]))
+    with nc.no_grad():
+        expected = enc(ids, mask).numpy()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("forward read tensor data on the Python side")
+
+    for name in ("numpy", "item", "tolist", "__bool__", "__array__", "__float__", "__int__", "__index__"):
+        if hasattr(nc.Tensor, name):
+            monkeypatch.setattr(nc.Tensor, name, forbidden)
+    with nc.no_grad():
+        out = enc(ids, mask)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(out.numpy(), expected)
