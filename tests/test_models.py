@@ -250,6 +250,7 @@ def test_minilm_tokenizer_known_sentence(minilm):
     assert batch["token_type_ids"].tolist() == [[0] * 6] * 2
     assert all(v.dtype == np.int64 for v in batch.values())
     assert minilm.max_seq_length == 256 and minilm.embedding_dim == 384 and minilm.normalize
+    assert minilm.config.vocab_size == 30522 and minilm.name == "all-MiniLM-L6-v2"
 
 
 def test_minilm_truncates_to_max_seq_length(minilm):

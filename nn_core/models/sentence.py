@@ -96,6 +96,11 @@ class SentenceEncoder(Module):
             tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)  # to each batch's longest
 
     @property
+    def config(self) -> BertConfig:
+        """The encoder's ``BertConfig`` (vocab_size, hidden_size, ...)."""
+        return self.bert.config
+
+    @property
     def embedding_dim(self) -> int:
         return self.bert.config.hidden_size
 
