@@ -27,7 +27,6 @@ eager's at every case and at most onnxruntime's at batch 1.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 
 import numpy as np

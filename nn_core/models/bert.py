@@ -28,7 +28,6 @@ from dataclasses import dataclass, fields
 from typing import Dict, Mapping, Optional
 
 import nn_core as nc
-from nn_core import functional as F
 from nn_core.nn import Dropout, Embedding, LayerNorm, Module, ModuleList, TransformerEncoderLayer
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 
