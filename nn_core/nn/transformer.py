@@ -230,8 +230,12 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x):
-        if isinstance(self.activation, str):  # bias + activation fused into the GEMM write-back
+        if isinstance(self.activation, str) and type(self.linear1) is Linear:
+            # bias + activation fused into the GEMM write-back
             h = F.linear(x, self.linear1.weight, self.linear1.bias, self.activation)
+        elif isinstance(self.activation, str):  # linear1 was replaced (e.g. by an int8 layer)
+            h = self.linear1(x)
+            h = F.relu(h) if self.activation == "relu" else F.gelu(h)
         else:
             h = self.activation(self.linear1(x))
         return self.dropout2(self.linear2(self.dropout(h)))
