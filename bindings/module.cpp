@@ -144,4 +144,5 @@ PYBIND11_MODULE(_C, m) {
   bind_attention(m);
   bind_optim(m);
   bind_checkpoint(m);
+  bind_runtime(m);
 }
