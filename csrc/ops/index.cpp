@@ -13,6 +13,7 @@
 
 #include "cpu/kernels.h"
 #include "ops/internal.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -276,6 +277,7 @@ Tensor apply_basic(const Tensor& x, const std::vector<TensorIndex>& key, IndexLi
 }  // namespace
 
 Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
+  NN_TRACE(get_item, x, key);
   IndexList advanced;
   Tensor r = apply_basic(x, key, advanced);
   if (!advanced.empty()) return index(r, advanced);
