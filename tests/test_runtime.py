@@ -90,7 +90,7 @@ def test_transformer_encoder_dynamic_batch_and_seq():
         ids = token_ids(b, s, seed=b * 100 + s)
         assert_close(sess.run(ids), eager(model, ids))
     text = str(sess.graph)
-    assert "attention" in text and "layer_norm" in text and "batch*seq" in text, text
+    assert "attention" in text and "layer_norm" in text and "sizes=[batch, seq, 3, 4, 8]" in text, text
     assert "linear+relu" in sess.graph.nodes
 
 
@@ -210,7 +210,7 @@ def test_bad_inputs_raise_count_and_keep_serving():
     sess = InferenceSession(model, randn(3, 20), nan_policy="raise")
     good = randn(5, 20)
     sess.run(good)
-    with pytest.raises(ValueError, match=r"input 0 \('input'\): expected rank 2.*got rank 3"):
+    with pytest.raises(ValueError, match=r"input 0 \('x'\): expected rank 2 \(shape \(batch, 20\)\), got rank 3"):
         sess.run(randn(5, 20, 1))
     with pytest.raises(TypeError, match="expected dtype float32, got float64"):
         sess.run(nc.from_numpy(np.zeros((5, 20))))
@@ -287,4 +287,4 @@ def test_long_loop_does_not_leak():
         sess.run(x)
     assert nc.memory_stats()["bytes_in_use"] == alloc0
     assert rss_bytes() - rss0 < 8 << 20
-    assert sess.stats()["successes"] == 101_001
+    assert sess.stats()["successes"] == 101_000

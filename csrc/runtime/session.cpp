@@ -123,8 +123,14 @@ std::vector<int64_t> Session::validate(const std::vector<Tensor>& inputs, std::s
     if (t.dtype() != spec.dtype)
       return fail("dtype", str(who, ": expected dtype ", dtype_name(spec.dtype), ", got ", dtype_name(t.dtype())), true);
     if (t.dim() != static_cast<int64_t>(spec.sizes.size()))
-      return fail("rank", str(who, ": expected rank ", spec.sizes.size(), " (shape like ", spec.sizes, "), got rank ",
-                              t.dim(), " (shape ", t.sizes(), ")"));
+    {
+      std::string want = "(";
+      for (size_t d = 0; d < spec.sizes.size(); ++d)
+        want += (d ? ", " : "") + (spec.dim_symbol[d] >= 0 ? symbols_[static_cast<size_t>(spec.dim_symbol[d])]
+                                                             : std::to_string(spec.sizes[d]));
+      return fail("rank", str(who, ": expected rank ", spec.sizes.size(), " (shape ", want, ")), got rank ", t.dim(),
+                              " (shape ", t.sizes(), ")"));
+    }
     for (int64_t d = 0; d < t.dim(); ++d) {
       const int s = spec.dim_symbol[static_cast<size_t>(d)];
       const int64_t got = t.sizes()[static_cast<size_t>(d)];
