@@ -42,6 +42,7 @@ void bind_conv(py::module_& m);
 void bind_attention(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_checkpoint(py::module_& m);
+void bind_runtime_metrics(py::module_& m);
 void bind_runtime(py::module_& m);
 
 }  // namespace nn::bind

@@ -144,5 +144,6 @@ PYBIND11_MODULE(_C, m) {
   bind_attention(m);
   bind_optim(m);
   bind_checkpoint(m);
+  bind_runtime_metrics(m);
   bind_runtime(m);
 }

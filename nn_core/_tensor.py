@@ -146,6 +146,20 @@ def _reduce(self):
     raise TypeError("nn_core tensors are not picklable; save them with nn_core.save() or convert with .numpy()")
 
 
+def _deepcopy(self, memo):
+    """copy.deepcopy: a detached clone that keeps requires_grad (a Parameter stays one).
+    Views are copied as separate tensors: storage sharing between tensors is not kept."""
+    if id(self) in memo:
+        return memo[id(self)]
+    data = self.detach().clone()
+    if type(self) is Tensor:
+        out = data.requires_grad_(self.requires_grad) if self.requires_grad else data
+    else:  # Parameter and other subclasses take (data, requires_grad)
+        out = type(self)(data, requires_grad=self.requires_grad)
+    memo[id(self)] = out
+    return out
+
+
 def _install() -> None:
     _C.DType.__repr__ = lambda self: f"nn_core.{self.name}"
     _C.DType.__str__ = lambda self: f"nn_core.{self.name}"
@@ -165,6 +179,7 @@ def _install() -> None:
     Tensor.__index__ = _index
     Tensor.__iter__ = _iter
     Tensor.__reduce_ex__ = lambda self, protocol: _reduce(self)
+    Tensor.__deepcopy__ = _deepcopy
     Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
     Tensor.new_zeros = lambda self, *size, dtype=None: _C._full(_sizes(size), 0.0, dtype or self.dtype)
     Tensor.new_ones = lambda self, *size, dtype=None: _C._full(_sizes(size), 1.0, dtype or self.dtype)

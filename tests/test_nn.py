@@ -280,3 +280,17 @@ def test_training_a_small_regression_converges():
         opt.step()
     np.testing.assert_allclose(lin.weight.detach().numpy(), [[1.0, -2.0, 0.5]], atol=1e-4)
     assert lin.bias.item() == pytest.approx(0.3, abs=1e-4)
+
+
+def test_deepcopy_module_copies_parameters_and_buffers():
+    import copy
+
+    m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    m2 = copy.deepcopy(m)
+    for (name, a), (name2, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+        assert name == name2 and a is not b
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    assert isinstance(m2[0].weight, nn.Parameter) and m2[0].weight.requires_grad
+    with nc.no_grad():
+        m2[0].weight.fill_(0.0)
+    assert float(m[0].weight.detach().abs().sum()) > 0  # the original is untouched

@@ -141,7 +141,7 @@ def test_arena_is_used_and_outputs_are_not_aliased():
     for o in outs:
         np.testing.assert_array_equal(o.numpy(), outs[0].numpy())
     assert_close(outs[0], eager(model, ids2))
-    assert sess.stats()["arena_bytes"] == info["arena_bytes"]
+    assert sess.stats()["memory"]["arena_bytes"] == info["arena_bytes"]
 
 
 def test_allocator_bytes_flat_over_many_calls():
