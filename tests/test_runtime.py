@@ -288,3 +288,79 @@ def test_long_loop_does_not_leak():
     assert nc.memory_stats()["bytes_in_use"] == alloc0
     assert rss_bytes() - rss0 < 8 << 20
     assert sess.stats()["successes"] == 101_000
+
+
+# ---- more model shapes -------------------------------------------------------------------------
+class MaskedEncoder(nn.Module):
+    """BERT-like: (ids, mask) -> token + position embeddings -> encoder with a key padding
+    mask -> masked mean pooling; also returns the argmax class."""
+
+    def __init__(self, vocab=40, d=16, heads=2, max_len=64):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(max_len, d)
+        layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=32, batch_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, 2)
+        self.head = nn.Linear(d, 4)
+
+    def forward(self, ids, mask):
+        positions = nc.arange(ids.shape[1]).unsqueeze(0)
+        x = self.tok(ids) + self.pos(positions)
+        x = self.encoder(x, src_key_padding_mask=mask == 0)
+        m = mask.unsqueeze(-1).float()
+        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        logits = self.head(pooled)
+        return logits, logits.argmax(-1)
+
+
+def masked_inputs(b, s, seed):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, 40, size=(b, s)).astype(np.int64)
+    mask = np.ones((b, s), np.int64)
+    for i in range(b):
+        mask[i, rng.integers(1, s + 1):] = 0  # every row keeps at least one token
+    return nc.from_numpy(ids), nc.from_numpy(mask)
+
+
+def test_masked_encoder_two_dynamic_inputs():
+    nc.manual_seed(7)
+    model = MaskedEncoder().eval()
+    both = {0: "batch", 1: "seq"}
+    sess = InferenceSession(model, masked_inputs(2, 5, 0), dynamic_axes={0: both, 1: both})
+    for b, s in [(2, 5), (1, 1), (3, 9), (4, 33)]:
+        ids, mask = masked_inputs(b, s, seed=b + s)
+        logits, cls = sess.run(ids, mask)
+        want_logits, want_cls = eager(model, ids, mask)
+        assert_close(logits, want_logits)
+        np.testing.assert_array_equal(cls.numpy(), want_cls.numpy())
+    assert "linear+gelu" in sess.graph.nodes
+
+
+def test_inplace_relu_is_recorded():
+    nc.manual_seed(8)
+    model = nn.Sequential(nn.Linear(6, 12), nn.ReLU(inplace=True), nn.Linear(12, 3)).eval()
+    sess = InferenceSession(model, randn(2, 6))
+    assert "unary_inplace.relu" in sess.graph.nodes
+    for b in (2, 5):
+        x = randn(b, 6, seed=b)
+        assert_close(sess.run(x), eager(model, x))
+
+
+def test_unrecorded_op_is_refused():
+    class Prod(nn.Module):  # prod is not an op the runtime records
+        def forward(self, x):
+            return x.prod(1) + 1
+
+    with pytest.raises(ValueError, match="cannot be made dynamic"):
+        InferenceSession(Prod(), randn(3, 4))
+    with pytest.raises(ValueError, match="cannot be traced: a tensor computed outside the recorded ops"):
+        InferenceSession(Prod(), randn(3, 4), dynamic_axes={})
+
+
+def test_tensor_aliasing_an_input_outside_the_ops_is_refused():
+    class Alias(nn.Module):  # from_dlpack wraps the input's memory without a recorded op
+        def forward(self, x):
+            return nc.from_dlpack(x) * 2
+
+    with pytest.raises(ValueError, match="cannot be traced"):
+        InferenceSession(Alias(), randn(3, 4), dynamic_axes={})

@@ -201,9 +201,11 @@ static std::pair<Tensor, Tensor> extreme_with_index(OpId op, const Tensor& x, in
 }
 
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  NN_TRACE(max, x, dim, keepdim);
   return extreme_with_index(OpId::max, x, dim, keepdim);
 }
 std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  NN_TRACE(min, x, dim, keepdim);
   return extreme_with_index(OpId::min, x, dim, keepdim);
 }
 
@@ -223,9 +225,11 @@ static Tensor arg_extreme(OpId op, const Tensor& x, std::optional<int64_t> dim, 
 }
 
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+  NN_TRACE(argmax, x, dim, keepdim);
   return arg_extreme(OpId::argmax, x, dim, keepdim);
 }
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+  NN_TRACE(argmin, x, dim, keepdim);
   return arg_extreme(OpId::argmin, x, dim, keepdim);
 }
 

@@ -140,6 +140,19 @@ void exec_node(const Node& n, const int64_t* ints, const std::vector<Tensor>& in
     case Op::clone: out.push_back(clone(in[0])); break;
     case Op::copy_inplace: copy_(in[0], in[1]); break;
     case Op::fill_inplace: fill_(in[0], fd[0]); break;
+    case Op::max_dim:
+    case Op::min_dim: {
+      auto r = n.op == Op::max_dim ? max(in[0], fl[0], fl[1] != 0) : min(in[0], fl[0], fl[1] != 0);
+      out.push_back(std::move(r.first));
+      out.push_back(std::move(r.second));
+      break;
+    }
+    case Op::argmax:
+    case Op::argmin: {
+      const std::optional<int64_t> dim = fl[0] ? std::optional<int64_t>(fl[1]) : std::nullopt;
+      out.push_back(n.op == Op::argmax ? argmax(in[0], dim, fl[2] != 0) : argmin(in[0], dim, fl[2] != 0));
+      break;
+    }
   }
 }
 

@@ -25,7 +25,8 @@ namespace nn::runtime {
   X(permute) X(transpose) X(expand) X(squeeze) X(unsqueeze) X(slice) X(select) X(contiguous)    \
   X(cat) X(get_item) X(matmul) X(bmm) X(linear) X(addmm) X(conv2d) X(max_pool2d) X(avg_pool2d) \
   X(adaptive_avg_pool2d) X(batch_norm) X(group_norm) X(layer_norm) X(rms_norm) X(embedding)     \
-  X(attention) X(dropout) X(full) X(arange) X(detach) X(clone) X(copy_inplace) X(fill_inplace)
+  X(attention) X(dropout) X(full) X(arange) X(detach) X(clone) X(copy_inplace) X(fill_inplace) \
+  X(max_dim) X(min_dim) X(argmax) X(argmin)
 
 enum class Op : uint8_t {
 #define NN_RT_ENUM(name) name,

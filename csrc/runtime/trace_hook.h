@@ -73,6 +73,10 @@ Tensor detach(const Tensor& x);
 Tensor clone(const Tensor& x);
 void copy_(const Tensor& dst, const Tensor& src);
 void fill_(const Tensor& t, double value);
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim);
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim);
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
 }  // namespace traced
 
 }  // namespace nn::runtime

@@ -427,6 +427,30 @@ void fill_(const Tensor& t, double value) {
   b.in(t).d(value);
   s.tracer->record_inplace(std::move(b.n));
 }
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  NN_TR(max_dim);
+  auto y = nn::max(x, dim, keepdim);
+  b.in(x).f(dim).f(keepdim);
+  s.tracer->record(std::move(b.n), {y.first, y.second});
+  return y;
+}
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  NN_TR(min_dim);
+  auto y = nn::min(x, dim, keepdim);
+  b.in(x).f(dim).f(keepdim);
+  s.tracer->record(std::move(b.n), {y.first, y.second});
+  return y;
+}
+Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+  NN_TR(argmax);
+  Tensor y = nn::argmax(x, dim, keepdim);
+  return b.in(x).f(dim.has_value()).f(dim.value_or(0)).f(keepdim).out(y);
+}
+Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
+  NN_TR(argmin);
+  Tensor y = nn::argmin(x, dim, keepdim);
+  return b.in(x).f(dim.has_value()).f(dim.value_or(0)).f(keepdim).out(y);
+}
 
 #undef NN_TR
 }  // namespace traced

@@ -45,6 +45,13 @@ def _resize(t, sizes: Dict[int, int]):
     return out if out.dtype == t.dtype else out.to(t.dtype)
 
 
+def _roll(t):
+    """t's values rotated by one position (same shape, same set of values)."""
+    a = np.asarray(t.numpy())
+    out = _C.from_numpy(np.ascontiguousarray(np.roll(a.reshape(-1), 1).reshape(a.shape)))
+    return out if out.dtype == t.dtype else out.to(t.dtype)
+
+
 class InferenceSession:
     """Runs ``model`` as a traced native graph.
 
@@ -92,15 +99,20 @@ class InferenceSession:
         k = len(self.symbols)
         graph, self._single = self._trace(model, inputs, axes, primes[:k], constants)
         graph.symbolize(list(primes[:k]))
-        if k:
-            other, _ = self._trace(model, inputs, axes, primes[k:2 * k], constants)
-            other.symbolize(list(primes[k:2 * k]))
-            diff = graph.compare(other)
-            if diff:
-                dims = ", ".join(f"'{s}'" for s in self.symbols)
-                raise ValueError(
-                    f"InferenceSession: the model's shape logic cannot be made dynamic in {dims}: {diff}. "
-                    f"Use static shapes (dynamic_axes={{}}) or fewer dynamic axes.")
+        # The second trace: other primes (dynamic) or the inputs' values rotated (static):
+        # a tensor computed by an op the tracer does not record then shows up as a
+        # constant that differs between the traces.
+        other, _ = self._trace(model, inputs, axes, primes[k:2 * k], constants, roll=not k)
+        other.symbolize(list(primes[k:2 * k]))
+        diff = graph.compare(other)
+        if diff and k:
+            dims = ", ".join(f"'{s}'" for s in self.symbols)
+            raise ValueError(
+                f"InferenceSession: the model's shape logic cannot be made dynamic in {dims}: {diff}. "
+                f"Use static shapes (dynamic_axes={{}}) or fewer dynamic axes.")
+        if diff:
+            raise ValueError(f"InferenceSession: the model cannot be traced: {diff} (it uses an op the runtime "
+                             f"does not record, or Python logic on the input values)")
         specs = []
         for i, t in enumerate(inputs):
             dims = [self.symbols.index(axes[i][d]) if d in axes[i] else -1 for d in range(t.dim())]
@@ -161,10 +173,12 @@ class InferenceSession:
                              "static size; use static shapes (dynamic_axes={})")
         return chosen
 
-    def _trace(self, model, inputs, axes, primes, constants):
+    def _trace(self, model, inputs, axes, primes, constants, roll=False):
         sym_index = {s: j for j, s in enumerate(self.symbols)}
         traced_inputs = [_resize(t, {d: primes[sym_index[s]] for d, s in axes[i].items()})
                          for i, t in enumerate(inputs)]
+        if roll:
+            traced_inputs = [_roll(t) for t in traced_inputs]
         modes = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
         if hasattr(model, "eval"):
             model.eval()
