@@ -364,3 +364,21 @@ def test_tensor_aliasing_an_input_outside_the_ops_is_refused():
 
     with pytest.raises(ValueError, match="cannot be traced"):
         InferenceSession(Alias(), randn(3, 4), dynamic_axes={})
+
+
+def test_error_inside_the_graph_is_counted_and_session_keeps_serving():
+    nc.manual_seed(9)
+    model = Encoder(vocab=50).eval()
+    sess = InferenceSession(model, token_ids(2, 6), dynamic_axes={0: {0: "batch", 1: "seq"}})
+    good = token_ids(2, 6, seed=1)
+    for _ in range(3):  # the plan and an arena exist: the failing call runs inside an arena scope
+        sess.run(good)
+    bad = token_ids(2, 6, seed=1).numpy().copy()
+    bad[1, 2] = 50  # out of range for the embedding
+    with pytest.raises(IndexError):
+        sess.run(bad)
+    assert_close(sess.run(good), eager(model, good))
+    st = sess.stats()
+    assert st["errors_by_kind"] == {"internal": 1} and st["successes"] == 4
+    info = sess.memory_info()
+    assert info["leaked_arenas"] == 0 and info["arena_fallbacks"] == 0, info
