@@ -382,3 +382,14 @@ def test_error_inside_the_graph_is_counted_and_session_keeps_serving():
     assert st["errors_by_kind"] == {"internal": 1} and st["successes"] == 4
     info = sess.memory_info()
     assert info["leaked_arenas"] == 0 and info["arena_fallbacks"] == 0, info
+
+
+def test_python_ints_from_dynamic_shapes_are_symbolic():
+    class MeanBySeq(nn.Module):
+        def forward(self, x):
+            return x.sum(1) / x.shape[1] + x.shape[0] * x.shape[1]  # Python ints from the dynamic dims
+
+    sess = InferenceSession(MeanBySeq(), randn(2, 3), dynamic_axes={0: {0: "batch", 1: "seq"}})
+    for b, s in [(2, 3), (5, 7), (1, 1)]:
+        x = randn(b, s, seed=b + s)
+        assert_close(sess.run(x), eager(MeanBySeq(), x))

@@ -2,6 +2,8 @@
 // pass, liveness (last_uses) and the readable listing (Graph::str).
 #include "runtime/graph.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -91,6 +93,21 @@ void symbolize(Graph& g, const std::vector<int64_t>& primes) {
     n.sym_ints.clear();
     for (int64_t v : n.ints) n.sym_ints.push_back(factor(v, primes));
   }
+  g.symbolic_constants.clear();
+  g.symbolic_constant_values.clear();
+  for (size_t i = 0; i < g.constants.size(); ++i) {
+    const Tensor& c = g.constants[i];
+    if (g.constant_registered[i] || c.dim() != 0 || !c.impl()->is_wrapped_number) continue;
+    const double v = c.dtype() == DType::Int64 ? static_cast<double>(*c.data<int64_t>())
+                   : c.dtype() == DType::Float64 ? *c.data<double>() : 0.5;
+    if (v != static_cast<double>(static_cast<int64_t>(v)) || std::abs(v) > 9e15) continue;
+    const SymInt s = factor(static_cast<int64_t>(v), primes);
+    bool symbolic = false;
+    for (int8_t e : s.exp) symbolic |= e != 0;
+    if (!symbolic) continue;
+    g.symbolic_constants.push_back(static_cast<int>(i));
+    g.symbolic_constant_values.push_back(s);
+  }
   for (ValueInfo& v : g.values) {
     v.sym_sizes.clear();
     for (int64_t s : v.sizes) v.sym_sizes.push_back(factor(s, primes));
@@ -117,6 +134,13 @@ std::string compare_graphs(const Graph& a, const Graph& b) {
   for (size_t i = 0; i < a.constants.size(); ++i) {
     if (a.constant_ids[i] != b.constant_ids[i] || a.constant_registered[i] != b.constant_registered[i])
       return str("constant #", i, " differs between the traces");
+    const auto sa = std::find(a.symbolic_constants.begin(), a.symbolic_constants.end(), static_cast<int>(i));
+    const auto sb = std::find(b.symbolic_constants.begin(), b.symbolic_constants.end(), static_cast<int>(i));
+    if (sa != a.symbolic_constants.end() && sb != b.symbolic_constants.end() &&
+        a.symbolic_constant_values[static_cast<size_t>(sa - a.symbolic_constants.begin())] ==
+            b.symbolic_constant_values[static_cast<size_t>(sb - b.symbolic_constants.begin())] &&
+        a.constants[i].dtype() == b.constants[i].dtype())
+      continue;  // the same product of the dynamic dims in both traces
     if (!a.constant_registered[i] && !same_bytes(a.constants[i], b.constants[i]))
       return str("a tensor computed outside the recorded ops (shape ", a.constants[i].sizes(), " vs ",
                  b.constants[i].sizes(), ") depends on the inputs");

@@ -71,6 +71,10 @@ struct Graph {
   std::vector<int> constant_ids;        // parallel to constants
   std::vector<Tensor> constants;
   std::vector<bool> constant_registered;  // a module parameter/buffer (compared by identity)
+  // A Python int captured as a 0-dim wrapped number whose value is a product of the
+  // dynamic dims (x.sum(1) / x.shape[1]): filled by symbolize(), remade per plan.
+  std::vector<int> symbolic_constants;     // indices into constants
+  std::vector<SymInt> symbolic_constant_values;
   std::vector<Node> nodes;
   std::vector<int> output_ids;
   int num_identity_dropped = 0;  // ops that returned their input at trace time (dropout in eval, ...)

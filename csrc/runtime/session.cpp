@@ -41,6 +41,7 @@ bool tensor_has_nan(const Tensor& t) {
 // Attributes resolved for one input-shape signature, its memory plan and a pool of arenas.
 struct Session::Plan {
   std::vector<int64_t> ints;         // all nodes' ints, concatenated
+  std::vector<Tensor> sym_constants;  // graph.symbolic_constants at this plan's sizes
   std::vector<size_t> ints_offset;   // per node
   bool has_memory_plan = false;
   MemoryPlan memory;
@@ -192,6 +193,9 @@ std::vector<Tensor> Session::execute(const Plan& plan, const std::vector<Tensor>
   for (size_t i = 0; i < inputs.size(); ++i) table[static_cast<size_t>(graph_.input_ids[i])] = inputs[i];
   for (size_t k = 0; k < graph_.constants.size(); ++k)
     table[static_cast<size_t>(graph_.constant_ids[k])] = graph_.constants[k];
+  for (size_t k = 0; k < plan.sym_constants.size(); ++k)
+    table[static_cast<size_t>(graph_.constant_ids[static_cast<size_t>(graph_.symbolic_constants[k])])] =
+        plan.sym_constants[k];
   const bool profile = metrics_->profiling();
   std::vector<Tensor> in, out;
   for (size_t k = 0; k < graph_.nodes.size(); ++k) {
@@ -238,6 +242,12 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
       for (const Node& n : graph_.nodes) {
         fresh->ints_offset.push_back(fresh->ints.size());
         for (const SymInt& s : n.sym_ints) fresh->ints.push_back(s.eval(symv.data()));
+      }
+      for (size_t k = 0; k < graph_.symbolic_constants.size(); ++k) {
+        const Tensor& c = graph_.constants[static_cast<size_t>(graph_.symbolic_constants[k])];
+        Tensor t = scalar_tensor(static_cast<double>(graph_.symbolic_constant_values[k].eval(symv.data())), c.dtype());
+        t.impl()->is_wrapped_number = true;
+        fresh->sym_constants.push_back(std::move(t));
       }
       if (opt_.memory_planning) {
         AllocationRecorder rec;
