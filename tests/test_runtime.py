@@ -169,12 +169,13 @@ def test_plan_cache_bound():
 
 
 # ---- concurrency ---------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["mlp", "encoder"])
+@pytest.mark.parametrize("kind", ["mlp", "mlp_evicting", "encoder"])
 def test_concurrent_runs_match_eager(kind):
     nc.manual_seed(5)
-    if kind == "mlp":
+    if kind.startswith("mlp"):
         model = mlp().eval()
-        sess = InferenceSession(model, randn(2, 20))
+        # mlp_evicting: 7 shapes through a 2-plan cache: plans are recorded and evicted while in use
+        sess = InferenceSession(model, randn(2, 20), max_cached_plans=2 if kind == "mlp_evicting" else 16)
         inputs = [randn(1 + i % 7, 20, seed=i) for i in range(16)]
     else:
         model = Encoder().eval()
