@@ -78,6 +78,7 @@ Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  NN_TRACE(var, x, dims, correction, keepdim);
   NN_CHECK(is_floating(x.dtype()), DTypeError, "var: input dtype must be floating point, got ", x.dtype());
   const double n = static_cast<double>(reduced_count(x, dims));
   Tensor centered = sub(x, mean(x, dims, true));
@@ -86,6 +87,7 @@ Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
 }
 
 Tensor std(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  NN_TRACE(std, x, dims, correction, keepdim);
   return sqrt(var(x, dims, correction, keepdim));
 }
 

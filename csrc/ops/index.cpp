@@ -153,6 +153,7 @@ Tensor collapse_2d(const Tensor& t, int64_t rows, int64_t cols) {
 }  // namespace
 
 Tensor index(const Tensor& x, const IndexList& indices) {
+  NN_TRACE(index, x, indices);
   AdvancedPlan p = plan_advanced(x, indices, "index");
   const int64_t N = p.rows.numel();
   Tensor src = collapse_2d(as_rows(x, p), p.S, p.J);
@@ -178,6 +179,7 @@ Tensor index(const Tensor& x, const IndexList& indices) {
 }
 
 void index_put_(const Tensor& x, const IndexList& indices, const Tensor& values, bool accumulate) {
+  NN_TRACE(index_put_, x, indices, values, accumulate);
   detail::check_inplace_target(x, "index_put_");
   AdvancedPlan p = plan_advanced(x, indices, "index_put_");
   const Shape vshape = broadcast_shapes(p.result_shape, values.sizes(), "index_put_");
@@ -291,6 +293,7 @@ Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
 }
 
 void set_item(const Tensor& x, const std::vector<TensorIndex>& key, const Tensor& value) {
+  NN_TRACE(set_item, x, key, value);
   detail::check_inplace_target(x, "__setitem__");
   detail::check_same_device(x, value, "__setitem__");
   if (autograd::needs_grad({&x, &value})) {

@@ -127,6 +127,7 @@ Tensor sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<DType>
 }
 
 Tensor prod(const Tensor& x, const Dims& dims, bool keepdim) {
+  NN_TRACE(prod, x, dims, keepdim);
   const DType target = is_floating(x.dtype()) ? x.dtype() : DType::Int64;
   Tensor xc = detail::cast_raw(x, compute_dtype(target));
   ReducePlan p = plan_reduction(xc, dims, keepdim, "prod");

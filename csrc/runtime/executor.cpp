@@ -16,6 +16,30 @@ std::vector<int64_t> read_list(const std::vector<int64_t>& v, size_t& pos) {
   return out;
 }
 
+std::vector<TensorIndex> decode_key(const std::vector<int64_t>& fl, const int64_t* ints, const std::vector<Tensor>& in,
+                                    size_t first_tensor) {
+  std::vector<TensorIndex> key(fl.size() / 3);
+  size_t t = first_tensor;
+  for (size_t k = 0; k < key.size(); ++k) {
+    TensorIndex& ix = key[k];
+    ix.kind = static_cast<TensorIndex::Kind>(fl[3 * k]);
+    ix.integer = ints[4 * k];
+    if (fl[3 * k + 1]) ix.start = ints[4 * k + 1];
+    if (fl[3 * k + 2]) ix.stop = ints[4 * k + 2];
+    ix.step = ints[4 * k + 3];
+    if (ix.kind == TensorIndex::Kind::Tensor) ix.tensor = in[t++];
+  }
+  return key;
+}
+
+std::vector<std::optional<Tensor>> decode_indices(const std::vector<int64_t>& fl, size_t first_flag,
+                                                  const std::vector<Tensor>& in, size_t first_tensor) {
+  std::vector<std::optional<Tensor>> out;
+  size_t t = first_tensor;
+  for (size_t k = first_flag; k < fl.size(); ++k) out.push_back(fl[k] ? std::optional<Tensor>(in[t++]) : std::nullopt);
+  return out;
+}
+
 std::vector<int64_t> ints_of(const Node& n, const int64_t* ints) { return std::vector<int64_t>(ints, ints + n.ints.size()); }
 
 }  // namespace
@@ -71,21 +95,8 @@ void exec_node(const Node& n, const int64_t* ints, const std::vector<Tensor>& in
     case Op::select: out.push_back(select(in[0], fl[0], ints[0])); break;
     case Op::contiguous: out.push_back(contiguous(in[0])); break;
     case Op::cat: out.push_back(cat(in, fl[0])); break;
-    case Op::get_item: {
-      std::vector<TensorIndex> key(fl.size() / 3);
-      size_t t = 1;
-      for (size_t k = 0; k < key.size(); ++k) {
-        TensorIndex& ix = key[k];
-        ix.kind = static_cast<TensorIndex::Kind>(fl[3 * k]);
-        ix.integer = ints[4 * k];
-        if (fl[3 * k + 1]) ix.start = ints[4 * k + 1];
-        if (fl[3 * k + 2]) ix.stop = ints[4 * k + 2];
-        ix.step = ints[4 * k + 3];
-        if (ix.kind == TensorIndex::Kind::Tensor) ix.tensor = in[t++];
-      }
-      out.push_back(get_item(in[0], key));
-      break;
-    }
+    case Op::get_item: out.push_back(get_item(in[0], decode_key(fl, ints, in, 1))); break;
+    case Op::set_item_inplace: set_item(in[0], decode_key(fl, ints, in, 2), in[1]); break;
     case Op::matmul: out.push_back(matmul(in[0], in[1])); break;
     case Op::bmm: out.push_back(bmm(in[0], in[1])); break;
     case Op::linear: out.push_back(linear(in[0], in[1], in[2], n.str.empty() ? "none" : n.str)); break;
@@ -145,6 +156,27 @@ void exec_node(const Node& n, const int64_t* ints, const std::vector<Tensor>& in
       auto r = n.op == Op::max_dim ? max(in[0], fl[0], fl[1] != 0) : min(in[0], fl[0], fl[1] != 0);
       out.push_back(std::move(r.first));
       out.push_back(std::move(r.second));
+      break;
+    }
+    case Op::prod: {
+      size_t pos = 1;
+      const Dims dims = read_list(fl, pos);
+      out.push_back(prod(in[0], dims, fl[0] != 0));
+      break;
+    }
+    case Op::var:
+    case Op::std: {
+      size_t pos = 1;
+      const Dims dims = read_list(fl, pos);
+      out.push_back(n.op == Op::var ? var(in[0], dims, fd[0], fl[0] != 0) : nn::std(in[0], dims, fd[0], fl[0] != 0));
+      break;
+    }
+    case Op::index: out.push_back(index(in[0], decode_indices(fl, 0, in, 1))); break;
+    case Op::index_put_inplace: index_put_(in[0], decode_indices(fl, 1, in, 2), in[1], fl[0] != 0); break;
+    case Op::conv_transpose2d: {
+      size_t pos = 0;
+      const auto st = read_list(fl, pos), pad = read_list(fl, pos), opad = read_list(fl, pos), dil = read_list(fl, pos);
+      out.push_back(conv_transpose2d(in[0], in[1], in[2], st, pad, opad, fl[pos], dil));
       break;
     }
     case Op::argmax:

@@ -26,7 +26,8 @@ namespace nn::runtime {
   X(cat) X(get_item) X(matmul) X(bmm) X(linear) X(addmm) X(conv2d) X(max_pool2d) X(avg_pool2d) \
   X(adaptive_avg_pool2d) X(batch_norm) X(group_norm) X(layer_norm) X(rms_norm) X(embedding)     \
   X(attention) X(dropout) X(full) X(arange) X(detach) X(clone) X(copy_inplace) X(fill_inplace) \
-  X(max_dim) X(min_dim) X(argmax) X(argmin)
+  X(max_dim) X(min_dim) X(argmax) X(argmin) X(prod) X(var) X(std) X(index) X(index_put_inplace)  \
+  X(set_item_inplace) X(conv_transpose2d)
 
 enum class Op : uint8_t {
 #define NN_RT_ENUM(name) name,

@@ -77,6 +77,17 @@ std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim);
 std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim);
 Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
 Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim);
+Tensor prod(const Tensor& x, const Dims& dims, bool keepdim);
+Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim);
+Tensor std(const Tensor& x, const Dims& dims, double correction, bool keepdim);
+Tensor index(const Tensor& x, const std::vector<std::optional<Tensor>>& indices);
+void index_put_(const Tensor& x, const std::vector<std::optional<Tensor>>& indices, const Tensor& values,
+                bool accumulate);
+void set_item(const Tensor& x, const std::vector<TensorIndex>& key, const Tensor& value);
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                        const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                        const std::vector<int64_t>& output_padding, int64_t groups,
+                        const std::vector<int64_t>& dilation);
 }  // namespace traced
 
 }  // namespace nn::runtime

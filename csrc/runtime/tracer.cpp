@@ -269,16 +269,27 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
 }
 // key item k: flags (kind, has_start, has_stop), ints (integer, start, stop, step);
 // tensor items are inputs 1.. in order.
-Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
-  NN_TR(get_item);
-  Tensor y = nn::get_item(x, key);
-  b.in(x);
+void encode_key(B& b, const std::vector<TensorIndex>& key) {
   for (const TensorIndex& k : key) {
     b.f(static_cast<int64_t>(k.kind)).f(k.start.has_value()).f(k.stop.has_value());
     b.i(k.integer).i(k.start.value_or(0)).i(k.stop.value_or(0)).i(k.step);
     if (k.kind == TensorIndex::Kind::Tensor) b.in(k.tensor);
   }
+}
+Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
+  NN_TR(get_item);
+  Tensor y = nn::get_item(x, key);
+  b.in(x);
+  encode_key(b, key);
   return b.out(y);
+}
+// inputs: x, value, then the key's tensors
+void set_item(const Tensor& x, const std::vector<TensorIndex>& key, const Tensor& value) {
+  NN_TR(set_item_inplace);
+  nn::set_item(x, key, value);
+  b.in(x).in(value);
+  encode_key(b, key);
+  s.tracer->record_inplace(std::move(b.n));
 }
 Tensor matmul(const Tensor& a, const Tensor& c) {
   NN_TR(matmul);
@@ -450,6 +461,63 @@ Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
   NN_TR(argmin);
   Tensor y = nn::argmin(x, dim, keepdim);
   return b.in(x).f(dim.has_value()).f(dim.value_or(0)).f(keepdim).out(y);
+}
+Tensor prod(const Tensor& x, const Dims& dims, bool keepdim) {
+  NN_TR(prod);
+  Tensor y = nn::prod(x, dims, keepdim);
+  b.in(x).f(keepdim);
+  push_list(b.n.flags, dims);
+  return b.out(y);
+}
+Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  NN_TR(var);
+  Tensor y = nn::var(x, dims, correction, keepdim);
+  b.in(x).f(keepdim).d(correction);
+  push_list(b.n.flags, dims);
+  return b.out(y);
+}
+Tensor std(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  NN_TR(std);
+  Tensor y = nn::std(x, dims, correction, keepdim);
+  b.in(x).f(keepdim).d(correction);
+  push_list(b.n.flags, dims);
+  return b.out(y);
+}
+// inputs: x, then the given index tensors; flags: per position, whether one is given
+Tensor index(const Tensor& x, const std::vector<std::optional<Tensor>>& indices) {
+  NN_TR(index);
+  Tensor y = nn::index(x, indices);
+  b.in(x);
+  for (const auto& t : indices) {
+    b.f(t.has_value());
+    if (t) b.in(*t);
+  }
+  return b.out(y);
+}
+// inputs: x, values, then the given index tensors; flags: accumulate, per position given
+void index_put_(const Tensor& x, const std::vector<std::optional<Tensor>>& indices, const Tensor& values,
+                bool accumulate) {
+  NN_TR(index_put_inplace);
+  nn::index_put_(x, indices, values, accumulate);
+  b.in(x).in(values).f(accumulate);
+  for (const auto& t : indices) {
+    b.f(t.has_value());
+    if (t) b.in(*t);
+  }
+  s.tracer->record_inplace(std::move(b.n));
+}
+Tensor conv_transpose2d(const Tensor& input, const Tensor& w, const Tensor& bias, const std::vector<int64_t>& stride,
+                        const std::vector<int64_t>& padding, const std::vector<int64_t>& output_padding,
+                        int64_t groups, const std::vector<int64_t>& dilation) {
+  NN_TR(conv_transpose2d);
+  Tensor y = nn::conv_transpose2d(input, w, bias, stride, padding, output_padding, groups, dilation);
+  b.in(input).in(w).in(bias);
+  push_list(b.n.flags, stride);
+  push_list(b.n.flags, padding);
+  push_list(b.n.flags, output_padding);
+  push_list(b.n.flags, dilation);
+  b.f(groups);
+  return b.out(y);
 }
 
 #undef NN_TR
