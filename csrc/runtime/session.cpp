@@ -48,9 +48,9 @@ struct Session::Plan {
   std::mutex pool_mu;
   std::vector<std::unique_ptr<Arena>> pool;
   std::shared_ptr<std::atomic<int64_t>> arena_bytes;  // the session's gauge
-  int64_t my_arena_bytes = 0;
+  std::atomic<int64_t> my_arena_bytes{0};  // bytes of this plan's arenas (pool and in use)
   ~Plan() {
-    if (arena_bytes) arena_bytes->fetch_sub(my_arena_bytes);
+    if (arena_bytes) arena_bytes->fetch_sub(my_arena_bytes.load());
   }
 };
 
@@ -254,7 +254,7 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
         outputs = execute(*fresh, inputs);
         fresh->memory = rec.finish();
         fresh->has_memory_plan = true;
-        fresh->my_arena_bytes = static_cast<int64_t>(fresh->memory.arena_bytes);
+        fresh->arena_bytes = arena_bytes_;
       } else {
         outputs = execute(*fresh, inputs);
       }
@@ -273,7 +273,6 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
       }
       if (!arena) {
         arena = std::make_unique<Arena>(plan->memory.arena_bytes);
-        if (!plan->arena_bytes) plan->arena_bytes = arena_bytes_;
         plan->my_arena_bytes += static_cast<int64_t>(plan->memory.arena_bytes);
         arena_bytes_->fetch_add(static_cast<int64_t>(plan->memory.arena_bytes));
         update_arena_gauge();
@@ -290,6 +289,8 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
           plan->pool.push_back(std::move(arena));
         } else {
           (void)arena.release();  // still referenced by a live storage: leaked on purpose
+          plan->my_arena_bytes -= static_cast<int64_t>(plan->memory.arena_bytes);
+          arena_bytes_->fetch_sub(static_cast<int64_t>(plan->memory.arena_bytes));
           ++leaked_arenas_;
         }
         throw;
@@ -302,7 +303,9 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
         std::lock_guard<std::mutex> g(plan->pool_mu);
         plan->pool.push_back(std::move(arena));
       } else {
-        (void)arena.release();
+        (void)arena.release();  // as above
+        plan->my_arena_bytes -= static_cast<int64_t>(plan->memory.arena_bytes);
+        arena_bytes_->fetch_sub(static_cast<int64_t>(plan->memory.arena_bytes));
         ++leaked_arenas_;
       }
     }
