@@ -227,6 +227,7 @@ def large_operator_probe(request) -> OperatorProbe:
 
 @pytest.hookimpl(trylast=True)  # after pytest-benchmark's own tables
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    _latency_summary(terminalreporter, config)
     rows = config.stash.get(_ROWS, [])
     if not rows:
         return
@@ -270,3 +271,135 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if probe is not None and not probe.ok:
         tr.write_line(f"WARNING: {probe.detail}; the large cases timed nc.add / nc.mul instead of the "
                       "operators (marked [fn]).", red=True, bold=True)
+
+
+# ---- latency percentiles (whole-model cases) ---------------------------------------------
+# For models, where one call takes milliseconds to a second, the table that matters is
+# the latency distribution: `latency_compare` records every call of ours and of each peer
+# (in interleaved blocks, the order rotating between blocks, so load changes hit all
+# sides) and reports p50 / p95 per side; the ratio compares the medians.
+
+@dataclass
+class LatencyRow:
+    case: str
+    threads: int
+    ours: str
+    peer: str
+    ours_p50: float
+    ours_p95: float
+    peer_p50: float
+    peer_p95: float
+    samples: int
+    other_cpus: Optional[float]
+
+    @property
+    def ratio(self) -> float:
+        return self.ours_p50 / self.peer_p50
+
+
+_LATENCY_ROWS = pytest.StashKey[list]()
+_LATENCY_MIN_SAMPLES = 20
+_LATENCY_MAX_SAMPLES = 2000
+
+
+def _percentile(samples, q: float) -> float:
+    s = sorted(samples)
+    pos = (len(s) - 1) * q / 100.0  # linear interpolation, as numpy.percentile's default
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def interleaved_latencies(fns, budget_s: float, timer=time.perf_counter):
+    """Per-call latencies of each callable in ``fns`` (name -> fn), sampled in interleaved
+    blocks: every side gets the same number of calls (as many as fit in budget_s for the
+    slowest side, at least _LATENCY_MIN_SAMPLES), one warm-up call each first."""
+    names = list(fns)
+    per_call = {}
+    for n in names:
+        fns[n]()  # warm-up (first-call allocations, lazy initialisation)
+        start = timer()
+        fns[n]()
+        per_call[n] = timer() - start
+    slowest = max(per_call.values())
+    total = max(_LATENCY_MIN_SAMPLES, min(_LATENCY_MAX_SAMPLES, math.ceil(budget_s / max(slowest, 1e-9))))
+    block = max(1, min(total // 10, math.ceil(0.05 / max(slowest, 1e-9))))  # ~10+ blocks, ~50 ms each
+    samples = {n: [] for n in names}
+    r = 0
+    while len(samples[names[0]]) < total:
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in order:
+            fn = fns[n]
+            for _ in range(min(block, total - len(samples[n]))):
+                start = timer()
+                fn()
+                samples[n].append(timer() - start)
+        r += 1
+    return samples
+
+
+@pytest.fixture
+def latency_compare(benchmark, request):
+    """latency_compare(case, threads, ours_name, ours, peers, budget_s=None): p50 / p95 of
+    ours and of each peer (name -> (fn, threads label)), recorded for the summary table.
+
+    pytest-benchmark times ``ours`` for its own table and --benchmark-json entry (3
+    rounds: these are slow calls); then ``interleaved_latencies`` samples all sides.
+    ``budget_s`` (default --benchmark-max-time) is the time the slowest side gets. With
+    --benchmark-disable, ``ours`` runs once and nothing is recorded. Returns ours' result."""
+
+    def run(case: str, threads: int, ours_name: str, ours: Callable[[], object], peers, budget_s=None):
+        benchmark.group = case
+        result = benchmark.pedantic(ours, rounds=3, iterations=1, warmup_rounds=1)
+        meta = benchmark.stats
+        if meta is None or not meta.stats.data:  # benchmarks disabled
+            return result
+        budget = meta.options["max_time"] if budget_s is None else budget_s
+        meter = OtherLoadMeter()
+        fns = {ours_name: ours, **{name: fn for name, (fn, _) in peers.items()}}
+        samples = interleaved_latencies(fns, budget)
+        load = meter.other_cpus()
+        o50, o95 = _percentile(samples[ours_name], 50), _percentile(samples[ours_name], 95)
+        info = {"case": case, "threads": threads, "ours": ours_name, "ours_p50_s": o50, "ours_p95_s": o95,
+                "samples": len(samples[ours_name]), "other_cpus_busy": load, "peers": {}}
+        for name, (_, peer_threads) in peers.items():
+            p50, p95 = _percentile(samples[name], 50), _percentile(samples[name], 95)
+            row = LatencyRow(case, threads, ours_name, f"{name} ({peer_threads})", o50, o95, p50, p95,
+                             len(samples[name]), load)
+            request.config.stash.setdefault(_LATENCY_ROWS, []).append(row)
+            info["peers"][name] = {"p50_s": p50, "p95_s": p95, "threads": peer_threads,
+                                   "version": _peer_version(name.split()[0]), "ratio_p50": row.ratio}
+        benchmark.extra_info.update(info, ratio_definition="ours p50 / peer p50 (< 1: nn_core faster)")
+        return result
+
+    return run
+
+
+def _latency_summary(tr, config) -> None:
+    rows = config.stash.get(_LATENCY_ROWS, [])
+    if not rows:
+        return
+    header = ("case", "threads", "ours", "ours p50", "ours p95", "peer (threads)", "peer p50", "peer p95",
+              "ratio p50", "calls", "other load")
+    table = [header] + [
+        (r.case, str(r.threads), r.ours, _fmt_time(r.ours_p50), _fmt_time(r.ours_p95), r.peer,
+         _fmt_time(r.peer_p50), _fmt_time(r.peer_p95), f"{r.ratio:.2f}", str(r.samples), _fmt_load(r.other_cpus))
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    aligns = ["<", "<", "<", ">", ">", "<", ">", ">", ">", ">", ">"]
+
+    def fmt(line):
+        return "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(line, aligns, widths))
+
+    tr.write_sep("=", "latency: nn_core vs peers (per-call p50 / p95 over interleaved calls; ratio = ours p50 / "
+                      "peer p50, < 1: nn_core faster)")
+    tr.write_line(fmt(header))
+    tr.write_line("  ".join("-" * w for w in widths))
+    for line in table[1:]:
+        tr.write_line(fmt(line))
+    busy = [r for r in rows if r.other_cpus is not None and r.other_cpus > _BUSY_NEIGHBOUR_CPUS]
+    if busy:
+        tr.write_line(f"WARNING: {len(busy)} of {len(rows)} rows (marked !) ran while other processes used more "
+                      f"than {_BUSY_NEIGHBOUR_CPUS} CPUs; percentiles of a busy machine are not trustworthy.",
+                      yellow=True, bold=True)
