@@ -145,4 +145,5 @@ PYBIND11_MODULE(_C, m) {
   bind_optim(m);
   bind_checkpoint(m);
   bind_runtime_metrics(m);
+  bind_runtime(m);
 }

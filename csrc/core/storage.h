@@ -13,12 +13,28 @@
 
 namespace nn {
 
+// A thread-local hook on new allocations, used by the inference runtime's memory planning
+// (runtime/memory_plan.h): while set on this thread, Storage(nbytes, device) asks it
+// first; a non-null answer becomes external storage released with `release`.
+struct StorageAllocHook {
+  virtual void* allocate(size_t nbytes, std::function<void()>& release) = 0;
+
+ protected:
+  ~StorageAllocHook() = default;
+};
+inline thread_local StorageAllocHook* tl_storage_alloc_hook = nullptr;
+
 class Storage {
  public:
-  // Allocates nbytes with the device's allocator.
+  // Allocates nbytes with the device's allocator (or the thread's StorageAllocHook).
   Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
     NN_CHECK(device.type == DeviceType::CPU, DeviceError,
              "allocation on ", device.str(), ": this build has no kernels for that device");
+    if (__builtin_expect(tl_storage_alloc_hook != nullptr, 0) &&
+        (data_ = tl_storage_alloc_hook->allocate(nbytes, release_)) != nullptr) {
+      external_ = true;
+      return;
+    }
     data_ = cpu_alloc(nbytes);
   }
   // Wraps memory owned elsewhere (numpy, DLPack); `release` is called on destruction.

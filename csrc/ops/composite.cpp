@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "ops/internal.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 
@@ -24,6 +25,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
 }
 
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
+  NN_TRACE(clamp, x, min, max);
   NN_CHECK(min || max, ValueError, "clamp: at least one of 'min' or 'max' must not be None");
   const bool integral = !is_floating(x.dtype());
   Tensor out = x;
@@ -40,10 +42,12 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  NN_TRACE(leaky_relu, x, negative_slope);
   return where(gt(x, wrapped_scalar(0, true)), x, mul(x, wrapped_scalar(negative_slope, false)));
 }
 
 Tensor softplus(const Tensor& x, double beta, double threshold) {
+  NN_TRACE(softplus, x, beta, threshold);
   // softplus(z) = max(z, 0) + log1p(exp(-|z|)), z = beta * x: no overflow for large |z|
   // and full relative accuracy for very negative z. The gradient is sigmoid(z): at z = 0,
   // maximum() gives each tied side half (1/2) and |z|' = 0, so 1/2 as it should be.
@@ -67,12 +71,14 @@ static int64_t reduced_count(const Tensor& x, const Dims& dims) {
 }
 
 Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
+  NN_TRACE(mean, x, dims, keepdim);
   NN_CHECK(is_floating(x.dtype()), DTypeError, "mean: input dtype must be floating point, got ", x.dtype(),
            " (cast it first, e.g. x.float())");
   return div(sum(x, dims, keepdim), wrapped_scalar(static_cast<double>(reduced_count(x, dims)), false));
 }
 
 Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  NN_TRACE(var, x, dims, correction, keepdim);
   NN_CHECK(is_floating(x.dtype()), DTypeError, "var: input dtype must be floating point, got ", x.dtype());
   const double n = static_cast<double>(reduced_count(x, dims));
   Tensor centered = sub(x, mean(x, dims, true));
@@ -81,6 +87,7 @@ Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
 }
 
 Tensor std(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
+  NN_TRACE(std, x, dims, correction, keepdim);
   return sqrt(var(x, dims, correction, keepdim));
 }
 

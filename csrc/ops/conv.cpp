@@ -13,6 +13,7 @@
 #include <array>
 
 #include "ops/internal.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -39,6 +40,7 @@ Tensor channel_sum(const Tensor& g) { return sum(g, {0, 2, 3}, false); }
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride_v,
               const std::vector<int64_t>& padding_v, const std::vector<int64_t>& dilation_v, int64_t groups,
               bool relu) {
+  NN_TRACE(conv2d, input, weight, bias, stride_v, padding_v, dilation_v, groups, relu);
   const char* op = "conv2d";
   NN_CHECK(input.dim() == 3 || input.dim() == 4, ShapeError, op,
            ": expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape ", input.sizes());
@@ -168,6 +170,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
                         const std::vector<int64_t>& stride_v, const std::vector<int64_t>& padding_v,
                         const std::vector<int64_t>& output_padding_v, int64_t groups,
                         const std::vector<int64_t>& dilation_v) {
+  NN_TRACE(conv_transpose2d, input, weight, bias, stride_v, padding_v, output_padding_v, groups, dilation_v);
   const char* op = "conv_transpose2d";
   NN_CHECK(input.dim() == 3 || input.dim() == 4, ShapeError, op,
            ": expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape ", input.sizes());

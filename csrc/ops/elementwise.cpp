@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "ops/internal.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -63,6 +64,7 @@ Tensor wrapped_scalar(double value, bool is_integral, bool is_bool) {
 }
 
 Tensor unary_op(OpId op, const Tensor& x) {
+  NN_TRACE(unary_op, op, x);
   const char* name = op_info(op).name;
   NN_CHECK(x.defined(), ValueError, name, ": input is undefined");
   DType out_dtype = x.dtype();
@@ -90,6 +92,7 @@ NN_UNARY_OPS(NN_DEFINE_UNARY)
 #undef NN_DEFINE_UNARY
 
 Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
+  NN_TRACE(binary_op, op, a, b);
   const char* name = op_info(op).name;
   NN_CHECK(a.defined() && b.defined(), ValueError, name, ": input is undefined");
   detail::check_same_device(a, b, name);
@@ -171,6 +174,7 @@ NN_COMPARE_OPS(NN_DEFINE_BINARY)
 #undef NN_DEFINE_BINARY
 
 void binary_op_(OpId op, const Tensor& self, const Tensor& other) {
+  NN_TRACE(binary_op_, op, self, other);
   const char* name = op_info(op).name;
   detail::check_inplace_target(self, name);
   detail::check_same_device(self, other, name);
@@ -204,6 +208,7 @@ void binary_op_(OpId op, const Tensor& self, const Tensor& other) {
 }
 
 void unary_op_(OpId op, const Tensor& self) {
+  NN_TRACE(unary_op_, op, self);
   const char* name = op_info(op).name;
   detail::check_inplace_target(self, name);
   Tensor result;
@@ -222,6 +227,7 @@ void unary_op_(OpId op, const Tensor& self) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  NN_TRACE(where, cond, a, b);
   detail::check_same_device(cond, a, "where");
   detail::check_same_device(a, b, "where");
   const Shape shape = broadcast_shapes(broadcast_shapes(cond.sizes(), a.sizes(), "where"), b.sizes(), "where");
@@ -247,6 +253,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor cast(const Tensor& x, DType dtype) {
+  NN_TRACE(cast, x, dtype);
   if (x.dtype() == dtype) return x;
   Tensor out = cast_raw(x, dtype);
   if (is_floating(dtype) && autograd::needs_grad({&x})) {
@@ -259,6 +266,7 @@ Tensor cast(const Tensor& x, DType dtype) {
 }
 
 void copy_(const Tensor& dst, const Tensor& src) {
+  NN_TRACE(copy_, dst, src);
   detail::check_inplace_target(dst, "copy_");
   detail::check_same_device(dst, src, "copy_");
   const Shape shape = broadcast_shapes(dst.sizes(), src.sizes(), "copy_");
@@ -279,6 +287,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
 }
 
 void fill_(const Tensor& t, double value) {
+  NN_TRACE(fill_, t, value);
   detail::check_inplace_target(t, "fill_");
   kernels().fill.get(OpId::fill_, t.device())(t, value);
   t.bump_version();
@@ -290,6 +299,7 @@ void fill_(const Tensor& t, double value) {
 }
 
 Tensor clone(const Tensor& x) {
+  NN_TRACE(clone, x);
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
   detail::copy_raw(out, x);
   if (autograd::needs_grad({&x})) {
@@ -299,6 +309,7 @@ Tensor clone(const Tensor& x) {
 }
 
 Tensor detach(const Tensor& x) {
+  NN_TRACE(detach, x);
   return make_view(x, x.sizes(), x.strides(), x.offset());
 }
 

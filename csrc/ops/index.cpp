@@ -13,6 +13,7 @@
 
 #include "cpu/kernels.h"
 #include "ops/internal.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -152,6 +153,7 @@ Tensor collapse_2d(const Tensor& t, int64_t rows, int64_t cols) {
 }  // namespace
 
 Tensor index(const Tensor& x, const IndexList& indices) {
+  NN_TRACE(index, x, indices);
   AdvancedPlan p = plan_advanced(x, indices, "index");
   const int64_t N = p.rows.numel();
   Tensor src = collapse_2d(as_rows(x, p), p.S, p.J);
@@ -177,6 +179,7 @@ Tensor index(const Tensor& x, const IndexList& indices) {
 }
 
 void index_put_(const Tensor& x, const IndexList& indices, const Tensor& values, bool accumulate) {
+  NN_TRACE(index_put_, x, indices, values, accumulate);
   detail::check_inplace_target(x, "index_put_");
   AdvancedPlan p = plan_advanced(x, indices, "index_put_");
   const Shape vshape = broadcast_shapes(p.result_shape, values.sizes(), "index_put_");
@@ -276,6 +279,7 @@ Tensor apply_basic(const Tensor& x, const std::vector<TensorIndex>& key, IndexLi
 }  // namespace
 
 Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
+  NN_TRACE(get_item, x, key);
   IndexList advanced;
   Tensor r = apply_basic(x, key, advanced);
   if (!advanced.empty()) return index(r, advanced);
@@ -289,6 +293,7 @@ Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
 }
 
 void set_item(const Tensor& x, const std::vector<TensorIndex>& key, const Tensor& value) {
+  NN_TRACE(set_item, x, key, value);
   detail::check_inplace_target(x, "__setitem__");
   detail::check_same_device(x, value, "__setitem__");
   if (autograd::needs_grad({&x, &value})) {

@@ -5,6 +5,7 @@
 
 #include "ops/attention_ops.h"
 #include "ops/internal.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -75,10 +76,12 @@ Tensor norm_impl(OpId op, const Tensor& x, const Shape& normalized_shape, const 
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
+  NN_TRACE(layer_norm, x, normalized_shape, weight, bias, eps);
   return norm_impl(OpId::layer_norm, x, normalized_shape, weight, bias, eps);
 }
 
 Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, std::optional<double> eps) {
+  NN_TRACE(rms_norm, x, normalized_shape, weight, eps);
   double e = 0;
   if (eps) {
     e = *eps;
@@ -94,6 +97,7 @@ Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& we
 }
 
 Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
+  NN_TRACE(embedding, indices, weight, padding_idx);
   NN_CHECK(weight.dim() == 2, ShapeError, "embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape ",
            weight.sizes());
   NN_CHECK(indices.dtype() == DType::Int64 || indices.dtype() == DType::Int32 || indices.dtype() == DType::Int8 ||

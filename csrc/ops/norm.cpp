@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "ops/internal.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -70,6 +71,7 @@ Tensor apply_and_record(OpId op, const Tensor& input, const Tensor& x3, const Te
 
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
+  NN_TRACE(batch_norm, input, running_mean, running_var, weight, bias, training, momentum, eps);
   const char* op = "batch_norm";
   NN_CHECK(input.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, *), got ", input.sizes());
   NN_CHECK(is_floating(input.dtype()), DTypeError, op, ": expected a floating-point input, got ", input.dtype());
@@ -118,6 +120,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 }
 
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  NN_TRACE(group_norm, input, num_groups, weight, bias, eps);
   const char* op = "group_norm";
   NN_CHECK(input.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, *), got ", input.sizes());
   NN_CHECK(is_floating(input.dtype()), DTypeError, op, ": expected a floating-point input, got ", input.dtype());

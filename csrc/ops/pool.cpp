@@ -6,6 +6,7 @@
 #include <array>
 
 #include "ops/internal.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -89,6 +90,7 @@ Tensor run_pool(OpId op, const Tensor& input, const Pool2dParams& p, int64_t OH,
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size,
                                      const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                                      const std::vector<int64_t>& dilation, bool ceil_mode) {
+  NN_TRACE(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode);
   const char* op = "max_pool2d";
   check_pool_input(input, op);
   const Pool2dParams p = make_params(op, kernel_size, stride, padding, dilation);
@@ -107,6 +109,7 @@ std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const std::vector<int6
 Tensor avg_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size, const std::vector<int64_t>& stride,
                   const std::vector<int64_t>& padding, bool ceil_mode, bool count_include_pad,
                   std::optional<int64_t> divisor_override) {
+  NN_TRACE(avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override);
   const char* op = "avg_pool2d";
   check_pool_input(input, op);
   Pool2dParams p = make_params(op, kernel_size, stride, padding, {1});
@@ -124,6 +127,7 @@ Tensor avg_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size, 
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& input, const std::vector<int64_t>& output_size) {
+  NN_TRACE(adaptive_avg_pool2d, input, output_size);
   const char* op = "adaptive_avg_pool2d";
   check_pool_input(input, op);
   const auto o = detail::pair_arg(output_size, op, "output_size", 1);
