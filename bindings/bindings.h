@@ -42,5 +42,6 @@ void bind_conv(py::module_& m);
 void bind_attention(py::module_& m);
 void bind_optim(py::module_& m);
 void bind_checkpoint(py::module_& m);
+void bind_quantized(py::module_& m);
 
 }  // namespace nn::bind

@@ -8,6 +8,7 @@
 #include "core/random.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/qgemm.h"
 #include "cpu/kernels.h"
 
 namespace nn::bind {
@@ -100,6 +101,7 @@ PYBIND11_MODULE(_C, m) {
     d["best_isa"] = cpu::isa_name(cpu::best_supported_isa());
     d["sgemm_kernel"] = gemm::kernel_name();
     d["bf16gemm_kernel"] = gemm::bf16_kernel_name();
+    d["qgemm_kernel"] = gemm::qgemm_kernel_name();
     d["num_threads"] = get_num_threads();
     feats["avx2"] = f.avx2;
     feats["fma"] = f.fma;
@@ -144,4 +146,5 @@ PYBIND11_MODULE(_C, m) {
   bind_attention(m);
   bind_optim(m);
   bind_checkpoint(m);
+  bind_quantized(m);
 }
