@@ -112,6 +112,7 @@ PYBIND11_MODULE(_C, m) {
     feats["avx512_bf16"] = f.avx512_bf16;
     feats["avx512_vnni"] = f.avx512_vnni;
     feats["amx_bf16"] = f.amx_bf16;
+    feats["amx_int8"] = f.amx_int8;
     d["cpu_features"] = feats;
     return d;
   });

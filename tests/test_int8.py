@@ -17,15 +17,21 @@ from nn_core import _C
 from nn_core import quantized as Q
 
 ISAS = _C._supported_isas()
+_FEATS = nc.backend_info()["cpu_features"]
+# Every kernel this machine can run: on AMX-INT8 chips "avx512" is the AMX tile kernel
+# (for M >= 9) and "avx512-noamx" the VNNI one (also what M < 9 uses).
+PATHS = ISAS + (["avx512-noamx"] if "avx512" in ISAS and _FEATS.get("amx_int8") else [])
 PRIMES = [p for p in range(2, 301) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
 KERNELS = {"generic": "qgemm_generic_4x32", "avx2": "qgemm_avx2_6x8"}
 
 
-@pytest.fixture(params=ISAS)
+@pytest.fixture(params=PATHS)
 def isa(request):
-    _C._set_isa(request.param)
+    _C._set_isa(request.param.replace("-noamx", ""))
+    _C._set_amx_enabled("noamx" not in request.param)
     yield request.param
     _C._set_isa(None)
+    _C._set_amx_enabled(True)
 
 
 def rand_u8(rng, *shape):
@@ -71,17 +77,19 @@ def check_int32(rng, M, N, K, za=0, a=None, what=""):
 
 def test_kernel_follows_isa(isa):
     name = nc.backend_info()["qgemm_kernel"]
-    if isa == "avx512":
-        want = "qgemm_avx512vnni_14x32" if nc.backend_info()["cpu_features"]["avx512_vnni"] else "qgemm_avx2_6x8"
+    if isa.startswith("avx512"):
+        want = "qgemm_avx512vnni_14x32" if _FEATS["avx512_vnni"] else "qgemm_avx2_6x8"
+        if isa == "avx512" and _FEATS.get("amx_int8"):
+            want = "qgemm_amx_32x32"
     else:
         want = KERNELS[isa]
     assert name == want
 
 
-@pytest.mark.parametrize("dim", ["M", "N", "K"])
+@pytest.mark.parametrize("dim", ["M", "N", "K", "K-wide"])
 def test_every_size_1_to_64(isa, rng, dim):
     for s in range(1, 65):
-        M, N, K = {"M": (s, 37, 45), "N": (19, s, 45), "K": (19, 37, s)}[dim]
+        M, N, K = {"M": (s, 37, 45), "N": (19, s, 45), "K": (19, 37, s), "K-wide": (40, 37, 2 * s + 61)}[dim]
         check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=f"{isa} {dim}={s}")
 
 

@@ -38,12 +38,15 @@ namespace gemm {
 constexpr int64_t kQgemmMaxK = 65536;
 constexpr int kQPanelCols = 32;  // columns per packed B panel
 constexpr int kQKGroup = 4;      // k steps stored together (one int32 lane of vpdpbusd)
+constexpr int kQAmxKBlock = 64;  // k per AMX tile row (64 bytes); panels are stored to this depth
 
 enum class QOutput { Float32, Int32, UInt8, Int8 };
 
 // B (K x N, int8) packed for the microkernels (Note [QGEMM packed layouts]):
-//   panel p holds columns [32p, 32p+32), k padded to Kp = multiple of 4, zero filled;
-//   byte (g, j, t) of panel p, for k = 4g + t, is at data[p*Kp*32 + g*128 + j*4 + t].
+//   panel p holds columns [32p, 32p+32), k padded to Kp = multiple of 4 for the VNNI /
+//   AVX2 / generic kernels, stored zero filled up to panel_k() = multiple of 64 (the AMX
+//   k block); byte (g, j, t) of panel p, for k = 4g + t, is at
+//   data[p*panel_k()*32 + g*128 + j*4 + t].
 // col_sums[n] = sum_k B[k,n] (int32) for the zero-point correction; scales are the
 // per-tensor (size 1) or per-column (size N) weight scales.
 class PackedQWeight {
@@ -53,13 +56,15 @@ class PackedQWeight {
   int64_t N() const { return N_; }
   int64_t Kp() const { return Kp_; }
   int64_t panels() const { return panels_; }
+  int64_t panel_k() const { return panel_k_; }
+  const int8_t* panel(int64_t p) const { return data_.get() + p * panel_k_ * kQPanelCols; }
   const int8_t* data() const { return data_.get(); }
   int8_t* data() { return data_.get(); }
   const std::vector<int32_t>& col_sums() const { return col_sums_; }
   std::vector<int32_t>& col_sums() { return col_sums_; }
   std::vector<float> scales;  // size 1 (per tensor) or N (per column)
-  // Bytes of packed data (panels * Kp * 32).
-  int64_t packed_bytes() const { return panels_ * Kp_ * kQPanelCols; }
+  // Bytes of packed data (panels * panel_k * 32).
+  int64_t packed_bytes() const { return panels_ * panel_k_ * kQPanelCols; }
   // B[k, n] read back from the packed layout (used by the reference path and tests).
   int8_t at(int64_t k, int64_t n) const;
 
@@ -67,7 +72,7 @@ class PackedQWeight {
   struct FreeDeleter {
     void operator()(int8_t* p) const;
   };
-  int64_t K_, N_, Kp_, panels_;
+  int64_t K_, N_, Kp_, panel_k_, panels_;
   std::unique_ptr<int8_t[], FreeDeleter> data_;
   std::vector<int32_t> col_sums_;
 };
@@ -99,8 +104,8 @@ void qgemm_ref(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t a_rs, 
                const int8_t* B, int64_t b_rs, int64_t b_cs, const std::vector<float>& b_scales,
                void* C, int64_t c_rs, int64_t c_cs, const QEpilogue& ep);
 
-// Name of the microkernel the active ISA uses: "qgemm_avx512vnni_14x32",
-// "qgemm_avx2_6x8" or "qgemm_generic_4x32".
+// Name of the microkernel the active ISA uses: "qgemm_amx_32x32" (AMX-INT8 tiles),
+// "qgemm_avx512vnni_14x32", "qgemm_avx2_6x8" or "qgemm_generic_4x32".
 const char* qgemm_kernel_name();
 
 }  // namespace gemm

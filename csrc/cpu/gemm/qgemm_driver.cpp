@@ -30,7 +30,7 @@ void PackedQWeight::FreeDeleter::operator()(int8_t* p) const { std::free(p); }
 
 PackedQWeight::PackedQWeight(int64_t K, int64_t N)
     : K_(K), N_(N), Kp_(ceil_div(std::max<int64_t>(K, 1), kQKGroup) * kQKGroup),
-      panels_(ceil_div(N, kQPanelCols)), col_sums_(static_cast<size_t>(N), 0) {
+      panel_k_(ceil_div(Kp_, kQAmxKBlock) * kQAmxKBlock), panels_(ceil_div(N, kQPanelCols)), col_sums_(static_cast<size_t>(N), 0) {
   const size_t bytes = static_cast<size_t>(std::max<int64_t>(64, ceil_div(packed_bytes(), 64) * 64));
   void* p = std::aligned_alloc(64, bytes);
   if (p == nullptr) throw std::bad_alloc();
@@ -40,7 +40,7 @@ PackedQWeight::PackedQWeight(int64_t K, int64_t N)
 
 int8_t PackedQWeight::at(int64_t k, int64_t n) const {
   const int64_t p = n / kQPanelCols, j = n % kQPanelCols, g = k / kQKGroup, t = k % kQKGroup;
-  return data_[p * Kp_ * kQPanelCols + g * kQPanelCols * kQKGroup + j * kQKGroup + t];
+  return data_[p * panel_k_ * kQPanelCols + g * kQPanelCols * kQKGroup + j * kQKGroup + t];
 }
 
 std::shared_ptr<PackedQWeight> pack_qweight(int64_t K, int64_t N, const int8_t* B, int64_t b_rs,
@@ -53,10 +53,9 @@ std::shared_ptr<PackedQWeight> pack_qweight(int64_t K, int64_t N, const int8_t* 
   auto packed = std::make_shared<PackedQWeight>(K, N);
   packed->scales = scales;
   int8_t* out = packed->data();
-  const int64_t Kp = packed->Kp();
   auto pack_panels = [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      int8_t* panel = out + p * Kp * kQPanelCols;
+      int8_t* panel = out + p * packed->panel_k() * kQPanelCols;
       const int64_t n_end = std::min<int64_t>(N, (p + 1) * kQPanelCols);
       for (int64_t n = p * kQPanelCols; n < n_end; ++n) {
         const int64_t j = n - p * kQPanelCols;
@@ -101,13 +100,43 @@ class AlignedScratch {
 
 thread_local AlignedScratch tls_qpacked_a;
 
-const detail::QgemmKernelInfo& kernel_for(Isa isa) {
+// Note [QGEMM kernel choice]: AMX tiles when usable and M is not tiny (a 32-row tile
+// for a handful of rows wastes the unit; GEMV-like calls are bound by reading B and run
+// as well on VNNI), else VNNI, else AVX2 (also for AVX-512 without VNNI), else generic.
+constexpr int64_t kAmxMinRows = 9;
+
+const detail::QgemmKernelInfo& kernel_for(Isa isa, int64_t M) {
 #if defined(NN_CORE_X86)
+  if (isa == Isa::Avx512 && M >= kAmxMinRows && cpu::has_amx_int8()) return detail::qgemm_kernel_amx();
   if (isa == Isa::Avx512 && cpu::has_avx512_vnni()) return detail::qgemm_kernel_avx512vnni();
   if (isa == Isa::Avx512 || isa == Isa::Avx2) return detail::qgemm_kernel_avx2();
 #endif
   (void)isa;
+  (void)M;
   return detail::qgemm_kernel_generic();
+}
+
+// AMX format: rows [0, mc) of A into MR-row panels of 64-k blocks, depth kd (zero padded).
+void pack_a_block_amx(const uint8_t* a, int64_t a_rs, int64_t a_cs, int64_t mc, int64_t K, int64_t kd,
+                      int mr, uint8_t* out) {
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    uint8_t* panel = out + ir * kd;
+    const int64_t rows = std::min<int64_t>(mr, mc - ir);
+    for (int64_t kb = 0; kb < kd / kQAmxKBlock; ++kb) {
+      for (int64_t i = 0; i < mr; ++i) {
+        uint8_t* dst = panel + (kb * mr + i) * kQAmxKBlock;
+        const int64_t k0 = kb * kQAmxKBlock;
+        const int64_t valid = i < rows ? std::max<int64_t>(0, std::min<int64_t>(kQAmxKBlock, K - k0)) : 0;
+        const uint8_t* src = a + (ir + i) * a_rs + k0 * a_cs;
+        if (a_cs == 1) {
+          if (valid > 0) std::memcpy(dst, src, static_cast<size_t>(valid));
+        } else {
+          for (int64_t t = 0; t < valid; ++t) dst[t] = src[t * a_cs];
+        }
+        if (valid < kQAmxKBlock) std::memset(dst + valid, 0, static_cast<size_t>(kQAmxKBlock - valid));
+      }
+    }
+  }
 }
 
 // Packs rows [0, mc) of A (starting at a) into MR-row panels, k padded to Kp with zeros.
@@ -170,11 +199,12 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
     throw std::invalid_argument("qgemm: weight scales must have 1 or N values");
 
   const Isa isa = cpu::active_isa();
-  const detail::QgemmKernelInfo& info = kernel_for(isa);
+  const detail::QgemmKernelInfo& info = kernel_for(isa, M);
+  const bool amx = info.a_format == detail::QPackA::AmxU8;
   const bool avx512_epilogue = isa == Isa::Avx512;
   (void)avx512_epilogue;
   const int mr = info.mr;
-  const int64_t Kp = B.Kp();
+  const int64_t Kp = amx ? B.panel_k() : B.Kp();  // depth of the packed A panels
   const int64_t kg = K == 0 ? 0 : Kp / kQKGroup;
   const int64_t esize = output_element_size(ep.output);
   const int64_t m_units = ceil_div(M, mr);
@@ -185,7 +215,7 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
   const bool per_col_scale = B.scales.size() != 1;
 
   parallel_for(0, tm * tn, 1, [&](int64_t t0, int64_t t1) {
-    alignas(64) int32_t acc[16 * kQPanelCols];
+    alignas(64) int32_t acc[32 * kQPanelCols];
     for (int64_t task = t0; task < t1; ++task) {
       const int64_t ti = task / tn, tj = task % tn;
       const int64_t row_begin = std::min(M, m_units * ti / tm * mr);
@@ -197,7 +227,9 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
       void* packed_a = tls_qpacked_a.get(elem * static_cast<size_t>(mc_max * Kp));
       for (int64_t ic = row_begin; ic < row_end; ic += mc_max) {
         const int64_t mc = std::min(mc_max, row_end - ic);
-        if (info.a_format == detail::QPackA::S16) {
+        if (amx) {
+          pack_a_block_amx(A + ic * a_rs, a_rs, a_cs, mc, K, Kp, mr, static_cast<uint8_t*>(packed_a));
+        } else if (info.a_format == detail::QPackA::S16) {
           pack_a_block(A + ic * a_rs, a_rs, a_cs, mc, K, Kp, mr, static_cast<int16_t*>(packed_a));
         } else {
           pack_a_block(A + ic * a_rs, a_rs, a_cs, mc, K, Kp, mr, static_cast<uint8_t*>(packed_a));
@@ -205,7 +237,7 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
         for (int64_t q = p_begin; q < p_end; ++q) {
           const int64_t col = q * kQPanelCols;
           const int n = static_cast<int>(std::min<int64_t>(kQPanelCols, N - col));
-          const int8_t* b_panel = B.data() + q * Kp * kQPanelCols;
+          const int8_t* b_panel = B.panel(q);
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int m = static_cast<int>(std::min<int64_t>(mr, mc - ir));
             const void* a_panel = static_cast<const char*>(packed_a) + elem * static_cast<size_t>(ir * Kp);
@@ -233,7 +265,7 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
   });
 }
 
-const char* qgemm_kernel_name() { return kernel_for(cpu::active_isa()).name; }
+const char* qgemm_kernel_name() { return kernel_for(cpu::active_isa(), kAmxMinRows).name; }
 
 }  // namespace gemm
 }  // namespace nn

@@ -6,7 +6,9 @@
 //        b[g*128 + j*4 + t] = B[4g+t, j]       (one 128-byte row of groups per k group)
 //   A panel, u8 format  (VNNI, generic): a[g*MR*4 + i*4 + t]  = A[i, 4g+t]   (uint8)
 //   A panel, s16 format (AVX2):          a[g*MR*4 + i*4 + t]  = A[i, 4g+t]   (int16)
-// k >= K and rows i >= m of an edge panel are zero, so padded products vanish.
+//   A panel, AMX format (k blocks of 64): a[(kb*MR + i)*64 + kk] = A[i, 64kb+kk] (uint8)
+// k >= K and rows i >= m of an edge panel are zero, so padded products vanish. The A
+// panel depth is Kp (u8, s16) or B.panel_k() (AMX).
 #pragma once
 
 #include <cstdint>
@@ -18,11 +20,12 @@ namespace gemm {
 namespace detail {
 
 // Computes rows [0, m) (1 <= m <= MR) x all 32 columns of one packed B panel over kg k
-// groups and stores the int32 sums to acc[i*32 + j] (acc is 64-byte aligned).
+// groups (AMX: kg rounded up to whole 64-k blocks, the padding is zero) and stores the
+// int32 sums to acc[i*32 + j] (acc is 64-byte aligned, room for 32 rows).
 using QgemmMicrokernel = void (*)(int64_t kg, const void* a_panel, const int8_t* b_panel,
                                   int32_t* acc, int m);
 
-enum class QPackA { U8, S16 };
+enum class QPackA { U8, S16, AmxU8 };
 
 struct QgemmKernelInfo {
   const char* name;
@@ -53,6 +56,7 @@ void qepilogue_avx512(const QTile& t, const QEpilogue& ep);
 const QgemmKernelInfo& qgemm_kernel_generic();
 const QgemmKernelInfo& qgemm_kernel_avx2();
 const QgemmKernelInfo& qgemm_kernel_avx512vnni();
+const QgemmKernelInfo& qgemm_kernel_amx();
 
 }  // namespace detail
 }  // namespace gemm
