@@ -201,7 +201,7 @@ def np_quantize(x, scale, zp, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8"])
-def test_quantize_per_tensor_matches_numpy(rng, dtype):
+def test_quantize_per_tensor_matches_numpy(isa, rng, dtype):
     zp = 128 if dtype == "uint8" else 0
     halves = (np.arange(-300, 300) + 0.5).astype(np.float32) * 0.25  # exact ties: round half to even
     x = np.concatenate([halves, rng.standard_normal(1000).astype(np.float32) * 30,
@@ -217,7 +217,7 @@ def test_quantize_per_tensor_matches_numpy(rng, dtype):
 
 
 @pytest.mark.parametrize("axis", [0, 1, -1])
-def test_quantize_per_channel_matches_numpy(rng, axis):
+def test_quantize_per_channel_matches_numpy(isa, rng, axis):
     base = rng.standard_normal((6, 5, 8)).astype(np.float32) * 3
     x = nc.from_numpy(base).permute(2, 0, 1)[::2]  # non-contiguous (4, 6, 5)
     xn = np.transpose(base, (2, 0, 1))[::2]
@@ -235,9 +235,10 @@ def test_quantize_per_channel_matches_numpy(rng, axis):
     assert q.qscheme() == "per_channel_affine" and q.q_per_channel_axis() == axis % 3
 
 
-def test_quantize_rows_matches_numpy(rng):
-    x = rng.standard_normal((7, 33)).astype(np.float32) * rng.uniform(0.1, 10, (7, 1)).astype(np.float32)
+def test_quantize_rows_matches_numpy(isa, rng):
+    x = rng.standard_normal((7, 37)).astype(np.float32) * rng.uniform(0.1, 10, (7, 1)).astype(np.float32)
     x[3] = 0.0
+    x[5, 20] = -0.0
     x[4] = np.abs(x[4])  # all positive: the range still includes 0
     q, s, z = (t.numpy() for t in Q.quantize_rows(nc.from_numpy(x)))
     lo, hi = np.minimum(x.min(1), 0), np.maximum(x.max(1), 0)

@@ -10,8 +10,11 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/parallel.h"
+#include "cpu/cpu_features.h"
+#include "cpu/quantize_kernels.h"
 #include "ops/internal.h"
 #include "ops/quantized_ops.h"
 
@@ -53,11 +56,29 @@ Tensor float32_contiguous(const Tensor& x, const char* op) {
   return detail::contiguous_raw(detail::cast_raw(x, DType::Float32));
 }
 
+bool use_avx512() {
+#if defined(NN_CORE_X86)
+  return cpu::active_isa() == cpu::Isa::Avx512;
+#else
+  return false;
+#endif
+}
+
+// q[0, n) from x[0, n): the AVX-512 loop when active (same results), else scalar.
+template <typename Q>
+void quantize_span(const float* x, Q* q, int64_t n, float inv, float zp, QRange r) {
+#if defined(NN_CORE_X86)
+  if (use_avx512()) {
+    if constexpr (std::is_same_v<Q, uint8_t>) return cpu::quantize_u8_avx512(x, n, inv, zp, q);
+    else return cpu::quantize_s8_avx512(x, n, inv, zp, q);
+  }
+#endif
+  for (int64_t i = 0; i < n; ++i) q[i] = static_cast<Q>(quantize_value(x[i], inv, zp, r));
+}
+
 template <typename Q>
 void quantize_loop(const float* x, Q* q, int64_t n, float inv, float zp, QRange r) {
-  parallel_for(0, n, 1 << 14, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) q[i] = static_cast<Q>(quantize_value(x[i], inv, zp, r));
-  });
+  parallel_for(0, n, 1 << 14, [&](int64_t i0, int64_t i1) { quantize_span(x + i0, q + i0, i1 - i0, inv, zp, r); });
 }
 
 // (outer, C, inner) of x around axis.
@@ -174,11 +195,8 @@ Tensor quantize_per_channel(const Tensor& x, const Tensor& scales, const Tensor&
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t c = b % C;
       const float inv = 1.0f / s[c], zp = static_cast<float>(z[c]);
-      for (int64_t i = b * inner; i < (b + 1) * inner; ++i) {
-        const float v = quantize_value(xp[i], inv, zp, r);
-        if (dtype == DType::UInt8) q.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-        else q.data<int8_t>()[i] = static_cast<int8_t>(v);
-      }
+      if (dtype == DType::UInt8) quantize_span(xp + b * inner, q.data<uint8_t>() + b * inner, inner, inv, zp, r);
+      else quantize_span(xp + b * inner, q.data<int8_t>() + b * inner, inner, inv, zp, r);
     }
   });
   return q;
@@ -249,10 +267,19 @@ std::tuple<Tensor, Tensor, Tensor> quantize_rows(const Tensor& x) {
       const float* row = xp + m * K;
       float lo = 0.0f, hi = 0.0f;
       bool finite = true;
-      for (int64_t k = 0; k < K; ++k) {
-        lo = std::min(lo, row[k]);
-        hi = std::max(hi, row[k]);
-        finite = finite && std::isfinite(row[k]);
+#if defined(NN_CORE_X86)
+      if (use_avx512()) {
+        bool nan = false;
+        cpu::row_minmax_avx512(row, K, &lo, &hi, &nan);
+        finite = !nan && std::isfinite(lo) && std::isfinite(hi);
+      } else
+#endif
+      {
+        for (int64_t k = 0; k < K; ++k) {
+          lo = std::min(lo, row[k]);
+          hi = std::max(hi, row[k]);
+          finite = finite && std::isfinite(row[k]);
+        }
       }
       float scale = (hi - lo) / 255.0f;
       if (!finite || !std::isfinite(scale)) bad.store(true);
@@ -261,7 +288,7 @@ std::tuple<Tensor, Tensor, Tensor> quantize_rows(const Tensor& x) {
       const float z = quantize_value(-lo, inv, 0.0f, {0.0f, 255.0f});
       sp[m] = scale;
       zp[m] = static_cast<int32_t>(z);
-      for (int64_t k = 0; k < K; ++k) qp[m * K + k] = static_cast<uint8_t>(quantize_value(row[k], inv, z, {0.0f, 255.0f}));
+      quantize_span(row, qp + m * K, K, inv, z, {0.0f, 255.0f});
     }
   });
   NN_CHECK(!bad.load(), ValueError, op, ": input of shape ", x.sizes(),
