@@ -17,7 +17,9 @@ Shapes are the GEMM issue's: square 128..2048 and (32,768,3072), (128,768,768),
 (512,384,1536), (1,4096,4096); 1 and 2 threads on both sides (torch.set_num_threads,
 onnxruntime intra_op_num_threads). Peers that are not installed skip their rows.
 On a shared 2-core machine the 2-thread rows are only meaningful when the "other load"
-column is near 0.
+column is near 0. On chips with AMX-INT8 (Sapphire Rapids and later) all three libraries
+use the AMX tiles for M >= 9 (nc.backend_info()['qgemm_kernel']); NN_CORE_ISA=avx512 with
+nc._C._set_amx_enabled(False) times the VNNI kernel instead.
 """
 from __future__ import annotations
 
