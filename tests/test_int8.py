@@ -412,3 +412,17 @@ def test_quantized_conv_save_load(tmp_path, rng):
     x = nc.from_numpy(rng.standard_normal((1, 3, 6, 6)).astype(np.float32))
     assert_same(fresh(x).numpy(), qc(x).numpy())
     assert "input_zero_point=100" in repr(fresh)
+
+
+@pytest.mark.isolated
+def test_amx_kernel_after_another_librarys_amx_use(rng):
+    # oneDNN (torch._int_mm) configures and releases AMX tiles on this same thread; our
+    # kernel must load its own configuration on every call (qgemm_kernel_amx prepare hook).
+    torch = pytest.importorskip("torch")
+    a, w = rand_u8(rng, 64, 256), rand_s8(rng, 96, 256)
+    p = pack(w)
+    want = int_ref(a, w)
+    for _ in range(3):
+        assert_same(_C.qgemm(nc.from_numpy(a), p, output="int32").numpy(), want)
+        torch._int_mm(torch.from_numpy(a.view(np.int8)), torch.from_numpy(np.ascontiguousarray(w.T)))
+        assert_same(_C.qgemm(nc.from_numpy(a), p, output="int32").numpy(), want)

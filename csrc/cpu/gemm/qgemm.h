@@ -20,8 +20,9 @@
 // za / sa are per tensor (a_zero_point, a_scale) or per row (a_zero_points, a_scales:
 // dynamic quantization of activations row by row); sb is per tensor or per output
 // column (per-channel weights). Weights are symmetric (zero point 0), so no row-sum
-// correction is needed. Every path (reference, generic, AVX2, AVX-512 VNNI) evaluates
-// exactly these float operations, so results are bit-identical across paths.
+// correction is needed. Every path (reference, generic, AVX2, AVX-512 VNNI, AMX-INT8)
+// evaluates exactly these float operations, so results are bit-identical across paths
+// (Note [QGEMM kernel choice] in qgemm_driver.cpp says which path a call takes).
 //
 // Exactness bound: |accz| <= K * 255 * 128 must fit in int32, hence K <= kQgemmMaxK.
 #pragma once

@@ -222,6 +222,7 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
       const int64_t row_end = std::min(M, m_units * (ti + 1) / tm * mr);
       const int64_t p_begin = B.panels() * tj / tn, p_end = B.panels() * (tj + 1) / tn;
       if (row_begin >= row_end || p_begin >= p_end) continue;
+      if (info.prepare != nullptr && kg > 0) info.prepare();
       const int64_t mc_max = std::min<int64_t>(mc_target, ceil_div(row_end - row_begin, mr)) * mr;
       const size_t elem = info.a_format == detail::QPackA::S16 ? 2 : 1;
       void* packed_a = tls_qpacked_a.get(elem * static_cast<size_t>(mc_max * Kp));

@@ -32,6 +32,11 @@ struct QgemmKernelInfo {
   int mr;
   QPackA a_format;
   QgemmMicrokernel kernel;
+  // Called by each thread before its first microkernel call of a qgemm (null: nothing
+  // to do). The AMX kernel loads its tile configuration here, every call, because other
+  // code on the same thread (another library's AMX kernels) may have changed or
+  // released it since.
+  void (*prepare)() = nullptr;
 };
 
 // Everything the epilogue of one tile needs, already offset to the tile's first row

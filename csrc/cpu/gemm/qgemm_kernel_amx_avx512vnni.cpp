@@ -14,8 +14,9 @@
 //     stored zero padded to whole 64-k blocks (PackedQWeight::panel_k()).
 //   output: the four tiles are stored to acc (32 rows x 32 int32); rows >= m are zero
 //     products of zero rows and the driver's epilogue only reads rows < m.
-//   tiles are configured once per thread (palette 1, eight tiles of 16 rows x 64 bytes,
-//     the same configuration as the bf16 AMX kernel).
+//   tiles: configure_tiles (palette 1, eight tiles of 16 rows x 64 bytes) runs as the
+//     kernel's prepare hook at the start of every thread's share of a qgemm call, so a
+//     configuration changed or released by other code on the thread is never assumed.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 intrinsic headers (bug 105593)
 #include <immintrin.h>
 
@@ -38,9 +39,7 @@ struct alignas(64) TileConfig {
   uint8_t rows[16];
 };
 
-__attribute__((target("amx-tile"))) void configure_tiles_once() {
-  thread_local bool configured = false;
-  if (configured) return;
+__attribute__((target("amx-tile"))) void configure_tiles() {
   TileConfig cfg;
   std::memset(&cfg, 0, sizeof cfg);
   cfg.palette_id = 1;
@@ -48,14 +47,15 @@ __attribute__((target("amx-tile"))) void configure_tiles_once() {
     cfg.colsb[t] = 64;
     cfg.rows[t] = 16;
   }
-  _tile_loadconfig(&cfg);
-  configured = true;
+  // Not _tile_loadconfig: GCC 12's version passes only the first 8 bytes of the config
+  // as the asm's memory operand, so the stores of colsb/rows may be dropped as dead.
+  // The whole 64-byte struct is the operand here.
+  __asm__ volatile("ldtilecfg %0" : : "m"(cfg));
 }
 
 __attribute__((target("amx-tile,amx-int8"))) void qgemm_amx_32x32(int64_t kg, const void* a_panel,
                                                                   const int8_t* b_panel, int32_t* acc,
                                                                   int /*m*/) {
-  configure_tiles_once();
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -84,7 +84,7 @@ __attribute__((target("amx-tile,amx-int8"))) void qgemm_amx_32x32(int64_t kg, co
 }  // namespace
 
 const QgemmKernelInfo& qgemm_kernel_amx() {
-  static const QgemmKernelInfo info{"qgemm_amx_32x32", kMr, QPackA::AmxU8, qgemm_amx_32x32};
+  static const QgemmKernelInfo info{"qgemm_amx_32x32", kMr, QPackA::AmxU8, qgemm_amx_32x32, configure_tiles};
   return info;
 }
 
