@@ -426,3 +426,18 @@ def test_amx_kernel_after_another_librarys_amx_use(rng):
         assert_same(_C.qgemm(nc.from_numpy(a), p, output="int32").numpy(), want)
         torch._int_mm(torch.from_numpy(a.view(np.int8)), torch.from_numpy(np.ascontiguousarray(w.T)))
         assert_same(_C.qgemm(nc.from_numpy(a), p, output="int32").numpy(), want)
+
+
+@pytest.mark.isolated
+def test_bf16_amx_gemm_after_another_librarys_amx_use(rng):
+    # The same hazard in the bf16 AMX GEMM (gemm_bf16_amx_avx512bf16.cpp): torch's bf16
+    # matmul and _int_mm on this thread, then ours; it used to die with SIGILL.
+    torch = pytest.importorskip("torch")
+    a = nc.from_numpy(rng.standard_normal((96, 128)).astype(np.float32)).bfloat16()
+    b = nc.from_numpy(rng.standard_normal((128, 64)).astype(np.float32)).bfloat16()
+    want = (a @ b).float().numpy()
+    ta = torch.randn(256, 256).bfloat16()
+    for _ in range(3):
+        ta @ ta
+        torch._int_mm(torch.ones(64, 256, dtype=torch.int8), torch.ones(256, 64, dtype=torch.int8))
+        assert_same((a @ b).float().numpy(), want)
