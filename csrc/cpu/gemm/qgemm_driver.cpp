@@ -209,7 +209,9 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
   const int64_t esize = output_element_size(ep.output);
   const int64_t m_units = ceil_div(M, mr);
   const int64_t mc_target = std::max<int64_t>(1, (512 * 1024) / (Kp * (info.a_format == detail::QPackA::S16 ? 2 : 1)) / mr);
-  const int threads = in_parallel_region() || M * N * K < 32 * 32 * 32 ? 1 : get_num_threads();
+  // Below ~4M multiply-adds (a few microseconds on AMX/VNNI) a second thread costs more
+  // than it saves, and on a busy machine a parallel region can wait a scheduler tick.
+  const int threads = in_parallel_region() || M * N * K < (int64_t{1} << 22) ? 1 : get_num_threads();
   int tm = 1, tn = 1;
   choose_thread_grid(threads, m_units, B.panels(), &tm, &tn);
   const bool per_col_scale = B.scales.size() != 1;
