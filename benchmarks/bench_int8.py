@@ -65,6 +65,9 @@ def _ort_session(model_bytes, threads):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    # Its idle workers would otherwise spin between runs and take a core from ours in the
+    # interleaved timing (and ours, OpenMP, from it): on 2 cores neither side spins.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
 
 

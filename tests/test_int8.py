@@ -310,6 +310,22 @@ def test_conv2d_matches_float_on_dequantized(isa, rng, stride, padding, dilation
     assert np.abs(qout.dequantize().numpy() - got.numpy()).max() <= 0.01 + 1e-6
 
 
+def test_static_quantized_linear(rng, tmp_path):
+    lin = nc.nn.Linear(40, 12)
+    ql = nc.nn.QuantizedLinear.from_float(lin, activation="relu", input_scale=0.02, input_zero_point=128)
+    assert ql.is_static and "per-tensor static" in repr(ql)
+    x = nc.from_numpy(rng.uniform(-2, 2, (5, 40)).astype(np.float32))
+    xq = Q.quantize_per_tensor(x, 0.02, 128)
+    want = np.maximum(xq.dequantize().numpy().astype(np.float64) @ ql.qweight().dequantize().numpy().T
+                      + lin.bias.detach().numpy(), 0)
+    np.testing.assert_allclose(ql(x).numpy(), want, rtol=1e-5, atol=1e-5)
+    assert_same(ql(xq).numpy(), ql(x).numpy())
+    nc.save(ql.state_dict(), str(tmp_path / "s.safetensors"))
+    fresh = nc.nn.QuantizedLinear(40, 12, activation="relu", input_scale=1.0)
+    fresh.load_state_dict(nc.load(str(tmp_path / "s.safetensors")))
+    assert_same(fresh(x).numpy(), ql(x).numpy())
+
+
 def test_outputs_never_require_grad():
     lin = nc.nn.Linear(8, 4)
     ql = nc.nn.QuantizedLinear.from_float(lin)

@@ -40,10 +40,13 @@ class _PackedWeightCache:
 
 class QuantizedLinear(Module):
     """``y = act(x @ W^T + bias)`` with int8 weights (per output channel, symmetric) and
-    float input quantized per row at run time (uint8, per-row scale and zero point).
-    Build from a float layer with :meth:`from_float`."""
+    float input quantized per row at run time (uint8, per-row scale and zero point) —
+    or, when built with ``input_scale`` (static quantization), per tensor with the stored
+    ``input_scale`` / ``input_zero_point`` buffers. A uint8 QTensor input is used as is.
+    Output float32. Build from a float layer with :meth:`from_float`."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "none"):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, activation: str = "none",
+                 input_scale=None, input_zero_point: int = 0):
         super().__init__()
         if activation not in _ACTS:
             raise ValueError(f"QuantizedLinear: activation must be one of {_ACTS}, got {activation!r}")
@@ -51,13 +54,25 @@ class QuantizedLinear(Module):
         self.register_buffer("weight", nc.zeros(out_features, in_features, dtype=nc.int8))
         self.register_buffer("weight_scale", nc.ones(out_features))
         self.register_buffer("bias", nc.zeros(out_features) if bias else None)
+        if input_scale is not None:  # static: per-tensor uint8 input parameters (calibrated)
+            self.register_buffer("input_scale", nc.tensor(float(input_scale)))
+            self.register_buffer("input_zero_point", nc.tensor(int(input_zero_point), dtype=nc.int64))
         object.__setattr__(self, "_cache", _PackedWeightCache())
 
+    @property
+    def is_static(self) -> bool:
+        """True when float inputs are quantized per tensor with the stored input_scale /
+        input_zero_point (static quantization) instead of per row at run time."""
+        return "input_scale" in self._buffers
+
     @classmethod
-    def from_float(cls, linear, activation: str = "none") -> "QuantizedLinear":
-        """Per-channel symmetric int8 copy of ``linear`` (an nn.Linear): scale = max|w_row| / 127."""
+    def from_float(cls, linear, activation: str = "none", input_scale=None,
+                   input_zero_point: int = 0) -> "QuantizedLinear":
+        """Per-channel symmetric int8 copy of ``linear`` (an nn.Linear): scale = max|w_row| / 127.
+        With ``input_scale`` the layer is static (inputs quantized per tensor with it)."""
         w = linear.weight
-        q = cls(w.shape[1], w.shape[0], bias=linear.bias is not None, activation=activation)
+        q = cls(w.shape[1], w.shape[0], bias=linear.bias is not None, activation=activation,
+                input_scale=input_scale, input_zero_point=input_zero_point)
         qw = Q.symmetric_weight(w.detach(), per_channel=True)
         with nc.no_grad():
             q.weight.copy_(qw.int_repr())
@@ -74,14 +89,18 @@ class QuantizedLinear(Module):
         return Q.QTensor.per_channel(self.weight, self.weight_scale, nc.zeros(self.out_features, dtype=nc.int64), 0)
 
     def forward(self, x):
+        if not isinstance(x, Q.QTensor) and self.is_static:
+            x = Q.quantize_per_tensor(x, float(self.input_scale.item()), int(self.input_zero_point.item()), nc.uint8)
         if isinstance(x, Q.QTensor):
             return Q.linear(x, self.packed_weight(), self.bias, self.activation)
         return Q.linear_dynamic(x, self.packed_weight(), self.bias, self.activation)
 
     def extra_repr(self) -> str:
         act = "" if self.activation == "none" else f", activation={self.activation}"
+        inp = (f"input=uint8 per-tensor static (scale={float(self.input_scale.item()):.6g}, "
+               f"zero_point={int(self.input_zero_point.item())})" if self.is_static else "input=uint8 per-row dynamic")
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"weight=int8 per-channel symmetric, input=uint8 per-row dynamic{act}")
+                f"weight=int8 per-channel symmetric, {inp}{act}")
 
 
 class QuantizedConv2d(Module):
