@@ -44,5 +44,6 @@ void bind_optim(py::module_& m);
 void bind_checkpoint(py::module_& m);
 void bind_runtime_metrics(py::module_& m);
 void bind_runtime(py::module_& m);
+void bind_quantized(py::module_& m);
 
 }  // namespace nn::bind

@@ -8,6 +8,7 @@
 #include "core/random.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/qgemm.h"
 #include "cpu/kernels.h"
 
 namespace nn::bind {
@@ -100,6 +101,7 @@ PYBIND11_MODULE(_C, m) {
     d["best_isa"] = cpu::isa_name(cpu::best_supported_isa());
     d["sgemm_kernel"] = gemm::kernel_name();
     d["bf16gemm_kernel"] = gemm::bf16_kernel_name();
+    d["qgemm_kernel"] = gemm::qgemm_kernel_name();
     d["num_threads"] = get_num_threads();
     feats["avx2"] = f.avx2;
     feats["fma"] = f.fma;
@@ -110,6 +112,7 @@ PYBIND11_MODULE(_C, m) {
     feats["avx512_bf16"] = f.avx512_bf16;
     feats["avx512_vnni"] = f.avx512_vnni;
     feats["amx_bf16"] = f.amx_bf16;
+    feats["amx_int8"] = f.amx_int8;
     d["cpu_features"] = feats;
     return d;
   });
@@ -146,4 +149,5 @@ PYBIND11_MODULE(_C, m) {
   bind_checkpoint(m);
   bind_runtime_metrics(m);
   bind_runtime(m);
+  bind_quantized(m);
 }

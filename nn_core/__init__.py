@@ -29,6 +29,7 @@ from . import metrics  # noqa: E402
 from . import serialization  # noqa: E402
 from .serialization import CheckpointError, load, save  # noqa: E402
 from . import checkpoint  # noqa: E402
+from . import quantized  # noqa: E402  (int8 tensors and ops)
 
 # ---- dtypes ------------------------------------------------------------------------
 dtype = _C.DType

@@ -405,3 +405,4 @@ from op_db_attention import OPS_ATTENTION  # noqa: E402  (tests/op_db_attention.
 OP_DB += OPS_CONV + OPS_ATTENTION
 OPS = {op.name: op for op in OP_DB}
 assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"
+from op_db_quantized import OPS_QUANTIZED; OP_DB += OPS_QUANTIZED; OPS = {op.name: op for op in OP_DB}  # noqa: E402,E702

@@ -58,6 +58,7 @@ CpuFeatures detect() {
   }
   const bool os_tiles = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
   f.amx_bf16 = os_tiles && ((edx >> 22) & 1) && ((edx >> 24) & 1);
+  f.amx_int8 = os_tiles && ((edx >> 25) & 1) && ((edx >> 24) & 1);
 #endif
   return f;
 }
@@ -146,11 +147,21 @@ bool request_amx_permission() {
 }
 }  // namespace
 
+static bool amx_tiles_granted() {
+  static const bool granted = request_amx_permission();
+  return granted;
+}
+
 bool has_amx_bf16() {
   if (!g_amx_enabled.load(std::memory_order_relaxed)) return false;
   if (active_isa() != Isa::Avx512 || !features().amx_bf16) return false;
-  static const bool granted = request_amx_permission();
-  return granted;
+  return amx_tiles_granted();
+}
+
+bool has_amx_int8() {
+  if (!g_amx_enabled.load(std::memory_order_relaxed)) return false;
+  if (active_isa() != Isa::Avx512 || !features().amx_int8) return false;
+  return amx_tiles_granted();
 }
 
 void set_amx_enabled(bool enabled) { g_amx_enabled.store(enabled, std::memory_order_relaxed); }

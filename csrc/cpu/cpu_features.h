@@ -26,6 +26,7 @@ struct CpuFeatures {
   bool avx512_bf16 = false;
   bool avx512_vnni = false;
   bool amx_bf16 = false;  // AMX-TILE + AMX-BF16 with OS tile state (XCR0 bits 17, 18)
+  bool amx_int8 = false;  // AMX-TILE + AMX-INT8 with OS tile state
 };
 
 // Detected once; all false on non-x86 builds.
@@ -50,7 +51,9 @@ bool has_avx512_vnni();
 // AMX bf16 tiles usable: CPU + XCR0 support, Avx512 active, and (on Linux) the kernel
 // granted this process the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, asked once).
 bool has_amx_bf16();
-// Tests turn AMX off to reach the AVX512-BF16 kernel; true restores the default.
+// AMX int8 tiles usable (same conditions as has_amx_bf16, with AMX-INT8).
+bool has_amx_int8();
+// Tests turn AMX off to reach the AVX512-BF16 / VNNI kernels; true restores the default.
 void set_amx_enabled(bool enabled);
 
 }  // namespace cpu

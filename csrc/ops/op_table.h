@@ -65,9 +65,17 @@
   X(scaled_dot_product_attention, true) X(layer_norm, true) X(rms_norm, true)         \
   X(embedding, true) X(dropout, true)
 
+// int8 quantization (family Special, not differentiable): ops/quantized.cpp, loops in
+// cpu/quantize_kernels*.cpp. The quantized linear / conv2d take a packed weight object
+// (not a tensor) and are tested in tests/test_int8.py rather than through this table.
+#define NN_QUANTIZED_OPS(X)                                                           \
+  X(quantize_per_tensor, false) X(quantize_per_channel, false) X(dequantize, false)   \
+  X(quantize_rows, false)
+
 #define NN_ALL_OPS(X)                                                                 \
   NN_UNARY_OPS(X) NN_BINARY_OPS(X) NN_COMPARE_OPS(X) NN_REDUCE_OPS(X)                 \
-  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X) NN_CONV_OPS(X) NN_ATTENTION_OPS(X)
+  NN_COMPOSITE_OPS(X) NN_SHAPE_OPS(X) NN_SPECIAL_OPS(X) NN_CONV_OPS(X) NN_ATTENTION_OPS(X) \
+  NN_QUANTIZED_OPS(X)
 
 namespace nn {
 
@@ -81,7 +89,7 @@ constexpr int kNumOps = static_cast<int>(OpId::kCount);
 
 // The cheap guard (ggml's): adding or removing a row must also update the op list the
 // tests check against (tests/op_db.py) — change this number together with it.
-static_assert(kNumOps == 85, "op table changed: update tests/op_db.py and this count");
+static_assert(kNumOps == 89, "op table changed: update tests/op_db.py and this count");
 
 enum class OpFamily : uint8_t { Unary, Binary, Compare, Reduce, Composite, Shape, Special };
 

@@ -6,6 +6,7 @@ from .conv import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1
 from .linear import Dropout, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
+from .quantized import QuantizedConv2d, QuantizedLinear
 from .module import Identity, Module, ModuleDict, ModuleList, Parameter, Sequential
 from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -18,5 +19,6 @@ __all__ = [
     "BatchNorm2d", "GroupNorm",
     "Embedding", "LayerNorm", "RMSNorm", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss",
+    "QuantizedLinear", "QuantizedConv2d",
     "init", "utils",
 ]

@@ -41,9 +41,10 @@ struct alignas(64) TileConfig {
   uint8_t rows[16];
 };
 
-__attribute__((target("amx-tile"))) void configure_tiles_once() {
-  thread_local bool configured = false;
-  if (configured) return;
+// Runs as the kernel's prepare hook (MicrokernelInfo::prepare) at the start of every
+// thread's share of a GEMM: a thread_local "configured once" flag is wrong when other
+// code on the thread (torch / oneDNN) reconfigures or releases the tiles (SIGILL).
+__attribute__((target("amx-tile"))) void configure_tiles() {
   TileConfig cfg;
   std::memset(&cfg, 0, sizeof cfg);
   cfg.palette_id = 1;
@@ -51,14 +52,14 @@ __attribute__((target("amx-tile"))) void configure_tiles_once() {
     cfg.colsb[t] = 64;
     cfg.rows[t] = 16;
   }
-  _tile_loadconfig(&cfg);
-  configured = true;
+  // Not _tile_loadconfig: GCC 12's version passes only the first 8 bytes of the config
+  // as the asm's memory operand, so the stores of colsb/rows may be dropped as dead.
+  __asm__ volatile("ldtilecfg %0" : : "m"(cfg));
 }
 
 __attribute__((target("amx-tile,amx-bf16"))) void bf16gemm_amx_32x32(
     int64_t kc, const uint16_t* a_panel, const uint16_t* b_panel, float* c, int64_t c_rs, int m,
     int n, const TileEpilogue& ep) {
-  configure_tiles_once();
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -92,7 +93,8 @@ __attribute__((target("amx-tile,amx-bf16"))) void bf16gemm_amx_32x32(
 // keeps the packed A block at 256 KiB in L2; nc = 4096 as for the other kernels.
 const Bf16KernelInfo& bf16_kernel_amx() {
   static const Bf16KernelInfo info{"bf16gemm_amx_32x32", kMr, kNr,
-                                   /*mc=*/256, /*kc=*/512, /*nc=*/4096, bf16gemm_amx_32x32};
+                                   /*mc=*/256, /*kc=*/512, /*nc=*/4096, bf16gemm_amx_32x32,
+                                   configure_tiles};
   return info;
 }
 

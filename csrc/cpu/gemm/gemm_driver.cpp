@@ -162,6 +162,7 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
           const int64_t panel_begin = n_panels * tj / tn;
           const int64_t panel_end = n_panels * (tj + 1) / tn;
           if (row_begin >= row_end || panel_begin >= panel_end) continue;
+          if (info.prepare != nullptr) info.prepare();
           if (own_b_panels) {
             detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad,
                                                        panel_begin, panel_end, packed_b);

@@ -45,6 +45,10 @@ struct MicrokernelInfo {
   int mr, nr;
   int64_t mc, kc, nc;  // cache blocking: A block mc x kc in L2, B panel kc x NR in L1
   Kernel kernel;
+  // Called by each thread before its microkernel calls of one GEMM (null: nothing to do).
+  // The AMX kernel loads its tile configuration here on every call: other code on the
+  // thread (another library's AMX kernels) may have changed or released it meanwhile.
+  void (*prepare)() = nullptr;
 };
 using SgemmKernelInfo = MicrokernelInfo<SgemmMicrokernel>;
 using Bf16KernelInfo = MicrokernelInfo<Bf16Microkernel>;

@@ -1,0 +1,16 @@
+// quantize_kernels.h — vectorised loops of the quantization ops (ops/quantized.cpp),
+// one copy per ISA unit (quantize_kernels_avx512.cpp). Each computes exactly the
+// scalar formulas of ops/quantized.cpp (the same float operations in the same order),
+// so results do not depend on the ISA:
+//   q = clamp(nearbyint(x * inv) + zp, qmin, qmax), NaN -> qmin.
+#pragma once
+#include <cstdint>
+
+namespace nn::cpu {
+
+// min(0, min x), max(0, max x) over x[0, n) and whether any x is NaN.
+void row_minmax_avx512(const float* x, int64_t n, float* lo, float* hi, bool* has_nan);
+void quantize_u8_avx512(const float* x, int64_t n, float inv, float zp, uint8_t* q);
+void quantize_s8_avx512(const float* x, int64_t n, float inv, float zp, int8_t* q);
+
+}  // namespace nn::cpu
