@@ -83,6 +83,7 @@ class TrainResult:
     ece: float = 0.0
     confusion: Optional[np.ndarray] = None
     seconds: float = 0.0
+    model: Optional[nn.Module] = None  # the trained model (in train mode)
 
 
 def evaluate(model: nn.Module, x, y, batch_size: int = 512):
@@ -141,6 +142,7 @@ def train(epochs: int = 12, seed: int = 0, batch_size: int = 64, lr: float = 1e-
     result.test_accuracy = metrics.accuracy(probs, y_te)
     result.ece = metrics.expected_calibration_error(probs, y_te)
     result.confusion = metrics.confusion_matrix(probs, y_te, 10)
+    result.model = model
     return result
 
 

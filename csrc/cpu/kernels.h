@@ -22,11 +22,12 @@ void register_optim_kernels(KernelRegistry& r);
 // The plain matmul kernel (dispatch.h MatmulKernel contract; float32/float64), used as
 // the reference the GEMM paths are tested against.
 void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);
-// Contiguous float32 exp / tanh / sigmoid (cpu/vec_math.h), one set per ISA unit.
+// Contiguous float32 exp / tanh / sigmoid / gelu (cpu/vec_math.h), one set per ISA unit.
 #define NN_DECLARE_VEC_MATH(SUFFIX)                                \
   void exp_f32_##SUFFIX(const float* x, float* y, int64_t n);      \
   void tanh_f32_##SUFFIX(const float* x, float* y, int64_t n);     \
-  void sigmoid_f32_##SUFFIX(const float* x, float* y, int64_t n);
+  void sigmoid_f32_##SUFFIX(const float* x, float* y, int64_t n); \
+  void gelu_f32_##SUFFIX(const float* x, float* y, int64_t n);
 NN_DECLARE_VEC_MATH(generic)
 NN_DECLARE_VEC_MATH(avx2)
 NN_DECLARE_VEC_MATH(avx512)

@@ -103,14 +103,14 @@ template <> struct UnaryFunctor<OpId::logical_not> {
 
 using VecLoop = void (*)(const float*, float*, int64_t);
 
-// The vectorised float32 loop for exp/tanh/sigmoid on the active ISA, or nullptr.
+// The vectorised float32 loop for exp/tanh/sigmoid/gelu on the active ISA, or nullptr.
 template <OpId op>
 VecLoop vec_loop() {
-  if constexpr (op == OpId::exp || op == OpId::tanh || op == OpId::sigmoid) {
+  if constexpr (op == OpId::exp || op == OpId::tanh || op == OpId::sigmoid || op == OpId::gelu) {
     const Isa isa = active_isa();
-#define NN_PICK(SUFFIX)                                                      \
-  (op == OpId::exp ? &exp_f32_##SUFFIX : op == OpId::tanh ? &tanh_f32_##SUFFIX \
-                                                          : &sigmoid_f32_##SUFFIX)
+#define NN_PICK(SUFFIX)                                                                      \
+  (op == OpId::exp ? &exp_f32_##SUFFIX : op == OpId::tanh ? &tanh_f32_##SUFFIX             \
+                                       : op == OpId::gelu ? &gelu_f32_##SUFFIX : &sigmoid_f32_##SUFFIX)
 #if defined(NN_CORE_X86)
     if (isa == Isa::Avx512) return NN_PICK(avx512);
     if (isa == Isa::Avx2) return NN_PICK(avx2);

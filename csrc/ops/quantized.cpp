@@ -17,6 +17,7 @@
 #include "cpu/quantize_kernels.h"
 #include "ops/internal.h"
 #include "ops/quantized_ops.h"
+#include "runtime/trace_hook.h"
 
 namespace nn {
 namespace {
@@ -166,6 +167,7 @@ Shape with_last(const Shape& s, int64_t n) {
 }  // namespace
 
 Tensor quantize_per_tensor(const Tensor& x, double scale, int64_t zero_point, DType dtype) {
+  NN_TRACE(quantize_per_tensor, x, scale, zero_point, dtype);
   const char* op = "quantize_per_tensor";
   const QRange r = qrange(dtype, op);
   check_scale(scale, op);
@@ -230,6 +232,7 @@ Tensor dequantize_impl(const Tensor& q, const std::vector<float>& s, const std::
 }  // namespace
 
 Tensor dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_point) {
+  NN_TRACE(dequantize_per_tensor, q, scale, zero_point);
   const char* op = "dequantize";
   check_scale(scale, op);
   NN_CHECK(zero_point >= -128 && zero_point <= 255, ValueError, op, ": zero_point ", zero_point,
@@ -376,6 +379,7 @@ Tensor qgemm(const Tensor& a, const QWeight& w, double a_scale, int64_t a_zero_p
 }
 
 Tensor quantized_linear_dynamic(const Tensor& x, const QWeight& w, const Tensor& bias, const std::string& activation) {
+  NN_TRACE(quantized_linear_dynamic, x, w, bias, activation);
   const char* op = "quantized_linear_dynamic";
   check_qweight(w, op);
   NN_CHECK(x.dim() >= 1, ShapeError, op, ": input must have at least 1 dimension, got a 0-dim tensor");
@@ -398,6 +402,7 @@ Tensor quantized_linear_dynamic(const Tensor& x, const QWeight& w, const Tensor&
 
 Tensor quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, const Tensor& bias,
                         const std::string& activation, DType out_dtype, double out_scale, int64_t out_zero_point) {
+  NN_TRACE(quantized_linear, x, x_scale, x_zero_point, w, bias, activation, out_dtype, out_scale, out_zero_point);
   const char* op = "quantized_linear";
   check_qweight(w, op);
   NN_CHECK(x.dtype() == DType::UInt8, DTypeError, op, ": input must be uint8 (quantized per tensor), got ",
@@ -423,6 +428,8 @@ Tensor quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_point, c
                         int64_t kw, const Tensor& bias, std::vector<int64_t> stride, std::vector<int64_t> padding,
                         std::vector<int64_t> dilation, const std::string& activation, DType out_dtype,
                         double out_scale, int64_t out_zero_point) {
+  NN_TRACE(quantized_conv2d, x, x_scale, x_zero_point, w, kh, kw, bias, stride, padding, dilation, activation,
+           out_dtype, out_scale, out_zero_point);
   const char* op = "quantized_conv2d";
   check_qweight(w, op);
   NN_CHECK(x.dim() == 4, ShapeError, op, ": input must be 4-D (N, C, H, W), got shape ", x.sizes());

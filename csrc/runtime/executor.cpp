@@ -4,6 +4,7 @@
 #include "core/errors.h"
 #include "ops/attention_ops.h"
 #include "ops/ops.h"
+#include "ops/quantized_ops.h"
 
 namespace nn::runtime {
 
@@ -177,6 +178,22 @@ void exec_node(const Node& n, const int64_t* ints, const std::vector<Tensor>& in
       size_t pos = 0;
       const auto st = read_list(fl, pos), pad = read_list(fl, pos), opad = read_list(fl, pos), dil = read_list(fl, pos);
       out.push_back(conv_transpose2d(in[0], in[1], in[2], st, pad, opad, fl[pos], dil));
+      break;
+    }
+    case Op::quantize_per_tensor:
+      out.push_back(quantize_per_tensor(in[0], fd[0], fl[0], static_cast<DType>(fl[1])));
+      break;
+    case Op::dequantize_per_tensor: out.push_back(dequantize_per_tensor(in[0], fd[0], fl[0])); break;
+    case Op::qlinear_dynamic: out.push_back(quantized_linear_dynamic(in[0], n.qweight, in[1], n.str)); break;
+    case Op::qlinear:
+      out.push_back(quantized_linear(in[0], fd[0], fl[0], n.qweight, in[1], n.str, static_cast<DType>(fl[1]), fd[1],
+                                     fl[2]));
+      break;
+    case Op::qconv2d: {
+      size_t pos = 5;
+      const auto st = read_list(fl, pos), pad = read_list(fl, pos), dil = read_list(fl, pos);
+      out.push_back(quantized_conv2d(in[0], fd[0], fl[0], n.qweight, fl[1], fl[2], in[1], st, pad, dil, n.str,
+                                     static_cast<DType>(fl[3]), fd[1], fl[4]));
       break;
     }
     case Op::argmax:

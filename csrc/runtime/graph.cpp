@@ -123,7 +123,8 @@ std::string compare_graphs(const Graph& a, const Graph& b) {
   for (size_t i = 0; i < a.nodes.size(); ++i) {
     const Node &x = a.nodes[i], &y = b.nodes[i];
     const std::string where = str("op #", i, " (", x.label(), ")");
-    if (x.op != y.op || x.flags != y.flags || x.str != y.str) return where + " differs between the traces";
+    if (x.op != y.op || x.flags != y.flags || x.str != y.str || x.qweight != y.qweight)
+      return where + " differs between the traces";
     if (x.inputs != y.inputs || x.outputs != y.outputs) return where + " has different inputs between the traces";
     if (x.floats != y.floats) return where + " has float attributes that depend on the input shapes";
     if (x.sym_ints != y.sym_ints) {

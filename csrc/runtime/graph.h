@@ -12,10 +12,12 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
+#include "cpu/gemm/qgemm.h"
 
 namespace nn::runtime {
 
@@ -27,7 +29,8 @@ namespace nn::runtime {
   X(adaptive_avg_pool2d) X(batch_norm) X(group_norm) X(layer_norm) X(rms_norm) X(embedding)     \
   X(attention) X(dropout) X(full) X(arange) X(detach) X(clone) X(copy_inplace) X(fill_inplace) \
   X(max_dim) X(min_dim) X(argmax) X(argmin) X(prod) X(var) X(std) X(index) X(index_put_inplace)  \
-  X(set_item_inplace) X(conv_transpose2d)
+  X(set_item_inplace) X(conv_transpose2d) X(quantize_per_tensor) X(dequantize_per_tensor)          \
+  X(qlinear_dynamic) X(qlinear) X(qconv2d)
 
 enum class Op : uint8_t {
 #define NN_RT_ENUM(name) name,
@@ -57,6 +60,7 @@ struct Node {
   std::vector<int64_t> flags;
   std::vector<double> floats;
   std::string str;
+  std::shared_ptr<gemm::PackedQWeight> qweight;  // int8 ops: the packed weight (a constant)
   std::string label() const;  // e.g. "linear+relu", "binary.add"
 };
 

@@ -10,6 +10,7 @@
 
 #include "ops/attention_ops.h"
 #include "ops/ops.h"
+#include "ops/quantized_ops.h"
 
 namespace nn::runtime {
 
@@ -88,6 +89,15 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
                         const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                         const std::vector<int64_t>& output_padding, int64_t groups,
                         const std::vector<int64_t>& dilation);
+Tensor quantize_per_tensor(const Tensor& x, double scale, int64_t zero_point, DType dtype);
+Tensor dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_point);
+Tensor quantized_linear_dynamic(const Tensor& x, const QWeight& w, const Tensor& bias, const std::string& activation);
+Tensor quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, const Tensor& bias,
+                        const std::string& activation, DType out_dtype, double out_scale, int64_t out_zero_point);
+Tensor quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, int64_t kh,
+                        int64_t kw, const Tensor& bias, std::vector<int64_t> stride, std::vector<int64_t> padding,
+                        std::vector<int64_t> dilation, const std::string& activation, DType out_dtype,
+                        double out_scale, int64_t out_zero_point);
 }  // namespace traced
 
 }  // namespace nn::runtime

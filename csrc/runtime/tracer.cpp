@@ -520,7 +520,53 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& w, const Tensor& bias
   return b.out(y);
 }
 
+// int8 ops: the packed weight rides on the node (Node::qweight), not as a tensor value.
+Tensor quantize_per_tensor(const Tensor& x, double scale, int64_t zero_point, DType dtype) {
+  NN_TR(quantize_per_tensor);
+  Tensor y = nn::quantize_per_tensor(x, scale, zero_point, dtype);
+  return b.in(x).d(scale).f(zero_point).f(static_cast<int64_t>(dtype)).out(y);
+}
+Tensor dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_point) {
+  NN_TR(dequantize_per_tensor);
+  Tensor y = nn::dequantize_per_tensor(q, scale, zero_point);
+  return b.in(q).d(scale).f(zero_point).out(y);
+}
+Tensor quantized_linear_dynamic(const Tensor& x, const QWeight& w, const Tensor& bias, const std::string& activation) {
+  NN_TR(qlinear_dynamic);
+  Tensor y = nn::quantized_linear_dynamic(x, w, bias, activation);
+  b.in(x).in(bias);
+  b.n.str = activation;
+  b.n.qweight = w;
+  return b.out(y);
+}
+Tensor quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, const Tensor& bias,
+                        const std::string& activation, DType out_dtype, double out_scale, int64_t out_zero_point) {
+  NN_TR(qlinear);
+  Tensor y = nn::quantized_linear(x, x_scale, x_zero_point, w, bias, activation, out_dtype, out_scale, out_zero_point);
+  b.in(x).in(bias).d(x_scale).d(out_scale).f(x_zero_point).f(static_cast<int64_t>(out_dtype)).f(out_zero_point);
+  b.n.str = activation;
+  b.n.qweight = w;
+  return b.out(y);
+}
+Tensor quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, int64_t kh,
+                        int64_t kw, const Tensor& bias, std::vector<int64_t> stride, std::vector<int64_t> padding,
+                        std::vector<int64_t> dilation, const std::string& activation, DType out_dtype,
+                        double out_scale, int64_t out_zero_point) {
+  NN_TR(qconv2d);
+  Tensor y = nn::quantized_conv2d(x, x_scale, x_zero_point, w, kh, kw, bias, stride, padding, dilation, activation,
+                                  out_dtype, out_scale, out_zero_point);
+  b.in(x).in(bias).d(x_scale).d(out_scale);
+  b.f(x_zero_point).f(kh).f(kw).f(static_cast<int64_t>(out_dtype)).f(out_zero_point);
+  push_list(b.n.flags, stride);
+  push_list(b.n.flags, padding);
+  push_list(b.n.flags, dilation);
+  b.n.str = activation;
+  b.n.qweight = w;
+  return b.out(y);
+}
+
 #undef NN_TR
+
 }  // namespace traced
 
 }  // namespace nn::runtime
