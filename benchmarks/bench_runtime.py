@@ -218,3 +218,69 @@ def test_minilm_latency(batch, seq, threads, minilm, torch_model, onnx_model, la
         latency_compare(f"MiniLM b{batch} s{seq}", threads, ours_name, lambda: ours(*inputs), peers)
     finally:
         torch.set_num_threads(torch_threads)
+
+
+# ---- int8: dynamic quantization (issue 9) ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def onnx_int8_model(onnx_model, tmp_path_factory):
+    """(onnxruntime module, path of the dynamically quantized model) or (None, reason):
+    onnxruntime.quantization.quantize_dynamic (int8 weights, per tensor; activations
+    quantized at run time) applied to the exported float model."""
+    ort, path_or_reason = onnx_model
+    if ort is None:
+        return None, path_or_reason
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as e:
+        return None, f"onnxruntime.quantization unavailable: {e}"
+    out = str(tmp_path_factory.mktemp("onnx_int8") / "minilm_int8.onnx")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(path_or_reason, out, weight_type=QuantType.QInt8)
+    except Exception as e:
+        return None, f"onnxruntime quantize_dynamic failed: {type(e).__name__}: {e}"
+    return ort, out
+
+
+@pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
+@pytest.mark.parametrize("batch,seq", [(1, 16), (1, 128)], ids=lambda v: str(v))
+def test_minilm_int8_latency(batch, seq, threads, minilm, onnx_int8_model, latency_compare, num_threads):
+    """nn_core's dynamic int8 MiniLM (``quantization.quantize_dynamic``: per-channel int8
+    weights, per-row activations) in the runtime beside onnxruntime's dynamically quantized
+    model; both sides' cosine to the float embeddings is printed (quality differs)."""
+    from nn_core.quantization import quantize_dynamic
+
+    model, _ = minilm
+    ids, mask = _inputs(batch, seq)
+    inputs = (nc.from_numpy(ids), nc.from_numpy(mask))
+    num_threads(threads)
+    with nc.no_grad():
+        expected = model(*inputs).numpy()
+    qmodel = quantize_dynamic(model)
+    ours, ours_name = make_ours(qmodel, inputs)
+
+    def cosine(a):
+        a = np.asarray(a, dtype=np.float64)
+        return float(np.min(np.sum(a * expected, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(expected, axis=1)))
+
+    peers = {}
+    ort, path_or_reason = onnx_int8_model
+    if ort is not None:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(path_or_reason, opts, providers=["CPUExecutionProvider"])
+        feeds = {"input_ids": ids, "attention_mask": mask}
+
+        def onnxruntime_int8():
+            return sess.run(None, feeds)[0]
+
+        print(f"\nMiniLM int8 b{batch} s{seq}: cosine to float: nn_core {cosine(_to_numpy(ours(*inputs))):.5f}, "
+              f"onnxruntime {cosine(onnxruntime_int8()):.5f}")
+        peers["onnxruntime int8"] = (onnxruntime_int8, str(threads))
+    else:
+        print(f"onnxruntime int8 peer skipped: {path_or_reason}")
+    latency_compare(f"MiniLM int8 b{batch} s{seq}", threads, ours_name + " int8", lambda: ours(*inputs), peers)
