@@ -170,7 +170,7 @@ def minilm():
 def test_minilm_dynamic_int8_keeps_embeddings(minilm):
     q = qz.quantize_dynamic(minilm)
     n_int8 = sum(isinstance(m, QuantizedLinear) for m in q.modules())
-    assert n_int8 == 18  # attention output + 2 feed-forward Linears in each of the 6 layers
+    assert n_int8 == 24  # q/k/v projection, attention output, 2 feed-forward Linears in each of 6 layers
     ef, eq = minilm.encode(SENTENCES), q.encode(SENTENCES)
     cos = np.sum(ef * eq, axis=1) / np.linalg.norm(ef, axis=1) / np.linalg.norm(eq, axis=1)
     assert cos.min() >= 0.99, cos
@@ -182,3 +182,25 @@ def test_minilm_dynamic_int8_keeps_embeddings(minilm):
         for rows, cols in ((10, ids.shape[1]), (1, 7), (3, 12)):
             a, m = ids[:rows, :cols].contiguous(), mask[:rows, :cols].contiguous()
             np.testing.assert_allclose(session.run(a, m).numpy(), q(a, m).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_quantize_dynamic_multihead_attention_projection():
+    nc.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True).eval()
+    x = nc.randn(3, 5, 32)
+    q = qz.quantize_dynamic(layer)
+    attn = q.self_attn
+    assert isinstance(attn.in_proj, QuantizedLinear) and attn.in_proj_weight is None
+    assert "self_attn.in_proj_weight" not in q.state_dict() and "self_attn.in_proj.weight" in q.state_dict()
+    with nc.no_grad():
+        ref, got = layer(x).numpy(), q(x).numpy()
+        assert qz.error_metrics(ref, got)[1] > 0.999
+        # cross-attention (query != key) slices the int8 projection's output
+        mha = nn.MultiheadAttention(32, 4, batch_first=True).eval()
+        qm = qz.quantize_dynamic(nn.Sequential(mha))[0]
+        kv = nc.randn(3, 7, 32)
+        ref = mha(x, kv, kv, need_weights=False)[0].numpy()
+        got = qm(x, kv, kv, need_weights=False)[0].numpy()
+        assert qz.error_metrics(ref, got)[1] > 0.999
+    kept = qz.quantize_dynamic(layer, skip=["self_attn.in_proj"])
+    assert kept.self_attn.in_proj_weight is not None and "in_proj" not in kept.self_attn._modules

@@ -145,6 +145,9 @@ class MultiheadAttention(Module):
 
     def _project(self, x, i):
         E = self.embed_dim
+        in_proj = self._modules.get("in_proj")
+        if in_proj is not None:  # a replaced projection (int8): project fully, keep one third
+            return in_proj(x)[..., i * E:(i + 1) * E]
         w = self.in_proj_weight[i * E:(i + 1) * E]
         b = self.in_proj_bias[i * E:(i + 1) * E] if self.in_proj_bias is not None else None
         return F.linear(x, w, b)
@@ -164,7 +167,9 @@ class MultiheadAttention(Module):
             raise ValueError(f"MultiheadAttention: expected embed_dim {self.embed_dim}, got input shape "
                              f"{tuple(query.shape)}")
         if query is key and key is value:  # self-attention: one GEMM, q/k/v are strided views of it
-            qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias).reshape(B, L, 3, H, Dh)
+            in_proj = self._modules.get("in_proj")
+            qkv = in_proj(query) if in_proj is not None else F.linear(query, self.in_proj_weight, self.in_proj_bias)
+            qkv = qkv.reshape(B, L, 3, H, Dh)
             q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))
         else:
             q = self._project(query, 0).reshape(B, L, H, Dh).transpose(1, 2)

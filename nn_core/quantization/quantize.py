@@ -107,7 +107,9 @@ def _swap(model: nn.Module, fn: Callable[[str, nn.Module, Optional[nn.Module]], 
 def quantize_dynamic(model: nn.Module, layers: Sequence[type] = (nn.Linear,), inplace: bool = False,
                      skip: Iterable[str] = ()) -> nn.Module:
     """Linear -> ``nn.QuantizedLinear`` (per-channel symmetric int8 weights, activations
-    quantized per row at run time). ``skip`` names layers (dotted paths) to keep in float.
+    quantized per row at run time), including the q/k/v projection of each
+    ``nn.MultiheadAttention`` (its ``in_proj``). ``skip`` names layers (dotted paths, e.g.
+    ``"encoder.layers.0.self_attn.in_proj"``) to keep in float.
     Returns the quantized model (a copy unless ``inplace``), in eval mode."""
     for layer in layers:
         if layer is not nn.Linear:
@@ -124,6 +126,17 @@ def quantize_dynamic(model: nn.Module, layers: Sequence[type] = (nn.Linear,), in
 
     if type(target) is nn.Linear:
         return QuantizedLinear.from_float(target)
+    # MultiheadAttention keeps its q/k/v projection as the in_proj_weight (3E, E) parameter:
+    # it becomes an int8 ``in_proj`` submodule (the float parameters are dropped).
+    for name, module in list(target.named_modules()):
+        if isinstance(module, nn.MultiheadAttention) and module.in_proj_weight is not None \
+                and f"{name}.in_proj" not in skip:
+            proj = nn.Linear(module.embed_dim, 3 * module.embed_dim, bias=module.in_proj_bias is not None)
+            proj.weight, proj.bias = module.in_proj_weight, module.in_proj_bias
+            module.in_proj = QuantizedLinear.from_float(proj)
+            module.in_proj_weight = None
+            if module.in_proj_bias is not None:
+                module.in_proj_bias = None
     _swap(target, fn)
     return target.eval()
 
