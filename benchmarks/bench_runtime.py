@@ -132,6 +132,15 @@ def _export_onnx(torch, tmodel, path):
     return None
 
 
+def _ort_session(ort, path, threads):
+    """An onnxruntime CPU session with ``threads`` intra-op threads and all graph optimisations."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
 # ---- fixtures --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -201,11 +210,7 @@ def test_minilm_latency(batch, seq, threads, minilm, torch_model, onnx_model, la
         peers = {"torch": (torch_eager, str(threads))}
         ort, path_or_reason = onnx_model
         if ort is not None:
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            sess = ort.InferenceSession(path_or_reason, opts, providers=["CPUExecutionProvider"])
+            sess = _ort_session(ort, path_or_reason, threads)
             feeds = {"input_ids": ids, "attention_mask": mask}
 
             def onnxruntime_run():
@@ -268,11 +273,7 @@ def test_minilm_int8_latency(batch, seq, threads, minilm, onnx_int8_model, laten
     peers = {}
     ort, path_or_reason = onnx_int8_model
     if ort is not None:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(path_or_reason, opts, providers=["CPUExecutionProvider"])
+        sess = _ort_session(ort, path_or_reason, threads)
         feeds = {"input_ids": ids, "attention_mask": mask}
 
         def onnxruntime_int8():

@@ -20,6 +20,7 @@
 
 #include <cstring>
 
+#include "cpu/gemm/amx_tiles.h"
 #include "cpu/gemm/gemm_avx512_epilogue.h"
 #include "cpu/gemm/gemm_internal.h"
 
@@ -32,30 +33,7 @@ constexpr int kMr = 32;
 constexpr int kNr = 32;
 constexpr int kKBlock = 32;
 
-// LDTILECFG layout: palette 1, all eight tiles 16 rows x 64 bytes.
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
-// Runs as the kernel's prepare hook (MicrokernelInfo::prepare) at the start of every
-// thread's share of a GEMM: a thread_local "configured once" flag is wrong when other
-// code on the thread (torch / oneDNN) reconfigures or releases the tiles (SIGILL).
-__attribute__((target("amx-tile"))) void configure_tiles() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof cfg);
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  // Not _tile_loadconfig: GCC 12's version passes only the first 8 bytes of the config
-  // as the asm's memory operand, so the stores of colsb/rows may be dropped as dead.
-  __asm__ volatile("ldtilecfg %0" : : "m"(cfg));
-}
+void configure_tiles() { configure_amx_tiles_16x64(); }  // amx_tiles.h
 
 __attribute__((target("amx-tile,amx-bf16"))) void bf16gemm_amx_32x32(
     int64_t kc, const uint16_t* a_panel, const uint16_t* b_panel, float* c, int64_t c_rs, int m,

@@ -22,6 +22,7 @@
 
 #include <cstring>
 
+#include "cpu/gemm/amx_tiles.h"
 #include "cpu/gemm/qgemm_internal.h"
 
 namespace nn {
@@ -31,27 +32,7 @@ namespace {
 
 constexpr int kMr = 32;
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
-__attribute__((target("amx-tile"))) void configure_tiles() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof cfg);
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  // Not _tile_loadconfig: GCC 12's version passes only the first 8 bytes of the config
-  // as the asm's memory operand, so the stores of colsb/rows may be dropped as dead.
-  // The whole 64-byte struct is the operand here.
-  __asm__ volatile("ldtilecfg %0" : : "m"(cfg));
-}
+void configure_tiles() { configure_amx_tiles_16x64(); }  // amx_tiles.h
 
 __attribute__((target("amx-tile,amx-int8"))) void qgemm_amx_32x32(int64_t kg, const void* a_panel,
                                                                   const int8_t* b_panel, int32_t* acc,
