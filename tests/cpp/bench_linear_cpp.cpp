@@ -4,13 +4,16 @@
 // best of several timed repetitions after a warm-up; ours only (the Python benchmark
 // benchmarks/bench_gemm.py compares with torch).
 // Usage: bench_linear_cpp [threads...]
-//   env NN_GEMM_DIRECT_ROWS=r forces the direct Linear-layout path up to r rows (0: never).
+//        bench_linear_cpp --rows [threads]   direct vs packed path of the Linear layout per
+//          ISA and M (interleaved timings, ratio direct/packed), to choose the per-ISA
+//          limit of the direct path (nn::gemm::direct_linear_max_rows).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/dtype.h"
@@ -76,9 +79,59 @@ void bench(const Shape& s, bool bf16, double out[2]) {
   out[1] *= 1e3;
 }
 
+// Direct vs packed for the Linear layout: best of interleaved trials, in ms.
+void bench_rows(int threads) {
+  nn::set_num_threads(threads);
+  const int64_t kn[][2] = {{384, 1152}, {384, 1536}, {1536, 384}, {768, 768}, {768, 3072}, {3072, 768}};
+  const int64_t ms[] = {4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 64};
+  for (nn::cpu::Isa isa : {nn::cpu::Isa::Generic, nn::cpu::Isa::Avx2, nn::cpu::Isa::Avx512}) {
+    if (!nn::cpu::isa_supported(isa)) continue;
+    nn::cpu::set_isa_override(isa);
+    for (const auto& s : kn) {
+      const int64_t K = s[0], N = s[1];
+      std::printf("isa=%-7s threads=%d K=%5lld N=%5lld  direct/packed:", nn::cpu::isa_name(isa), threads,
+                  (long long)K, (long long)N);
+      for (int64_t M : ms) {
+        std::mt19937 rng(7);
+        std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+        std::vector<float> a(M * K), w(N * K), c(M * N);
+        for (float& v : a) v = dist(rng);
+        for (float& v : w) v = dist(rng);
+        nn::gemm::Epilogue ep;
+        auto run = [&](int64_t rows) {
+          nn::gemm::set_direct_linear_max_rows_override(rows);
+          nn::gemm::sgemm(M, N, K, a.data(), K, 1, w.data(), 1, K, c.data(), N, 1, ep);
+        };
+        const double flops = 2.0 * M * N * K;
+        const int reps = static_cast<int>(std::clamp(2e7 / flops, 1.0, 200.0));
+        double best[2] = {1e30, 1e30};
+        for (int trial = 0; trial < 8; ++trial) {
+          for (int which = 0; which < 2; ++which) {
+            const int side = (trial + which) % 2;  // alternate the order
+            run(side == 0 ? 1 << 20 : 0);
+            const auto t0 = std::chrono::steady_clock::now();
+            for (int r = 0; r < reps; ++r) run(side == 0 ? 1 << 20 : 0);
+            const auto t1 = std::chrono::steady_clock::now();
+            best[side] = std::min(best[side], std::chrono::duration<double>(t1 - t0).count() / reps);
+          }
+        }
+        std::printf(" %lld:%.2f", (long long)M, best[0] / best[1]);
+        std::fflush(stdout);
+      }
+      std::printf("\n");
+    }
+  }
+  nn::gemm::set_direct_linear_max_rows_override(-1);
+  nn::cpu::set_isa_override(std::nullopt);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--rows") {
+    bench_rows(argc > 2 ? std::atoi(argv[2]) : 1);
+    return 0;
+  }
   std::vector<int> thread_counts;
   for (int i = 1; i < argc; ++i) thread_counts.push_back(std::atoi(argv[i]));
   if (thread_counts.empty()) thread_counts = {1, 2};

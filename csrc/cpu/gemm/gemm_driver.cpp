@@ -247,7 +247,14 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, const FastPacks<Sr
 // W rows is read from memory once and reused from L1 over register blocks of rows of A,
 // where the packed path would read W, write it packed and read it again, a cost that
 // few rows of A do not amortise (the weights of a model at batch 1 are memory bound).
-// Measured on Sapphire Rapids (bench_linear_cpp): see direct_colmajor_max_rows.
+// The limits (direct_colmajor_max_rows) come from `bench_linear_cpp --rows` on Sapphire
+// Rapids, time direct / time packed (with the transposing packers), 1 and 2 threads, for
+// (K, N) in (384,1152) (384,1536) (1536,384) (768,768) (768,3072) (3072,768):
+//   avx512 (6x4 kernel vs 14x32 packed): 0.2-0.4 at M=4, 0.45-0.75 at 16, 0.65-0.95 at
+//     32, 0.75-0.95 at 40, 0.8-0.96 at 48, 0.9-1.17 at 64                      -> 40;
+//   avx2 (2x4 vs 6x16): 0.4-0.9 at 8, 0.75-1.17 at 12, 0.9-1.3 at 16            -> 8;
+//   generic (scalar dots vs the 4x16 kernel): 0.75-0.87 at 4, 0.92-0.98 at 16,
+//     ~1.0 from 24                                                              -> 16.
 std::atomic<int64_t> g_direct_rows_override{-1};
 
 bool direct_colmajor(Isa isa, int64_t M, int64_t a_cs, int64_t b_rs) {
@@ -423,20 +430,22 @@ int64_t direct_colmajor_max_rows(cpu::Isa isa) {
   if (forced >= 0) return forced;
   switch (isa) {
     case Isa::Avx512:
-      return 32;
+      return 40;
     case Isa::Avx2:
-      return 16;
+      return 8;
     case Isa::Generic:
       break;
   }
-  return kSmallMMaxRows;
-}
-
-void set_direct_colmajor_max_rows_override(int64_t rows) {
-  g_direct_rows_override.store(rows < 0 ? -1 : rows, std::memory_order_relaxed);
+  return 16;
 }
 
 }  // namespace detail
+
+int64_t direct_linear_max_rows() { return detail::direct_colmajor_max_rows(cpu::active_isa()); }
+
+void set_direct_linear_max_rows_override(int64_t rows) {
+  g_direct_rows_override.store(rows < 0 ? -1 : rows, std::memory_order_relaxed);
+}
 
 const char* kernel_name() { return sgemm_kernel_for(cpu::active_isa()).name; }
 

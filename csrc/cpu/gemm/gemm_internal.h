@@ -87,10 +87,8 @@ void small_m_colmajor_b_avx512(const SmallMArgs& args, int64_t n_begin, int64_t 
 void small_m_colmajor_b_avx2(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
 
 // Largest M the driver sends to the colmajor_b kernel of an ISA (measured against the
-// packed path; gemm_driver.cpp). Tests and benchmarks move it with the override
-// (rows >= 0; a negative value restores the measured default).
+// packed path; gemm_driver.cpp), or the override (set_direct_linear_max_rows_override).
 int64_t direct_colmajor_max_rows(cpu::Isa isa);
-void set_direct_colmajor_max_rows_override(int64_t rows);
 
 // Transposing packers (Note [Transposing packs], gemm_pack_avx512.cpp): the same output as
 // pack_b_panels<.., kGroup>(b, /*rs=*/1, cs, ...) and pack_a_block<..>(a, rs, /*cs=*/1, ...)
