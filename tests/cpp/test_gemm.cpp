@@ -15,12 +15,19 @@
 // bit-identical to the reference templates' (gemm_pack.h) for odd k, n, m, padded k,
 // partial panel ranges, and write nothing outside their panels.
 //
+// AMX tile state (Note [AMX tile state]): between two bf16 GEMMs on one thread, the tiles
+// are released (TILERELEASE, as torch's oneDNN does) or loaded with a foreign
+// configuration; the second GEMM must still be right (a SIGILL is reported as a failure).
+//
 // Tolerance: |c - ref| <= tol * sqrt(K) * scale with scale = |alpha| sum_k |a||b| +
 // |beta c| + |bias|, tol = 1e-5 for fp32 accumulation (bf16 inputs are exact in float,
 // so the same bound holds). C padding is filled with a sentinel and must stay intact.
 // Exit status is nonzero on any failure; the first mismatch is printed with its
 // indices and the seed (override the seed with argv[1]).
+#include <unistd.h>
+
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -391,6 +398,51 @@ void check_pack_a(Context& ctx, const char* name,
       }
 }
 
+#if defined(NN_CORE_X86)
+extern "C" void on_sigill(int) {
+  const char msg[] = "FAIL [amx] SIGILL: a bf16 GEMM ran tile instructions without its tile configuration\n";
+  if (write(1, msg, sizeof msg - 1) < 0) _exit(2);
+  _exit(1);
+}
+
+struct alignas(64) ForeignTileConfig {
+  uint8_t palette_id = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {4, 8, 4, 8, 4, 8, 4, 8};
+  uint8_t rows[16] = {1, 2, 3, 4, 5, 6, 7, 8};
+};
+#endif
+
+// Another library's tile use between two of our bf16 GEMMs on this thread.
+void run_amx_state_tests(Context& ctx) {
+#if defined(NN_CORE_X86)
+  if (!nn::cpu::has_amx_bf16()) {
+    std::printf("skip amx tile-state test (no AMX)\n");
+    return;
+  }
+  ctx.path = "amx-state/1t";
+  nn::set_num_threads(1);
+  std::signal(SIGILL, on_sigill);
+  Case c;
+  c.M = 40;
+  c.N = 70;
+  c.K = 96;
+  c.bf16 = true;
+  for (int round = 0; round < 2; ++round) {
+    run_case(ctx, c);  // configures the tiles (and, fixed, releases them again)
+    if (round == 0) {
+      __asm__ volatile("tilerelease" ::: "memory");
+    } else {
+      const ForeignTileConfig foreign;
+      __asm__ volatile("ldtilecfg %0" : : "m"(foreign));
+    }
+    run_case(ctx, c);
+  }
+  std::signal(SIGILL, SIG_DFL);
+#else
+  (void)ctx;
+#endif
+}
+
 void run_pack_tests(Context& ctx) {
 #if defined(NN_CORE_X86)
   using namespace nn::gemm::detail;
@@ -439,6 +491,12 @@ int main(int argc, char** argv) {
     }
   }
 
+  {
+    const int64_t before = ctx.failures, cases_before = ctx.cases;
+    run_amx_state_tests(ctx);
+    std::printf("%-12s tile state: %lld cases, %lld failures\n", "amx",
+                (long long)(ctx.cases - cases_before), (long long)(ctx.failures - before));
+  }
   {
     const int64_t before = ctx.failures, cases_before = ctx.cases;
     run_pack_tests(ctx);

@@ -1,6 +1,8 @@
 // gemm_driver.cpp — the public GEMM entry points: argument checks, problem
-// normalisation, path selection (small-M kernels, BLIS-style packed GEMM, reference),
-// the blocked loop nest with its threading, and the batched wrappers.
+// normalisation, path selection (small-M kernels, the direct Linear-layout kernels up to
+// a per-ISA M, BLIS-style packed GEMM, reference), the blocked loop nest with its
+// threading, the choice of packers (templates, or the transposing ones for B with unit
+// row stride / row-major A), and the batched wrappers.
 //
 // Packed GEMM loop nest (BLIS order), for one microkernel with tile MR x NR and
 // blocking mc/kc/nc (constants documented beside each kernel):
