@@ -4,6 +4,10 @@ Cases, named as in the summary table (GFLOP/s columns = 2*M*K*N / time):
   gemm M x K x N            square 128, 256, 512, 1024, 2048 and the NN shapes
                             (32,768,3072), (128,768,768), (512,384,1536), (1,4096,4096)
   gemm bf16 1024^3 vs f32   our bfloat16 GEMM beside our own float32 GEMM (peer "nn_core-f32")
+  linear M x K -> N         F.linear(x, W, b) with a Linear weight W (N, K) (the GEMM sees
+                            B = W^T: unit row stride) beside torch.nn.functional.linear, for
+                            the sentence-encoder shapes (1,384,1152), (16,384,1536),
+                            (16,1536,384), (128,384,1536), (128,1536,384), (2048,384,1536)
 each with 1 and 2 threads on both sides: nn_core.set_num_threads for ours, threadpoolctl
 for numpy's BLAS (the row is skipped when threadpoolctl is missing, since the peer's
 thread count would be unknown), torch.set_num_threads for torch. (1, 4096, 4096) is
@@ -18,6 +22,8 @@ import nn_core as nc
 
 SHAPES = [(128, 128, 128), (256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
           (32, 768, 3072), (128, 768, 768), (512, 384, 1536), (1, 4096, 4096)]
+LINEAR_SHAPES = [(1, 384, 1152), (16, 384, 1536), (16, 1536, 384), (128, 384, 1536), (128, 1536, 384),
+                 (2048, 384, 1536)]
 THREADS = [1, 2]
 
 
@@ -78,3 +84,31 @@ def test_gemm_bf16_vs_f32(threads, compare, num_threads):
     ref = result.float().numpy()
     exact = x16.float().numpy().astype(np.float64) @ y16.float().numpy().astype(np.float64)
     assert np.max(np.abs(ref - exact)) <= 1e-2 * np.max(np.abs(exact))
+
+
+@pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
+@pytest.mark.parametrize("shape", LINEAR_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_linear(shape, threads, compare, num_threads):
+    """F.linear with a (N, K) weight and a bias beside torch.nn.functional.linear."""
+    torch = pytest.importorskip("torch")
+    import nn_core.functional as F
+
+    m, k, n = shape
+    rng = np.random.default_rng(11 + m + 3 * k + 7 * n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    x, wt, bt = nc.tensor(a), nc.tensor(w), nc.tensor(bias)
+    ta, tw, tb = torch.from_numpy(a), torch.from_numpy(w), torch.from_numpy(bias)
+    num_threads(threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            result = compare(f"linear {m}x{k}->{n}", threads, lambda: F.linear(x, wt, bt), "torch",
+                             lambda: torch.nn.functional.linear(ta, tw, tb), str(threads), flops=2.0 * m * k * n)
+    finally:
+        torch.set_num_threads(before)
+    ref = a.astype(np.float64) @ w.T.astype(np.float64) + bias
+    scale = np.abs(a).astype(np.float64) @ np.abs(w.T).astype(np.float64) + np.abs(bias)
+    assert np.all(np.abs(result.numpy() - ref) <= 1e-4 * np.sqrt(k) * scale + 1e-30)

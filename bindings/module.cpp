@@ -102,6 +102,7 @@ PYBIND11_MODULE(_C, m) {
     d["sgemm_kernel"] = gemm::kernel_name();
     d["bf16gemm_kernel"] = gemm::bf16_kernel_name();
     d["qgemm_kernel"] = gemm::qgemm_kernel_name();
+    d["direct_linear_max_rows"] = gemm::direct_linear_max_rows();
     d["num_threads"] = get_num_threads();
     feats["avx2"] = f.avx2;
     feats["fma"] = f.fma;
@@ -130,6 +131,9 @@ PYBIND11_MODULE(_C, m) {
     throw ValueError(str("_set_isa: unknown ISA '", *name, "' (expected generic, avx2 or avx512)"));
   }, py::arg("name"));
   m.def("_set_amx_enabled", &cpu::set_amx_enabled);
+  m.def("_set_gemm_direct_linear_rows", [](std::optional<int64_t> rows) {  // None: measured default
+    gemm::set_direct_linear_max_rows_override(rows ? *rows : -1);
+  }, py::arg("rows"));
   m.def("_matmul_reference", [](const Tensor& a, const Tensor& b) {
     NN_CHECK(a.dim() == 3 && b.dim() == 3 && a.sizes()[0] == b.sizes()[0] && a.sizes()[2] == b.sizes()[1] &&
                  (a.dtype() == DType::Float32 || a.dtype() == DType::Float64) && a.dtype() == b.dtype(),

@@ -235,3 +235,58 @@ def test_fused_float32_gradients_match_float64(activation):
         grads[dtype] = [t.grad.numpy().astype(np.float64) for t in (x, w, b)]
     for g32, g64 in zip(grads[np.float32], grads[np.float64]):
         np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(params=["default", "packed", "direct"])
+def linear_path(request):
+    """The Linear-layout GEMM through the default choice, the packed path only, the direct path only."""
+    nc._C._set_gemm_direct_linear_rows({"default": None, "packed": 0, "direct": 1 << 20}[request.param])
+    yield request.param
+    nc._C._set_gemm_direct_linear_rows(None)
+
+
+def _linear_ref(x64, w64, b64, activation):
+    pre = x64 @ w64.T + (b64 if b64 is not None else 0.0)
+    if activation == "relu":
+        return np.maximum(pre, 0)
+    if activation == "gelu":
+        return 0.5 * pre * (1 + np.vectorize(math.erf)(pre / math.sqrt(2)))
+    return pre
+
+
+def test_linear_layout_rows_1_to_40(isa, linear_path):
+    """F.linear with a (N, K) weight (B = W^T, unit row stride: the direct kernels up to a per-ISA M,
+    the transposing B pack above it) for every M in 1..40, odd K and N, a strided x, each epilogue."""
+    rng = np.random.default_rng(SEED + 10)
+    ks, ns = (1, 3, 15, 16, 17, 33, 100, 161), (1, 2, 3, 5, 7, 9, 31, 65)
+    activations = ("none", "relu", "gelu")
+    for m in range(1, 41):
+        k, n = ks[(m * 5) % len(ks)], ns[(m * 7) % len(ns)]
+        wide = rng.standard_normal((m, k + 3)).astype(np.float32)
+        x = nc.from_numpy(wide)[:, 2:2 + k]  # row stride k + 3, unit column stride
+        w = nc.from_numpy(rng.standard_normal((n, k)).astype(np.float32))
+        with_bias = m % 2 == 0
+        b = nc.from_numpy(rng.standard_normal(n).astype(np.float32)) if with_bias else None
+        act = activations[m % 3]
+        x64, w64 = wide[:, 2:2 + k].astype(np.float64), w.numpy().astype(np.float64)
+        b64 = b.numpy().astype(np.float64) if with_bias else None
+        scale = np.abs(x64) @ np.abs(w64.T) + (np.abs(b64) if with_bias else 0.0)
+        check_close(F.linear(x, w, b, act).numpy(), _linear_ref(x64, w64, b64, act), scale, k,
+                    what=f"{isa}/{linear_path} linear {m}x{k}->{n} {act} bias={with_bias}")
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_linear_layout_addmm(isa, linear_path, beta):
+    """addmm(c, x, W.T): alpha, beta (NaN-filled C when beta == 0) on the Linear layout."""
+    rng = np.random.default_rng(SEED + 11)
+    for (m, k, n) in ((1, 7, 5), (6, 33, 13), (23, 161, 37), (40, 64, 9), (45, 17, 70)):
+        x, x64 = operand(rng, m, k, False)
+        w = rng.standard_normal((n, k)).astype(np.float32)
+        wt = nc.from_numpy(w).T
+        c = nc.full((m, n), float("nan")) if beta == 0.0 else nc.from_numpy(rng.standard_normal((m, n)).astype(np.float32))
+        c64 = np.zeros((m, n)) if beta == 0.0 else c.numpy().astype(np.float64)
+        out = nc.addmm(c, x, wt, beta=beta, alpha=-1.25).numpy()
+        ref = beta * c64 - 1.25 * (x64 @ w.T.astype(np.float64))
+        check_close(out, ref, 1.25 * np.abs(x64) @ np.abs(w.T.astype(np.float64)) + np.abs(c64), k,
+                    what=f"{isa}/{linear_path} addmm {m}x{k}->{n} beta={beta}")
+

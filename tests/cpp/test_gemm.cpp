@@ -8,24 +8,42 @@
 // pre-filled with NaN when beta == 0), alpha != 1, every epilogue, and batched products
 // with a broadcast (stride 0) operand.
 //
+// Linear layout (B = W^T: unit row stride; A row-major): every M in 1..40 with odd K and
+// N, padded A and C, column-major C, each epilogue, beta 0/1, through the default path,
+// the packed path only and the direct path only (nn::gemm::set_direct_linear_max_rows_override).
+// Transposing packers (gemm_pack_avx512.cpp / gemm_pack_avx2.cpp): their panels must be
+// bit-identical to the reference templates' (gemm_pack.h) for odd k, n, m, padded k,
+// partial panel ranges, and write nothing outside their panels.
+//
+// AMX tile state (Note [AMX tile state]): between two bf16 GEMMs on one thread, the tiles
+// are released (TILERELEASE, as torch's oneDNN does) or loaded with a foreign
+// configuration; the second GEMM must still be right (a SIGILL is reported as a failure).
+//
 // Tolerance: |c - ref| <= tol * sqrt(K) * scale with scale = |alpha| sum_k |a||b| +
 // |beta c| + |bias|, tol = 1e-5 for fp32 accumulation (bf16 inputs are exact in float,
 // so the same bound holds). C padding is filled with a sentinel and must stay intact.
 // Exit status is nonzero on any failure; the first mismatch is printed with its
 // indices and the seed (override the seed with argv[1]).
+#include <unistd.h>
+
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.h"
 #include "cpu/cpu_features.h"
 #include "core/dtype.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/gemm_internal.h"
+#include "cpu/gemm/gemm_pack.h"
 
 namespace {
 
@@ -262,6 +280,197 @@ void run_suite(Context& ctx, bool bf16) {
   }
 }
 
+// Linear layout sweep: M in 1..40, odd K and N, each epilogue and C layout.
+void run_linear_suite(Context& ctx, bool bf16) {
+  const int64_t ks[] = {1, 3, 15, 16, 17, 33, 100, 129, 515};
+  const int64_t ns[] = {1, 2, 3, 4, 5, 7, 9, 31, 65, 130};
+  for (int64_t M = 1; M <= 40; ++M) {
+    for (int rep = 0; rep < 2; ++rep) {
+      Case c = random_case(ctx, M, ns[(M * 7 + rep * 3) % 10], ks[(M * 5 + rep) % 9], bf16);
+      c.trans_a = false;
+      c.trans_b = true;
+      c.pad = (M + rep) % 3 == 0 ? 0 : 3;
+      run_case(ctx, c);
+    }
+  }
+  // Each epilogue x beta x C layout at a shape with row and column tails.
+  for (int beta = 0; beta < 2; ++beta)
+    for (int bias = 0; bias < 3; ++bias)
+      for (int act = 0; act < 3; ++act)
+        for (int col_c = 0; col_c < 2; ++col_c) {
+          Case c;
+          c.M = 23;
+          c.N = 37;
+          c.K = 161;
+          c.trans_b = true;
+          c.c_col_major = col_c;
+          c.beta = float(beta);
+          c.alpha = -0.75f;
+          c.bias = static_cast<BiasKind>(bias);
+          c.act = static_cast<Activation>(act);
+          c.bf16 = bf16;
+          c.pad = 2;
+          run_case(ctx, c);
+        }
+}
+
+// Fills v with distinct, exactly representable patterns (bf16 bits or small floats).
+template <typename T>
+void fill_pattern(std::vector<T>& v, uint32_t seed) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint32_t x = static_cast<uint32_t>(i) * 2654435761u + seed;
+    if constexpr (std::is_same<T, float>::value) {
+      v[i] = static_cast<float>(static_cast<int>(x % 2001) - 1000) / 16.0f;
+    } else {
+      v[i] = static_cast<T>(0x3f80 + (x % 200));
+    }
+  }
+}
+
+template <typename T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+constexpr float kPackSentinelF = -7777.0f;
+constexpr uint16_t kPackSentinelH = 0x7fc1;
+
+template <typename T>
+T pack_sentinel() {
+  if constexpr (std::is_same<T, float>::value) return kPackSentinelF; else return kPackSentinelH;
+}
+
+// B packer (rs == 1) vs pack_b_panels<T, T, kGroup>.
+template <typename T, int kGroup>
+void check_pack_b(Context& ctx, const char* name,
+                  void (*fast)(const T*, int64_t, int64_t, int64_t, int, int64_t, int64_t, int64_t, T*),
+                  int nr, int64_t k_pad_multiple) {
+  const int64_t ks[] = {1, 2, 3, 7, 15, 16, 17, 31, 32, 33, 64, 100};
+  const int64_t ns[] = {1, 5, 8, 15, 16, 17, 31, 32, 33, 47, 70};
+  for (int64_t k : ks)
+    for (int64_t n : ns)
+      for (int pad = 0; pad < 2; ++pad) {
+        ++ctx.cases;
+        const int64_t cs = k + pad * 5;
+        const int64_t k_pad = (k + k_pad_multiple - 1) / k_pad_multiple * k_pad_multiple + pad * k_pad_multiple;
+        const int64_t panels = (n + nr - 1) / nr;
+        const int64_t q0 = (pad && panels > 1) ? 1 : 0, q1 = panels;
+        std::vector<T> src(n * cs + 1);
+        fill_pattern(src, static_cast<uint32_t>(k * 131 + n));
+        std::vector<T> want(panels * nr * k_pad, pack_sentinel<T>()), got = want;
+        nn::gemm::detail::pack_b_panels<T, T, kGroup>(src.data(), 1, cs, k, n, nr, k_pad, q0, q1, want.data());
+        fast(src.data(), cs, k, n, nr, k_pad, q0, q1, got.data());
+        if (!same_bits(want, got)) {
+          if (ctx.failures == 0)
+            std::printf("FAIL [%s] %s: k=%lld n=%lld nr=%d cs=%lld k_pad=%lld panels [%lld, %lld)\n",
+                        ctx.path.c_str(), name, (long long)k, (long long)n, nr, (long long)cs,
+                        (long long)k_pad, (long long)q0, (long long)q1);
+          ++ctx.failures;
+        }
+      }
+}
+
+// A packer (cs == 1) vs pack_a_block<T, T, kGroup>.
+template <typename T, int kGroup>
+void check_pack_a(Context& ctx, const char* name,
+                  void (*fast)(const T*, int64_t, int64_t, int64_t, int, int64_t, T*), int mr,
+                  int64_t k_pad_multiple) {
+  const int64_t ks[] = {1, 2, 3, 8, 15, 16, 17, 33, 100};
+  const int64_t ms[] = {1, 2, 5, 6, 7, 13, 14, 15, 16, 17, 29, 45};
+  for (int64_t k : ks)
+    for (int64_t m : ms)
+      for (int pad = 0; pad < 2; ++pad) {
+        ++ctx.cases;
+        const int64_t rs = k + pad * 3;
+        const int64_t k_pad = (k + k_pad_multiple - 1) / k_pad_multiple * k_pad_multiple + pad * k_pad_multiple;
+        const int64_t panels = (m + mr - 1) / mr;
+        std::vector<T> src(m * rs + 1);
+        fill_pattern(src, static_cast<uint32_t>(k * 17 + m));
+        std::vector<T> want(panels * mr * k_pad + 64, pack_sentinel<T>()), got = want;
+        nn::gemm::detail::pack_a_block<T, T, kGroup>(src.data(), rs, 1, m, k, mr, k_pad, want.data());
+        fast(src.data(), rs, m, k, mr, k_pad, got.data());
+        if (!same_bits(want, got)) {
+          if (ctx.failures == 0)
+            std::printf("FAIL [%s] %s: m=%lld k=%lld mr=%d rs=%lld k_pad=%lld\n", ctx.path.c_str(), name,
+                        (long long)m, (long long)k, mr, (long long)rs, (long long)k_pad);
+          ++ctx.failures;
+        }
+      }
+}
+
+#if defined(NN_CORE_X86)
+extern "C" void on_sigill(int) {
+  const char msg[] = "FAIL [amx] SIGILL: a bf16 GEMM ran tile instructions without its tile configuration\n";
+  if (write(1, msg, sizeof msg - 1) < 0) _exit(2);
+  _exit(1);
+}
+
+struct alignas(64) ForeignTileConfig {
+  uint8_t palette_id = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {4, 8, 4, 8, 4, 8, 4, 8};
+  uint8_t rows[16] = {1, 2, 3, 4, 5, 6, 7, 8};
+};
+#endif
+
+// Another library's tile use between two of our bf16 GEMMs on this thread.
+void run_amx_state_tests(Context& ctx) {
+#if defined(NN_CORE_X86)
+  if (!nn::cpu::has_amx_bf16()) {
+    std::printf("skip amx tile-state test (no AMX)\n");
+    return;
+  }
+  ctx.path = "amx-state/1t";
+  nn::set_num_threads(1);
+  std::signal(SIGILL, on_sigill);
+  Case c;
+  c.M = 40;
+  c.N = 70;
+  c.K = 96;
+  c.bf16 = true;
+  for (int round = 0; round < 2; ++round) {
+    run_case(ctx, c);  // configures the tiles (and, fixed, releases them again)
+    if (round == 0) {
+      __asm__ volatile("tilerelease" ::: "memory");
+    } else {
+      const ForeignTileConfig foreign;
+      __asm__ volatile("ldtilecfg %0" : : "m"(foreign));
+    }
+    run_case(ctx, c);
+  }
+  std::signal(SIGILL, SIG_DFL);
+#else
+  (void)ctx;
+#endif
+}
+
+void run_pack_tests(Context& ctx) {
+#if defined(NN_CORE_X86)
+  using namespace nn::gemm::detail;
+  if (nn::cpu::isa_supported(nn::cpu::Isa::Avx512)) {
+    ctx.path = "pack/avx512";
+    for (int nr : {16, 32, 48}) {
+      check_pack_b<float, 1>(ctx, "pack_b_panels_unit_rs_f32_avx512", pack_b_panels_unit_rs_f32_avx512, nr, 1);
+      check_pack_b<uint16_t, 2>(ctx, "pack_b_panels_unit_rs_bf16_avx512", pack_b_panels_unit_rs_bf16_avx512, nr, 2);
+      check_pack_b<uint16_t, 2>(ctx, "pack_b_panels_unit_rs_bf16_avx512 (k_pad 32)",
+                                pack_b_panels_unit_rs_bf16_avx512, nr, 32);
+    }
+    for (int mr : {1, 6, 14, 16}) {
+      check_pack_a<float, 1>(ctx, "pack_a_block_unit_cs_f32_avx512", pack_a_block_unit_cs_f32_avx512, mr, 1);
+      check_pack_a<uint16_t, 2>(ctx, "pack_a_block_unit_cs_bf16_avx512", pack_a_block_unit_cs_bf16_avx512, mr, 2);
+    }
+  }
+  if (nn::cpu::isa_supported(nn::cpu::Isa::Avx2)) {
+    ctx.path = "pack/avx2";
+    for (int nr : {8, 16, 24})
+      check_pack_b<float, 1>(ctx, "pack_b_panels_unit_rs_f32_avx2", pack_b_panels_unit_rs_f32_avx2, nr, 1);
+    for (int mr : {1, 4, 6, 8})
+      check_pack_a<float, 1>(ctx, "pack_a_block_unit_cs_f32_avx2", pack_a_block_unit_cs_f32_avx2, mr, 1);
+  }
+#else
+  (void)ctx;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,6 +491,19 @@ int main(int argc, char** argv) {
     }
   }
 
+  {
+    const int64_t before = ctx.failures, cases_before = ctx.cases;
+    run_amx_state_tests(ctx);
+    std::printf("%-12s tile state: %lld cases, %lld failures\n", "amx",
+                (long long)(ctx.cases - cases_before), (long long)(ctx.failures - before));
+  }
+  {
+    const int64_t before = ctx.failures, cases_before = ctx.cases;
+    run_pack_tests(ctx);
+    std::printf("%-12s transposing packers: %lld cases, %lld failures\n", "pack",
+                (long long)(ctx.cases - cases_before), (long long)(ctx.failures - before));
+  }
+
   for (nn::cpu::Isa isa : {nn::cpu::Isa::Generic, nn::cpu::Isa::Avx2, nn::cpu::Isa::Avx512}) {
     if (!nn::cpu::isa_supported(isa)) {
       std::printf("skip %s (not supported here)\n", nn::cpu::isa_name(isa));
@@ -294,6 +516,13 @@ int main(int argc, char** argv) {
       const int64_t before = ctx.failures, cases_before = ctx.cases;
       run_suite(ctx, /*bf16=*/false);
       run_suite(ctx, /*bf16=*/true);
+      // Linear layout through the default, packed-only and direct-only paths.
+      for (int64_t direct_rows : {int64_t{-1}, int64_t{0}, int64_t{64}}) {
+        nn::gemm::set_direct_linear_max_rows_override(direct_rows);
+        run_linear_suite(ctx, /*bf16=*/false);
+      }
+      nn::gemm::set_direct_linear_max_rows_override(-1);
+      run_linear_suite(ctx, /*bf16=*/true);
       if (nn::cpu::has_amx_bf16()) {  // also the AVX512-BF16 kernel that AMX replaces
         nn::cpu::set_amx_enabled(false);
         run_suite(ctx, /*bf16=*/true);

@@ -70,6 +70,14 @@ void bf16gemm_ref(int64_t M, int64_t N, int64_t K,
                   const uint16_t* B, int64_t b_rs, int64_t b_cs,
                   float* C, int64_t c_rs, int64_t c_cs, const Epilogue& ep);
 
+// The direct (no packing) path for the Linear layout — B with unit row stride (B = W^T of
+// a weight W (N, K)) and A with unit column stride — serves M up to this many rows on
+// the active ISA (measured per ISA; Note [Direct Linear-layout GEMM] in gemm_driver.cpp).
+// Tests and benchmarks move it with the override: rows >= 0 (0 = never direct); a
+// negative value restores the measured default.
+int64_t direct_linear_max_rows();
+void set_direct_linear_max_rows_override(int64_t rows);
+
 // Name of the microkernel the next large call would use for the active ISA, e.g.
 // "sgemm_avx512_14x32", "bf16gemm_avx512bf16_14x32".
 const char* kernel_name();

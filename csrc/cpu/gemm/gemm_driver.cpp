@@ -1,6 +1,8 @@
 // gemm_driver.cpp — the public GEMM entry points: argument checks, problem
-// normalisation, path selection (small-M kernels, BLIS-style packed GEMM, reference),
-// the blocked loop nest with its threading, and the batched wrappers.
+// normalisation, path selection (small-M kernels, the direct Linear-layout kernels up to
+// a per-ISA M, BLIS-style packed GEMM, reference), the blocked loop nest with its
+// threading, the choice of packers (templates, or the transposing ones for B with unit
+// row stride / row-major A), and the batched wrappers.
 //
 // Packed GEMM loop nest (BLIS order), for one microkernel with tile MR x NR and
 // blocking mc/kc/nc (constants documented beside each kernel):
@@ -15,6 +17,7 @@
 // bias and applies the activation. alpha scales each block's partial sum, which is
 // the same as scaling the total.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -111,16 +114,54 @@ TileEpilogue tile_epilogue(const Epilogue& ep, bool first_k_block, bool last_k_b
   return t;
 }
 
+// The transposing packers of one kernel (Note [Transposing packs]); a null member means
+// the gemm_pack.h template. b_unit_rs serves B with b_rs == 1 != b_cs, a_unit_cs A with
+// a_cs == 1 != a_rs; both write exactly what the template would.
+template <typename Src, typename Packed>
+struct FastPacks {
+  void (*b_unit_rs)(const Src* b, int64_t cs, int64_t k, int64_t n, int nr, int64_t k_pad,
+                    int64_t panel_begin, int64_t panel_end, Packed* dst) = nullptr;
+  void (*a_unit_cs)(const Src* a, int64_t rs, int64_t m, int64_t k, int mr, int64_t k_pad,
+                    Packed* dst) = nullptr;
+};
+
+FastPacks<float, float> sgemm_fast_packs(Isa isa) {
+  FastPacks<float, float> p;
+#if defined(NN_CORE_X86)
+  if (isa == Isa::Avx512) {
+    p.b_unit_rs = detail::pack_b_panels_unit_rs_f32_avx512;
+    p.a_unit_cs = detail::pack_a_block_unit_cs_f32_avx512;
+  } else if (isa == Isa::Avx2) {
+    p.b_unit_rs = detail::pack_b_panels_unit_rs_f32_avx2;
+    p.a_unit_cs = detail::pack_a_block_unit_cs_f32_avx2;
+  }
+#endif
+  (void)isa;
+  return p;
+}
+
 // Preconditions: M, N, K >= 1. C may have any strides (a non-unit column stride goes
 // through a local tile and the scalar epilogue).
 //   kGroupA/kGroupB — k steps stored together in A/B panels (gemm_pack.h);
 //   kKPad — packed depths are padded to a multiple of this.
 template <typename Src, typename Packed, int kGroupA, int kGroupB, int kKPad, typename Kernel>
-void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t N, int64_t K,
-                 const Src* A, int64_t a_rs, int64_t a_cs, const Src* B, int64_t b_rs,
-                 int64_t b_cs, float* C, int64_t c_rs, int64_t c_cs, const Epilogue& ep) {
+void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, const FastPacks<Src, Packed>& fast,
+                 int64_t M, int64_t N, int64_t K, const Src* A, int64_t a_rs, int64_t a_cs,
+                 const Src* B, int64_t b_rs, int64_t b_cs, float* C, int64_t c_rs, int64_t c_cs,
+                 const Epilogue& ep) {
   const int mr = info.mr;
   const int nr = info.nr;
+  const bool fast_b = fast.b_unit_rs != nullptr && b_rs == 1 && b_cs != 1;
+  const bool fast_a = fast.a_unit_cs != nullptr && a_cs == 1 && a_rs != 1;
+  auto pack_b = [&](const Src* b_block, int64_t kc, int64_t nc, int64_t kc_pad, int64_t q0,
+                    int64_t q1, Packed* dst) {
+    if (fast_b) {
+      fast.b_unit_rs(b_block, b_cs, kc, nc, nr, kc_pad, q0, q1, dst);
+    } else {
+      detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad, q0, q1,
+                                                 dst);
+    }
+  };
   const int64_t nc_max = std::min<int64_t>(info.nc, ceil_div(N, nr) * nr);
   // Equal k blocks (K = 768 with kc 512 runs as 2 x 384, not 512 + 256).
   const int64_t k_blocks = ceil_div(K, info.kc);
@@ -148,8 +189,7 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
       if (!own_b_panels) {
         const int64_t pack_grain = std::max<int64_t>(1, n_panels / threads);
         parallel_for(0, n_panels, pack_grain, [&](int64_t q0, int64_t q1) {
-          detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad, q0,
-                                                     q1, packed_b);
+          pack_b(b_block, kc, nc, kc_pad, q0, q1, packed_b);
         });
       }
 
@@ -163,10 +203,7 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
           const int64_t panel_end = n_panels * (tj + 1) / tn;
           if (row_begin >= row_end || panel_begin >= panel_end) continue;
           if (info.prepare != nullptr) info.prepare();
-          if (own_b_panels) {
-            detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad,
-                                                       panel_begin, panel_end, packed_b);
-          }
+          if (own_b_panels) pack_b(b_block, kc, nc, kc_pad, panel_begin, panel_end, packed_b);
           const int64_t mc_max = std::min<int64_t>(info.mc, ceil_div(row_end - row_begin, mr) * mr);
           Packed* packed_a =
               static_cast<Packed*>(tls_packed_a.get(sizeof(Packed) * mc_max * kc_pad));
@@ -174,8 +211,13 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
 
           for (int64_t ic = row_begin; ic < row_end; ic += mc_max) {
             const int64_t mc = std::min(mc_max, row_end - ic);
-            detail::pack_a_block<Src, Packed, kGroupA>(A + ic * a_rs + pc * a_cs, a_rs, a_cs, mc,
-                                                      kc, mr, kc_pad, packed_a);
+            const Src* a_block = A + ic * a_rs + pc * a_cs;
+            if (fast_a) {
+              fast.a_unit_cs(a_block, a_rs, mc, kc, mr, kc_pad, packed_a);
+            } else {
+              detail::pack_a_block<Src, Packed, kGroupA>(a_block, a_rs, a_cs, mc, kc, mr, kc_pad,
+                                                        packed_a);
+            }
             for (int64_t q = panel_begin; q < panel_end; ++q) {
               const int64_t col = jc + q * nr;
               const int n = static_cast<int>(std::min<int64_t>(nr, N - col));
@@ -201,20 +243,40 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, int64_t M, int64_t
   }
 }
 
-// Note [Small-M GEMM] (gemm_kernel_generic.cpp). Preconditions: 1 <= M <= 4 and either
-// b_cs == 1, or b_rs == 1 and a_cs == 1. Returns false when they do not hold.
+// Note [Direct Linear-layout GEMM]: with B = W^T of a Linear weight W (N, K) (b_rs == 1)
+// and a row-major A, C = A W^T is N x M dot products of contiguous k vectors. Up to a
+// measured M per ISA that runs without packing (the colmajor_b kernels): each block of
+// W rows is read from memory once and reused from L1 over register blocks of rows of A,
+// where the packed path would read W, write it packed and read it again, a cost that
+// few rows of A do not amortise (the weights of a model at batch 1 are memory bound).
+// The limits (direct_colmajor_max_rows) come from `bench_linear_cpp --rows` on Sapphire
+// Rapids, time direct / time packed (with the transposing packers), 1 and 2 threads, for
+// (K, N) in (384,1152) (384,1536) (1536,384) (768,768) (768,3072) (3072,768):
+//   avx512 (6x4 kernel vs 14x32 packed): 0.2-0.4 at M=4, 0.45-0.75 at 16, 0.65-0.95 at
+//     32, 0.75-0.95 at 40, 0.8-0.96 at 48, 0.9-1.17 at 64                      -> 40;
+//   avx2 (2x4 vs 6x16): 0.4-0.9 at 8, 0.75-1.17 at 12, 0.9-1.3 at 16            -> 8;
+//   generic (scalar dots vs the 4x16 kernel): 0.75-0.87 at 4, 0.92-0.98 at 16,
+//     ~1.0 from 24                                                              -> 16.
+std::atomic<int64_t> g_direct_rows_override{-1};
+
+bool direct_colmajor(Isa isa, int64_t M, int64_t a_cs, int64_t b_rs) {
+  return b_rs == 1 && a_cs == 1 && M <= detail::direct_colmajor_max_rows(isa);
+}
+
+// Note [Small-M GEMM] (gemm_kernel_generic.cpp). Preconditions: M <= 4 and b_cs == 1, or
+// the direct Linear-layout case above. Returns false when they do not hold.
 bool try_small_m(Isa isa, const detail::SmallMArgs& args) {
-  if (args.M > detail::kSmallMMaxRows) return false;
   detail::SmallMKernel kernel = nullptr;
-  if (args.b_cs == 1) {
+  if (args.M <= detail::kSmallMMaxRows && args.b_cs == 1) {
     kernel = detail::small_m_rowmajor_b_generic;
 #if defined(NN_CORE_X86)
     if (isa == Isa::Avx512) kernel = detail::small_m_rowmajor_b_avx512;
 #endif
-  } else if (args.b_rs == 1 && args.a_cs == 1) {
+  } else if (direct_colmajor(isa, args.M, args.a_cs, args.b_rs)) {
     kernel = detail::small_m_colmajor_b_generic;
 #if defined(NN_CORE_X86)
     if (isa == Isa::Avx512) kernel = detail::small_m_colmajor_b_avx512;
+    if (isa == Isa::Avx2) kernel = detail::small_m_colmajor_b_avx2;
 #endif
   } else {
     return false;
@@ -253,8 +315,8 @@ bool c_is_column_major(int64_t M, int64_t c_rs, int64_t c_cs) {
   return c_cs != 1 && (c_rs == 1 || M == 1);
 }
 
-bool small_m_accepts(int64_t M, int64_t a_cs, int64_t b_rs, int64_t b_cs) {
-  return M <= detail::kSmallMMaxRows && (b_cs == 1 || (b_rs == 1 && a_cs == 1));
+bool small_m_accepts(Isa isa, int64_t M, int64_t a_cs, int64_t b_rs, int64_t b_cs) {
+  return (M <= detail::kSmallMMaxRows && b_cs == 1) || direct_colmajor(isa, M, a_cs, b_rs);
 }
 
 void sgemm_impl(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs,
@@ -262,19 +324,19 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, i
                 int64_t c_cs, const Epilogue& ep, bool may_transpose) {
   if (N == 1) c_cs = 1;
   if (M == 1) c_rs = 0;
+  const Isa isa = cpu::active_isa();
   if (may_transpose) {
-    const bool small_n = !small_m_accepts(M, a_cs, b_rs, b_cs) &&
-                         small_m_accepts(N, b_rs, a_cs, a_rs);
+    const bool small_n = !small_m_accepts(isa, M, a_cs, b_rs, b_cs) &&
+                         small_m_accepts(isa, N, b_rs, a_cs, a_rs);
     if (c_is_column_major(M, c_rs, c_cs) || small_n) {
       return sgemm_impl(N, M, K, B, b_cs, b_rs, A, a_cs, a_rs, C, c_cs, c_rs,
                         transposed_epilogue(ep), false);
     }
   }
-  const Isa isa = cpu::active_isa();
   if (try_small_m(isa, detail::SmallMArgs{M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep}))
     return;
-  packed_gemm<float, float, 1, 1, 1>(sgemm_kernel_for(isa), M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C,
-                               c_rs, c_cs, ep);
+  packed_gemm<float, float, 1, 1, 1>(sgemm_kernel_for(isa), sgemm_fast_packs(isa), M, N, K, A,
+                                     a_rs, a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep);
 }
 
 }  // namespace
@@ -300,17 +362,20 @@ void bf16gemm(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t a_rs, 
     return bf16gemm(N, M, K, B, b_cs, b_rs, A, a_cs, a_rs, C, c_cs, c_rs, transposed_epilogue(ep));
   }
 #if defined(NN_CORE_X86)
-  if (cpu::has_amx_bf16()) {
-    return packed_gemm<uint16_t, uint16_t, 32, 2, 32>(detail::bf16_kernel_amx(), M, N, K, A, a_rs,
-                                                      a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep);
+  FastPacks<uint16_t, uint16_t> packs;
+  packs.b_unit_rs = detail::pack_b_panels_unit_rs_bf16_avx512;
+  if (cpu::has_amx_bf16()) {  // AMX A panels are contiguous copies of rows: no fast A pack
+    return packed_gemm<uint16_t, uint16_t, 32, 2, 32>(detail::bf16_kernel_amx(), packs, M, N, K, A,
+                                                      a_rs, a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep);
   }
   if (use_bf16_kernel()) {
-    return packed_gemm<uint16_t, uint16_t, 2, 2, 2>(detail::bf16_kernel_avx512bf16(), M, N, K, A, a_rs,
-                                              a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep);
+    packs.a_unit_cs = detail::pack_a_block_unit_cs_bf16_avx512;
+    return packed_gemm<uint16_t, uint16_t, 2, 2, 2>(detail::bf16_kernel_avx512bf16(), packs, M, N, K,
+                                                    A, a_rs, a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep);
   }
 #endif
-  packed_gemm<uint16_t, float, 1, 1, 1>(sgemm_kernel_for(cpu::active_isa()), M, N, K, A, a_rs, a_cs, B,
-                                  b_rs, b_cs, C, c_rs, c_cs, ep);
+  packed_gemm<uint16_t, float, 1, 1, 1>(sgemm_kernel_for(cpu::active_isa()), FastPacks<uint16_t, float>{},
+                                        M, N, K, A, a_rs, a_cs, B, b_rs, b_cs, C, c_rs, c_cs, ep);
 }
 
 namespace {
@@ -358,6 +423,30 @@ void bf16gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, const uint
               [&](const uint16_t* a, const uint16_t* b, float* c) {
                 bf16gemm(M, N, K, a, a_rs, a_cs, b, b_rs, b_cs, c, c_rs, c_cs, ep);
               });
+}
+
+namespace detail {
+
+int64_t direct_colmajor_max_rows(cpu::Isa isa) {
+  const int64_t forced = g_direct_rows_override.load(std::memory_order_relaxed);
+  if (forced >= 0) return forced;
+  switch (isa) {
+    case Isa::Avx512:
+      return 40;
+    case Isa::Avx2:
+      return 8;
+    case Isa::Generic:
+      break;
+  }
+  return 16;
+}
+
+}  // namespace detail
+
+int64_t direct_linear_max_rows() { return detail::direct_colmajor_max_rows(cpu::active_isa()); }
+
+void set_direct_linear_max_rows_override(int64_t rows) {
+  g_direct_rows_override.store(rows < 0 ? -1 : rows, std::memory_order_relaxed);
 }
 
 const char* kernel_name() { return sgemm_kernel_for(cpu::active_isa()).name; }

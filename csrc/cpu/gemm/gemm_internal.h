@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cpu/cpu_features.h"
 #include "cpu/gemm/gemm.h"
 
 namespace nn {
@@ -60,10 +61,13 @@ const SgemmKernelInfo& sgemm_kernel_avx512();
 const Bf16KernelInfo& bf16_kernel_avx512bf16();
 const Bf16KernelInfo& bf16_kernel_amx();  // A panels in the AMX layout (kGroup 32)
 
-// Small-M path (Note [Small-M GEMM]): C rows [0, M) x columns [n_begin, n_end), M <= 4,
-// written through the full epilogue; any C strides.
-//  rowmajor_b: B has unit column stride (B[k, n] = B[k*b_rs + n]); A any strides.
-//  colmajor_b: B has unit row stride (B[k, n] = B[n*b_cs + k]) and A unit column stride.
+// Small-M path (Note [Small-M GEMM]): C rows [0, M) x columns [n_begin, n_end), written
+// through the full epilogue; any C strides.
+//  rowmajor_b: B has unit column stride (B[k, n] = B[k*b_rs + n]); A any strides;
+//    M <= kSmallMMaxRows.
+//  colmajor_b: B has unit row stride (B[k, n] = B[n*b_cs + k], the Linear layout
+//    B = W^T) and A unit column stride; any M (the driver uses it up to
+//    direct_colmajor_max_rows(isa), Note [Direct Linear-layout GEMM]).
 struct SmallMArgs {
   int64_t M, N, K;
   const float* A;
@@ -80,6 +84,32 @@ void small_m_rowmajor_b_generic(const SmallMArgs& args, int64_t n_begin, int64_t
 void small_m_colmajor_b_generic(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
 void small_m_rowmajor_b_avx512(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
 void small_m_colmajor_b_avx512(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
+void small_m_colmajor_b_avx2(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
+
+// Largest M the driver sends to the colmajor_b kernel of an ISA (measured against the
+// packed path; gemm_driver.cpp), or the override (set_direct_linear_max_rows_override).
+int64_t direct_colmajor_max_rows(cpu::Isa isa);
+
+// Transposing packers (Note [Transposing packs], gemm_pack_avx512.cpp): the same output as
+// pack_b_panels<.., kGroup>(b, /*rs=*/1, cs, ...) and pack_a_block<..>(a, rs, /*cs=*/1, ...)
+// in gemm_pack.h, which are their references.
+//   b_unit_rs: nr a multiple of 16 (avx512) or 8 (avx2); k_pad even for bf16.
+//   a_unit_cs: mr <= 16 (avx512) or 8 (avx2).
+void pack_b_panels_unit_rs_f32_avx512(const float* b, int64_t cs, int64_t k, int64_t n, int nr,
+                                      int64_t k_pad, int64_t panel_begin, int64_t panel_end,
+                                      float* dst);
+void pack_b_panels_unit_rs_bf16_avx512(const uint16_t* b, int64_t cs, int64_t k, int64_t n,
+                                       int nr, int64_t k_pad, int64_t panel_begin,
+                                       int64_t panel_end, uint16_t* dst);
+void pack_a_block_unit_cs_f32_avx512(const float* a, int64_t rs, int64_t m, int64_t k, int mr,
+                                     int64_t k_pad, float* dst);
+void pack_a_block_unit_cs_bf16_avx512(const uint16_t* a, int64_t rs, int64_t m, int64_t k, int mr,
+                                      int64_t k_pad, uint16_t* dst);
+void pack_b_panels_unit_rs_f32_avx2(const float* b, int64_t cs, int64_t k, int64_t n, int nr,
+                                    int64_t k_pad, int64_t panel_begin, int64_t panel_end,
+                                    float* dst);
+void pack_a_block_unit_cs_f32_avx2(const float* a, int64_t rs, int64_t m, int64_t k, int mr,
+                                   int64_t k_pad, float* dst);
 
 // Scalar epilogue helpers shared by kernels and the driver.
 float gelu_exact(float x);

@@ -109,18 +109,18 @@ void small_m_rowmajor_b_generic(const SmallMArgs& s, int64_t n_begin, int64_t n_
   }
 }
 
+// Any M (the driver limits it per ISA, Note [Direct Linear-layout GEMM]); one plain dot
+// product per element of C. The reference for the AVX2/AVX-512 colmajor_b kernels.
 void small_m_colmajor_b_generic(const SmallMArgs& s, int64_t n_begin, int64_t n_end) {
   for (int64_t n = n_begin; n < n_end; ++n) {
     const float* bcol = s.B + n * s.b_cs;
-    float acc[kSmallMMaxRows] = {};
     for (int64_t i = 0; i < s.M; ++i) {
       const float* arow = s.A + i * s.a_rs;
       float sum = 0.0f;
       for (int64_t k = 0; k < s.K; ++k) sum += arow[k] * bcol[k];
-      acc[i] = sum;
+      apply_epilogue_scalar(&sum, 1, s.C + i * s.c_rs + n * s.c_cs, s.c_rs, s.c_cs, 1, 1,
+                            full_epilogue(s.ep, i, n));
     }
-    apply_epilogue_scalar(acc, 1, s.C + n * s.c_cs, s.c_rs, s.c_cs, s.M, 1,
-                          full_epilogue(s.ep, 0, n));
   }
 }
 

@@ -8,6 +8,10 @@
 //   kGroup — consecutive k stored together per row/column: 1 (fp32), 2 (bf16 pairs).
 // Panels hold k_pad >= k steps (k_pad a multiple of kGroup); padding rows, columns and
 // k steps are zero.
+// These templates are the plain reference packers. The layouts whose packing is a
+// transpose (B with unit row stride, e.g. a Linear weight; row-major A) also have
+// in-register transposing packers per ISA (Note [Transposing packs],
+// gemm_pack_avx512.cpp / gemm_pack_avx2.cpp) that the driver uses where they apply.
 #pragma once
 
 #include <algorithm>
@@ -42,6 +46,14 @@ void pack_a_block(const Src* a, int64_t rs, int64_t cs, int64_t m, int64_t k, in
     const int64_t rows = std::min<int64_t>(mr, m - i0);
     Packed* panel = dst + i0 * k_pad;  // == (i0/mr) * mr * k_pad
     if (rows < mr || k_pad != k) std::fill(panel, panel + mr * k_pad, Packed(0));
+    if (rs == 1 && cs != 1) {  // transposed A (e.g. grad_out^T in a backward): rows contiguous
+      for (int64_t kk = 0; kk < k; ++kk) {
+        const Src* src = a + i0 + kk * cs;
+        Packed* out = panel + kk / kGroup * mr * kGroup + kk % kGroup;
+        for (int64_t i = 0; i < rows; ++i) out[i * kGroup] = convert_element<Packed>(src[i]);
+      }
+      continue;
+    }
     for (int64_t i = 0; i < rows; ++i) {
       const Src* src = a + (i0 + i) * rs;
       for (int64_t kk = 0; kk < k; ++kk) {

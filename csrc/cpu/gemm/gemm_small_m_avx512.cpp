@@ -1,6 +1,7 @@
-// gemm_small_m_avx512.cpp — AVX-512 kernels for GEMMs with at most 4 rows of C
-// (GEMV-like; see Note [Small-M GEMM] in gemm_kernel_generic.cpp, whose generic
-// kernels are the references for these).
+// gemm_small_m_avx512.cpp — the AVX-512 kernel for GEMMs with at most 4 rows of C and a
+// row-major B (GEMV-like; see Note [Small-M GEMM] in gemm_kernel_generic.cpp, whose
+// generic kernel is the reference for this one). The column-major-B (Linear layout)
+// kernel is in gemm_direct_linear_avx512.cpp.
 //
 // small_m_rowmajor_b_avx512: B[k, n] = B[k*b_rs + n]. For a block of up to 4096 columns
 //   (a thread's whole share for N = 4096) the M accumulator rows live in a thread-local
@@ -8,10 +9,7 @@
 //   is long and contiguous, so B is read as one sequential stream when the block spans
 //   all of N (shorter, page-sized pieces measured ~10% slower). Column tails use masked
 //   loads. A may have any strides.
-// small_m_colmajor_b_avx512: B[k, n] = B[n*b_cs + k] and A[m, k] = A[m*a_rs + k]. Four
-//   columns of B at a time are dotted with the M rows of A (M*4 zmm accumulators over
-//   k, masked k tail, horizontal sums at the end).
-// Both write C through apply_epilogue_scalar, so any C strides work.
+// It writes C through apply_epilogue_scalar, so any C strides work.
 // GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsic headers (the
 // "undefined vector" idiom, GCC bug 105593); it is a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -61,28 +59,6 @@ void accumulate_rows(const SmallMArgs& s, int64_t k, int64_t n0, int64_t nb, flo
   }
 }
 
-// Dots of kCols columns of B (starting at column n) with the M rows of A.
-template <int kCols>
-void dot_columns(const SmallMArgs& s, int64_t n, float out[kSmallMMaxRows][4]) {
-  __m512 acc[kSmallMMaxRows][kCols];
-  for (int i = 0; i < kSmallMMaxRows; ++i)
-    for (int q = 0; q < kCols; ++q) acc[i][q] = _mm512_setzero_ps();
-  const float* bcol[kCols];
-  for (int q = 0; q < kCols; ++q) bcol[q] = s.B + (n + q) * s.b_cs;
-  const int64_t rows = s.M;
-  for (int64_t k = 0; k < s.K; k += 16) {
-    const __mmask16 mask = tail_mask(s.K - k);
-    __m512 b[kCols];
-    for (int q = 0; q < kCols; ++q) b[q] = _mm512_maskz_loadu_ps(mask, bcol[q] + k);
-    for (int64_t i = 0; i < rows; ++i) {
-      const __m512 a = _mm512_maskz_loadu_ps(mask, s.A + i * s.a_rs + k);
-      for (int q = 0; q < kCols; ++q) acc[i][q] = _mm512_fmadd_ps(a, b[q], acc[i][q]);
-    }
-  }
-  for (int64_t i = 0; i < rows; ++i)
-    for (int q = 0; q < kCols; ++q) out[i][q] = _mm512_reduce_add_ps(acc[i][q]);
-}
-
 }  // namespace
 
 void small_m_rowmajor_b_avx512(const SmallMArgs& s, int64_t n_begin, int64_t n_end) {
@@ -99,21 +75,6 @@ void small_m_rowmajor_b_avx512(const SmallMArgs& s, int64_t n_begin, int64_t n_e
     for (; k < s.K; ++k) accumulate_rows<1>(s, k, n0, nb, acc);
     apply_epilogue_scalar(acc, kColBlock, s.C + n0 * s.c_cs, s.c_rs, s.c_cs, s.M, nb,
                           full_tile_epilogue(s.ep, n0));
-  }
-}
-
-void small_m_colmajor_b_avx512(const SmallMArgs& s, int64_t n_begin, int64_t n_end) {
-  float out[kSmallMMaxRows][4];
-  int64_t n = n_begin;
-  for (; n + 4 <= n_end; n += 4) {
-    dot_columns<4>(s, n, out);
-    apply_epilogue_scalar(&out[0][0], 4, s.C + n * s.c_cs, s.c_rs, s.c_cs, s.M, 4,
-                          full_tile_epilogue(s.ep, n));
-  }
-  for (; n < n_end; ++n) {
-    dot_columns<1>(s, n, out);
-    apply_epilogue_scalar(&out[0][0], 4, s.C + n * s.c_cs, s.c_rs, s.c_cs, s.M, 1,
-                          full_tile_epilogue(s.ep, n));
   }
 }
 
