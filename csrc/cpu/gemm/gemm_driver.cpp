@@ -285,7 +285,19 @@ bool try_small_m(Isa isa, const detail::SmallMArgs& args) {
   const int64_t work_per_column = args.M * args.K;
   const int64_t grain = std::max<int64_t>(64, (1 << 16) / std::max<int64_t>(1, work_per_column));
   const int64_t aligned_grain = (grain + 15) / 16 * 16;
-  parallel_for(0, args.N, aligned_grain, [&](int64_t n0, int64_t n1) { kernel(args, n0, n1); });
+  // GELU is the epilogue's last step: with unit column stride it runs once over each
+  // thread's rows x columns share (vectorised over long rows) instead of per small tile.
+  const bool gelu_after = args.ep.act == Activation::Gelu && args.c_cs == 1;
+  detail::SmallMArgs kernel_args = args;
+  if (gelu_after) kernel_args.ep.act = Activation::None;
+  parallel_for(0, args.N, aligned_grain, [&](int64_t n0, int64_t n1) {
+    kernel(kernel_args, n0, n1);
+    if (gelu_after && n1 > n0) {
+      for (int64_t m0 = 0; m0 < args.M; m0 += 1024)  // apply_gelu_tile takes int counts
+        detail::apply_gelu_tile(args.C + m0 * args.c_rs + n0, args.c_rs,
+                                static_cast<int>(std::min<int64_t>(1024, args.M - m0)), static_cast<int>(n1 - n0));
+    }
+  });
   return true;
 }
 
