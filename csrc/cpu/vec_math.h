@@ -63,11 +63,13 @@ inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 // [0, 12]: relative error of erfc below 5e-8 in float64 and ~1e-6 in float32 up to
 // z = 9, where the float32 rounding of -z^2 dominates (z^2's rounding error is put
 // back to first order with one fma). Phi(x) = erfc(z) / 2 for x < 0, else 1 - erfc(z) / 2.
-// Beyond z = 10 (|x| > 14.1) Phi is 0 or 1 to float32 precision; z is clamped there so
-// that huge or infinite x never reaches z*z = inf (x = -inf gives NaN, as x * 0 does).
+// Beyond z = 9 (|x| > 12.7) Phi is taken as exactly 0 or 1: erfc(9) / 2 = 2e-37 is near the
+// bottom of float32's normal range, and the subnormal values below would make every
+// such element ~100x slower on x86 while changing gelu by less than 3e-36. z is clamped
+// there so that huge or infinite x never reaches z*z = inf (x = -inf gives NaN, as x * 0).
 inline float gelu_erf(float x) {
   const float z_abs = (x < 0.0f ? -x : x) * 0.70710678118654752f;
-  const float z = z_abs > 10.0f ? 10.0f : z_abs;
+  const float z = z_abs > 9.0f ? 9.0f : z_abs;
   const float t = 1.0f / (1.0f + 0.5f * z);
   float p = -1.087793127e-01f;
   p = p * t + 7.829062431e-01f;
@@ -82,7 +84,7 @@ inline float gelu_erf(float x) {
   p = p * t - 1.265549296e+00f;
   const float zz = z * z;
   const float zz_err = __builtin_fmaf(z, z, -zz);  // z*z - zz exactly
-  const float half_erfc = z_abs >= 10.0f ? 0.0f : 0.5f * t * expf(p - zz) * (1.0f - zz_err);
+  const float half_erfc = z_abs >= 9.0f ? 0.0f : 0.5f * t * expf(p - zz) * (1.0f - zz_err);
   const float phi = x < 0.0f ? half_erfc : 1.0f - half_erfc;
   return x * phi;
 }

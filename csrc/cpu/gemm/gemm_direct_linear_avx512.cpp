@@ -100,6 +100,10 @@ void dot_block(const SmallMArgs& s, int64_t row0, int64_t col0) {
   int64_t k = 0;
   for (; k + 16 <= K; k += 16) {
     __m512 bv[kCols];
+    // The next column block's rows of W: they stream from L3/memory at batch 1, and
+    // prefetching them while this block computes hides that latency (a prefetch past the
+    // end of W is harmless: it never faults).
+    for (int c = 0; c < kCols; ++c) _mm_prefetch(reinterpret_cast<const char*>(b + (c + kCols) * b_cs + k), _MM_HINT_T0);
     for (int c = 0; c < kCols; ++c) bv[c] = _mm512_loadu_ps(b + c * b_cs + k);
     for (int r = 0; r < kRows; ++r) {
       const __m512 av = _mm512_loadu_ps(a + r * a_rs + k);
