@@ -18,6 +18,10 @@ def test_arguments_are_checked():
         cli.main(["bench", "somewhere", "--batch", "0"])
     with pytest.raises(SystemExit, match="--duration must be > 0"):
         cli.main(["bench", "somewhere", "--duration", "0"])
+    pytest.importorskip("tokenizers")
+    pytest.importorskip("safetensors")
+    with pytest.raises(SystemExit, match="cannot load a model from"):
+        cli.main(["bench", "/nonexistent/model/dir", "--duration", "0.1"])
 
 
 def _minilm_or_skip():

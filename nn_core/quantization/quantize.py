@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -84,14 +84,10 @@ def _to_numpy(t) -> np.ndarray:
     return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
 
 
-def _children_with_names(module: nn.Module):
-    return list(module._modules.items())
-
-
 def _swap(model: nn.Module, fn: Callable[[str, nn.Module, Optional[nn.Module]], Optional[nn.Module]],
           prefix: str = "") -> None:
     """Walks the tree; fn(name, child, next_sibling) returns a replacement or None."""
-    items = _children_with_names(model)
+    items = list(model._modules.items())
     for i, (name, child) in enumerate(items):
         if child is None:
             continue
@@ -102,6 +98,18 @@ def _swap(model: nn.Module, fn: Callable[[str, nn.Module, Optional[nn.Module]], 
             model._modules[name] = new
         else:
             _swap(child, fn, full + ".")
+
+
+def _replace_followers(model: nn.Module, lead: Callable[[nn.Module], bool], old_type: type,
+                       make: Callable[[], nn.Module]) -> None:
+    """In every Sequential of ``model``, a child of exactly ``old_type`` that directly follows
+    a child for which ``lead`` holds is replaced by ``make()``."""
+    for module in model.modules():
+        if isinstance(module, nn.Sequential):
+            items = list(module._modules.items())
+            for (_, child), (next_name, nxt) in zip(items, items[1:]):
+                if lead(child) and type(nxt) is old_type:
+                    module._modules[next_name] = make()
 
 
 def quantize_dynamic(model: nn.Module, layers: Sequence[type] = (nn.Linear,), inplace: bool = False,
@@ -164,18 +172,11 @@ def prepare(model: nn.Module, observer: Union[str, Callable[[], obs.ObserverBase
         if type(child) is nn.Linear or (type(child) is nn.Conv2d and child.groups == 1):
             relu = fuse_relu and type(nxt) is nn.ReLU
             return ObservedLayer(child, _make_observer(observer), relu, keep_samples)
-        if type(child) is nn.ReLU and fuse_relu:
-            return None
         return None
 
     _swap(target, fn)
-    # A fused ReLU becomes Identity (its work moved into the observed conv).
-    for module in target.modules():
-        if isinstance(module, nn.Sequential):
-            items = list(module._modules.items())
-            for (name, child), (next_name, nxt) in zip(items, items[1:]):
-                if isinstance(child, ObservedLayer) and child.relu and type(nxt) is nn.ReLU:
-                    module._modules[next_name] = nn.Identity()
+    # A fused ReLU becomes Identity (its work moved into the observed layer).
+    _replace_followers(target, lambda c: isinstance(c, ObservedLayer) and c.relu, nn.ReLU, nn.Identity)
     object.__setattr__(target, "_calibration_inputs", [])
     object.__setattr__(target, "_keep_model_samples", keep_samples)
     return target
@@ -258,13 +259,8 @@ def convert(model: nn.Module, min_sqnr_db: Optional[float] = None, min_cosine: O
 
     restore_relu = set()
     _swap(target, fn)
-    # A fused conv kept in float gets its ReLU back in place of the Identity prepare left.
-    for module in target.modules():
-        if isinstance(module, nn.Sequential):
-            items = list(module._modules.items())
-            for (_, child), (next_name, nxt) in zip(items, items[1:]):
-                if id(child) in restore_relu and type(nxt) is nn.Identity:
-                    module._modules[next_name] = nn.ReLU()
+    # A fused layer kept in float gets its ReLU back in place of the Identity prepare left.
+    _replace_followers(target, lambda c: id(c) in restore_relu, nn.Identity, nn.ReLU)
     for attr in ("_calibration_inputs", "_keep_model_samples"):
         target.__dict__.pop(attr, None)
     if float_model is not None:

@@ -99,7 +99,10 @@ def bench(args) -> int:
     if args.threads is not None:
         nc.set_num_threads(args.threads)
     model_dir = _resolve_model_dir(args.model_dir)
-    encoder = load_sentence_transformer(model_dir)
+    try:
+        encoder = load_sentence_transformer(model_dir)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise SystemExit(f"bench: cannot load a model from {model_dir!r}: {e}")
     model = encoder.model if hasattr(encoder, "model") else encoder
     label = "int8" if args.int8 else "float32"
     if args.int8:

@@ -16,7 +16,7 @@ and metrics recording are in csrc/runtime/ (bindings/runtime.cpp).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 
 import numpy as np
 

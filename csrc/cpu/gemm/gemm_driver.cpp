@@ -35,29 +35,9 @@ namespace {
 using cpu::Isa;
 using detail::TileEpilogue;
 
-// Grow-only 64-byte aligned scratch; one per thread for A blocks, one per calling
-// thread for the shared B block.
-class AlignedScratch {
- public:
-  ~AlignedScratch() { std::free(data_); }
-  void* get(size_t bytes) {
-    if (bytes > size_) {
-      std::free(data_);
-      size_ = (bytes + 63) / 64 * 64;
-      data_ = std::aligned_alloc(64, size_);
-      if (data_ == nullptr) {
-        size_ = 0;
-        throw std::bad_alloc();
-      }
-    }
-    return data_;
-  }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
-
+// Grow-only scratch (detail::AlignedScratch, gemm_internal.h): one per thread for A
+// blocks, one per calling thread for the shared B block.
+using detail::AlignedScratch;
 thread_local AlignedScratch tls_packed_a;
 thread_local AlignedScratch tls_packed_b;
 

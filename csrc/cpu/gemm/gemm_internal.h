@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdlib>
+#include <new>
 #include <cstdint>
 
 #include "cpu/cpu_features.h"
@@ -118,6 +120,32 @@ void apply_epilogue_scalar(const float* acc, int64_t acc_rs, float* c, int64_t c
                            int64_t c_cs, int64_t m, int64_t n, const TileEpilogue& ep);
 // In-place gelu over an m x n tile with unit column stride.
 void apply_gelu_tile(float* c, int64_t c_rs, int m, int n);
+
+// Grow-only 64-byte aligned scratch buffer (packed panels); the GEMM drivers keep one
+// thread_local instance per use. Throws std::bad_alloc when the system has no memory.
+class AlignedScratch {
+ public:
+  AlignedScratch() = default;
+  AlignedScratch(const AlignedScratch&) = delete;
+  AlignedScratch& operator=(const AlignedScratch&) = delete;
+  ~AlignedScratch() { std::free(data_); }
+  void* get(size_t bytes) {
+    if (bytes > size_) {
+      std::free(data_);
+      size_ = (bytes + 63) / 64 * 64;
+      data_ = std::aligned_alloc(64, size_);
+      if (data_ == nullptr) {
+        size_ = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return data_;
+  }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace detail
 }  // namespace gemm

@@ -17,6 +17,7 @@
 
 #include "core/parallel.h"
 #include "cpu/cpu_features.h"
+#include "cpu/gemm/gemm_internal.h"
 #include "cpu/gemm/qgemm_internal.h"
 
 namespace nn {
@@ -77,26 +78,7 @@ namespace {
 
 using cpu::Isa;
 
-class AlignedScratch {
- public:
-  ~AlignedScratch() { std::free(data_); }
-  void* get(size_t bytes) {
-    if (bytes > size_) {
-      std::free(data_);
-      size_ = (bytes + 63) / 64 * 64;
-      data_ = std::aligned_alloc(64, size_);
-      if (data_ == nullptr) {
-        size_ = 0;
-        throw std::bad_alloc();
-      }
-    }
-    return data_;
-  }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
+using detail::AlignedScratch;  // gemm_internal.h
 
 thread_local AlignedScratch tls_qpacked_a;
 
