@@ -1,12 +1,14 @@
 // bench_gemm_cpp.cpp — GFLOP/s of nn::gemm::sgemm / bf16gemm (row-major, beta = 0) on
 // squares 128..2048 and the NN shapes, with 1 and 2 threads. Each figure is the best
-// of several timed repetitions after a warm-up. Usage: bench_gemm_cpp [threads...]
+// of several timed repetitions after a warm-up.
+// Usage: bench_gemm_cpp [threads...]   or   bench_gemm_cpp --shape M K N [threads...]
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/parallel.h"
@@ -62,13 +64,18 @@ double bench(const Shape& s, bool bf16) {
 
 int main(int argc, char** argv) {
   std::vector<int> thread_counts;
-  for (int i = 1; i < argc; ++i) thread_counts.push_back(std::atoi(argv[i]));
+  std::vector<Shape> shapes = {{128, 128, 128},   {256, 256, 256},    {512, 512, 512},
+                               {1024, 1024, 1024}, {2048, 2048, 2048}, {32, 768, 3072},
+                               {128, 768, 768},    {512, 384, 1536},   {1, 4096, 4096}};
+  int first_thread_arg = 1;
+  if (argc >= 5 && std::string(argv[1]) == "--shape") {
+    shapes = {{std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4])}};
+    first_thread_arg = 5;
+  }
+  for (int i = first_thread_arg; i < argc; ++i) thread_counts.push_back(std::atoi(argv[i]));
   if (thread_counts.empty()) thread_counts = {1, 2};
   std::printf("isa=%s kernel=%s bf16 kernel=%s\n", nn::cpu::isa_name(nn::cpu::active_isa()),
               nn::gemm::kernel_name(), nn::gemm::bf16_kernel_name());
-  const std::vector<Shape> shapes = {{128, 128, 128},   {256, 256, 256},    {512, 512, 512},
-                                     {1024, 1024, 1024}, {2048, 2048, 2048}, {32, 768, 3072},
-                                     {128, 768, 768},    {512, 384, 1536},   {1, 4096, 4096}};
   for (int threads : thread_counts) {
     nn::set_num_threads(threads);
     for (const Shape& s : shapes) {

@@ -340,25 +340,31 @@ T pack_sentinel() {
   if constexpr (std::is_same<T, float>::value) return kPackSentinelF; else return kPackSentinelH;
 }
 
-// B packer (rs == 1) vs pack_b_panels<T, T, kGroup>.
+// B packer vs pack_b_panels<T, T, kGroup>: a transposing packer reads B with rs == 1
+// (its stride argument is cs); a copying one (row_major_src) reads B with cs == 1 (its
+// stride argument is rs).
 template <typename T, int kGroup>
 void check_pack_b(Context& ctx, const char* name,
                   void (*fast)(const T*, int64_t, int64_t, int64_t, int, int64_t, int64_t, int64_t, T*),
-                  int nr, int64_t k_pad_multiple) {
+                  int nr, int64_t k_pad_multiple, bool row_major_src = false) {
   const int64_t ks[] = {1, 2, 3, 7, 15, 16, 17, 31, 32, 33, 64, 100};
   const int64_t ns[] = {1, 5, 8, 15, 16, 17, 31, 32, 33, 47, 70};
   for (int64_t k : ks)
     for (int64_t n : ns)
       for (int pad = 0; pad < 2; ++pad) {
         ++ctx.cases;
-        const int64_t cs = k + pad * 5;
+        const int64_t cs = (row_major_src ? n : k) + pad * 5;  // the stride between vectors
         const int64_t k_pad = (k + k_pad_multiple - 1) / k_pad_multiple * k_pad_multiple + pad * k_pad_multiple;
         const int64_t panels = (n + nr - 1) / nr;
         const int64_t q0 = (pad && panels > 1) ? 1 : 0, q1 = panels;
-        std::vector<T> src(n * cs + 1);
+        std::vector<T> src((row_major_src ? k : n) * cs + 1);
         fill_pattern(src, static_cast<uint32_t>(k * 131 + n));
         std::vector<T> want(panels * nr * k_pad, pack_sentinel<T>()), got = want;
-        nn::gemm::detail::pack_b_panels<T, T, kGroup>(src.data(), 1, cs, k, n, nr, k_pad, q0, q1, want.data());
+        if (row_major_src) {
+          nn::gemm::detail::pack_b_panels<T, T, kGroup>(src.data(), cs, 1, k, n, nr, k_pad, q0, q1, want.data());
+        } else {
+          nn::gemm::detail::pack_b_panels<T, T, kGroup>(src.data(), 1, cs, k, n, nr, k_pad, q0, q1, want.data());
+        }
         fast(src.data(), cs, k, n, nr, k_pad, q0, q1, got.data());
         if (!same_bits(want, got)) {
           if (ctx.failures == 0)
@@ -453,6 +459,8 @@ void run_pack_tests(Context& ctx) {
       check_pack_b<uint16_t, 2>(ctx, "pack_b_panels_unit_rs_bf16_avx512", pack_b_panels_unit_rs_bf16_avx512, nr, 2);
       check_pack_b<uint16_t, 2>(ctx, "pack_b_panels_unit_rs_bf16_avx512 (k_pad 32)",
                                 pack_b_panels_unit_rs_bf16_avx512, nr, 32);
+      check_pack_b<float, 1>(ctx, "pack_b_panels_unit_cs_f32_avx512", pack_b_panels_unit_cs_f32_avx512, nr, 1,
+                             /*row_major_src=*/true);
     }
     for (int mr : {1, 6, 14, 16}) {
       check_pack_a<float, 1>(ctx, "pack_a_block_unit_cs_f32_avx512", pack_a_block_unit_cs_f32_avx512, mr, 1);
@@ -461,8 +469,11 @@ void run_pack_tests(Context& ctx) {
   }
   if (nn::cpu::isa_supported(nn::cpu::Isa::Avx2)) {
     ctx.path = "pack/avx2";
-    for (int nr : {8, 16, 24})
+    for (int nr : {8, 16, 24}) {
       check_pack_b<float, 1>(ctx, "pack_b_panels_unit_rs_f32_avx2", pack_b_panels_unit_rs_f32_avx2, nr, 1);
+      check_pack_b<float, 1>(ctx, "pack_b_panels_unit_cs_f32_avx2", pack_b_panels_unit_cs_f32_avx2, nr, 1,
+                             /*row_major_src=*/true);
+    }
     for (int mr : {1, 4, 6, 8})
       check_pack_a<float, 1>(ctx, "pack_a_block_unit_cs_f32_avx2", pack_a_block_unit_cs_f32_avx2, mr, 1);
   }

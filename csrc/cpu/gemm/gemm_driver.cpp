@@ -40,6 +40,7 @@ using detail::TileEpilogue;
 using detail::AlignedScratch;
 thread_local AlignedScratch tls_packed_a;
 thread_local AlignedScratch tls_packed_b;
+thread_local AlignedScratch tls_panel_b;  // one B micro-panel (Note [Interleaved B packing])
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -103,6 +104,9 @@ struct FastPacks {
                     int64_t panel_begin, int64_t panel_end, Packed* dst) = nullptr;
   void (*a_unit_cs)(const Src* a, int64_t rs, int64_t m, int64_t k, int mr, int64_t k_pad,
                     Packed* dst) = nullptr;
+  // Row-major B (b_cs == 1): a vectorised straight copy (same arguments, rs for cs).
+  void (*b_unit_cs)(const Src* b, int64_t rs, int64_t k, int64_t n, int nr, int64_t k_pad,
+                    int64_t panel_begin, int64_t panel_end, Packed* dst) = nullptr;
 };
 
 FastPacks<float, float> sgemm_fast_packs(Isa isa) {
@@ -111,9 +115,11 @@ FastPacks<float, float> sgemm_fast_packs(Isa isa) {
   if (isa == Isa::Avx512) {
     p.b_unit_rs = detail::pack_b_panels_unit_rs_f32_avx512;
     p.a_unit_cs = detail::pack_a_block_unit_cs_f32_avx512;
+    p.b_unit_cs = detail::pack_b_panels_unit_cs_f32_avx512;
   } else if (isa == Isa::Avx2) {
     p.b_unit_rs = detail::pack_b_panels_unit_rs_f32_avx2;
     p.a_unit_cs = detail::pack_a_block_unit_cs_f32_avx2;
+    p.b_unit_cs = detail::pack_b_panels_unit_cs_f32_avx2;
   }
 #endif
   (void)isa;
@@ -133,10 +139,13 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, const FastPacks<Sr
   const int nr = info.nr;
   const bool fast_b = fast.b_unit_rs != nullptr && b_rs == 1 && b_cs != 1;
   const bool fast_a = fast.a_unit_cs != nullptr && a_cs == 1 && a_rs != 1;
+  const bool copy_b = fast.b_unit_cs != nullptr && b_cs == 1;
   auto pack_b = [&](const Src* b_block, int64_t kc, int64_t nc, int64_t kc_pad, int64_t q0,
                     int64_t q1, Packed* dst) {
     if (fast_b) {
       fast.b_unit_rs(b_block, b_cs, kc, nc, nr, kc_pad, q0, q1, dst);
+    } else if (copy_b) {
+      fast.b_unit_cs(b_block, b_rs, kc, nc, nr, kc_pad, q0, q1, dst);
     } else {
       detail::pack_b_panels<Src, Packed, kGroupB>(b_block, b_rs, b_cs, kc, nc, nr, kc_pad, q0, q1,
                                                  dst);
@@ -183,8 +192,19 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, const FastPacks<Sr
           const int64_t panel_end = n_panels * (tj + 1) / tn;
           if (row_begin >= row_end || panel_begin >= panel_end) continue;
           if (info.prepare != nullptr) info.prepare();
-          if (own_b_panels) pack_b(b_block, kc, nc, kc_pad, panel_begin, panel_end, packed_b);
           const int64_t mc_max = std::min<int64_t>(info.mc, ceil_div(row_end - row_begin, mr) * mr);
+          // Note [Interleaved B packing]: when the thread's rows form one A block, each B
+          // micro-panel is packed right before the tiles that use it, into a buffer that
+          // stays in L1/L2, instead of packing the thread's whole B block to L3 first and
+          // reading it back. Few rows of A (M = 32 at K x N = 768 x 3072) then pay one read
+          // of B from memory, not three passes.
+          const bool interleave_b = own_b_panels && row_end - row_begin <= mc_max;
+          Packed* panel_buf = nullptr;
+          if (interleave_b) {
+            panel_buf = static_cast<Packed*>(tls_panel_b.get(sizeof(Packed) * nr * kc_pad));
+          } else if (own_b_panels) {
+            pack_b(b_block, kc, nc, kc_pad, panel_begin, panel_end, packed_b);
+          }
           Packed* packed_a =
               static_cast<Packed*>(tls_packed_a.get(sizeof(Packed) * mc_max * kc_pad));
           alignas(64) float local_tile[16 * 64];
@@ -202,6 +222,10 @@ void packed_gemm(const detail::MicrokernelInfo<Kernel>& info, const FastPacks<Sr
               const int64_t col = jc + q * nr;
               const int n = static_cast<int>(std::min<int64_t>(nr, N - col));
               const Packed* b_panel = packed_b + q * nr * kc_pad;
+              if (interleave_b) {
+                pack_b(b_block + q * nr * b_cs, kc, n, kc_pad, 0, 1, panel_buf);
+                b_panel = panel_buf;
+              }
               for (int64_t ir = 0; ir < mc; ir += mr) {
                 const int64_t row = ic + ir;
                 const int m = static_cast<int>(std::min<int64_t>(mr, mc - ir));

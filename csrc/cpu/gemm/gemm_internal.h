@@ -110,6 +110,14 @@ void pack_a_block_unit_cs_bf16_avx512(const uint16_t* a, int64_t rs, int64_t m, 
 void pack_b_panels_unit_rs_f32_avx2(const float* b, int64_t cs, int64_t k, int64_t n, int nr,
                                     int64_t k_pad, int64_t panel_begin, int64_t panel_end,
                                     float* dst);
+// Straight-copy packers for row-major B (b_cs == 1), fp32, nr a multiple of 16 / 8; the
+// same output as pack_b_panels<float, float, 1>(b, rs, /*cs=*/1, ...).
+void pack_b_panels_unit_cs_f32_avx512(const float* b, int64_t rs, int64_t k, int64_t n, int nr,
+                                      int64_t k_pad, int64_t panel_begin, int64_t panel_end,
+                                      float* dst);
+void pack_b_panels_unit_cs_f32_avx2(const float* b, int64_t rs, int64_t k, int64_t n, int nr,
+                                    int64_t k_pad, int64_t panel_begin, int64_t panel_end,
+                                    float* dst);
 void pack_a_block_unit_cs_f32_avx2(const float* a, int64_t rs, int64_t m, int64_t k, int mr,
                                    int64_t k_pad, float* dst);
 

@@ -93,6 +93,30 @@ void pack_a_block_unit_cs_f32_avx2(const float* a, int64_t rs, int64_t m, int64_
   }
 }
 
+// Row-major B (unit column stride): straight copies of nr floats per panel row with full
+// or masked 8-lane loads and stores (Note [Interleaved B packing]).
+void pack_b_panels_unit_cs_f32_avx2(const float* b, int64_t rs, int64_t k, int64_t n, int nr,
+                                    int64_t k_pad, int64_t panel_begin, int64_t panel_end,
+                                    float* dst) {
+  const __m256i lane_index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t q = panel_begin; q < panel_end; ++q) {
+    const int64_t j0 = q * nr;
+    const int cols = static_cast<int>(std::min<int64_t>(nr, n - j0));
+    float* panel = dst + q * nr * k_pad;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const float* src = b + kk * rs + j0;
+      float* out = panel + kk * nr;
+      for (int j = 0; j < nr; j += 8) {
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - j), lane_index);
+        _mm256_storeu_ps(out + j, _mm256_maskload_ps(src + j, mask));
+      }
+    }
+    for (int64_t kk = k; kk < k_pad; ++kk) {
+      for (int j = 0; j < nr; j += 8) _mm256_storeu_ps(panel + kk * nr + j, _mm256_setzero_ps());
+    }
+  }
+}
+
 }  // namespace detail
 }  // namespace gemm
 }  // namespace nn

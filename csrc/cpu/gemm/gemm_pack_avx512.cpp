@@ -16,6 +16,7 @@
 //   pack_b_panels_unit_rs_bf16_avx512: bf16 pair-layout B panels (kGroup 2), nr % 16 == 0.
 //   pack_a_block_unit_cs_f32_avx512:   fp32 A panels from row-major A, mr <= 16.
 //   pack_a_block_unit_cs_bf16_avx512:  bf16 pair-layout A panels (kGroup 2), mr <= 16.
+// And one straight copy: pack_b_panels_unit_cs_f32_avx512 (row-major B, nr % 16 == 0).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 intrinsic headers (bug 105593)
 #include <immintrin.h>
 
@@ -162,6 +163,31 @@ void pack_a_block_unit_cs_bf16_avx512(const uint16_t* a, int64_t rs, int64_t m, 
   for (int64_t i0 = 0; i0 < m; i0 += mr) {
     const int rows = static_cast<int>(std::min<int64_t>(mr, m - i0));
     transpose_rows_to_panel<uint16_t>(a + i0 * rs, rs, rows, k, k_pad / 2, out + i0 * k_pad / 2, mr, mr);
+  }
+}
+
+// Row-major B (unit column stride): each panel row is a straight copy of nr source
+// floats, done with full or masked 16-lane loads and stores (the template's scalar loop
+// was the largest cost of small-M products, Note [Interleaved B packing]).
+void pack_b_panels_unit_cs_f32_avx512(const float* b, int64_t rs, int64_t k, int64_t n, int nr,
+                                      int64_t k_pad, int64_t panel_begin, int64_t panel_end,
+                                      float* dst) {
+  for (int64_t q = panel_begin; q < panel_end; ++q) {
+    const int64_t j0 = q * nr;
+    const int cols = static_cast<int>(std::min<int64_t>(nr, n - j0));
+    float* panel = dst + q * nr * k_pad;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const float* src = b + kk * rs + j0;
+      float* out = panel + kk * nr;
+      for (int j = 0; j < nr; j += 16) {
+        const int lanes = std::max(0, std::min(16, cols - j));
+        const __mmask16 mask = static_cast<__mmask16>(lanes >= 16 ? 0xffff : (1u << lanes) - 1u);
+        _mm512_storeu_ps(out + j, _mm512_maskz_loadu_ps(mask, src + j));
+      }
+    }
+    for (int64_t kk = k; kk < k_pad; ++kk) {
+      for (int j = 0; j < nr; j += 16) _mm512_storeu_ps(panel + kk * nr + j, _mm512_setzero_ps());
+    }
   }
 }
 
