@@ -10,10 +10,20 @@ Cases, named as in the summary table (GFLOP/s columns = 2*M*K*N / time):
                             (16,1536,384), (128,384,1536), (128,1536,384), (2048,384,1536)
 each with 1 and 2 threads on both sides: nn_core.set_num_threads for ours, threadpoolctl
 for numpy's BLAS (the row is skipped when threadpoolctl is missing, since the peer's
-thread count would be unknown), torch.set_num_threads for torch. (1, 4096, 4096) is
-memory bound: its case also prints GB/s of the 64 MiB weight read.
+thread count would be unknown), torch.set_num_threads for torch, intra_op_num_threads for
+onnxruntime. The onnxruntime peer is a one-node ONNX MatMul graph (built with the `onnx`
+package) whose two operands are graph inputs, the same product as ours; rows are skipped
+without onnx/onnxruntime.
+
+(1, 4096, 4096) is memory bound: test_gemv_bandwidth prints the GB/s at which each
+library reads its 64 MiB weight beside the machine's copy bandwidth (numpy copying the
+same 64 MiB, split over the same number of threads; GB/s of bytes read + written).
+Run it with -s to see the lines.
 """
 from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -38,6 +48,27 @@ class BlasThreads:
         return self.limiter(limits=n, user_api="blas")
 
 
+def _onnx_matmul(m, k, n, threads):
+    """run(a, b) -> a @ b through an onnxruntime session of one MatMul node."""
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["A", "B"], ["Y"])], "gemm",
+        [helper.make_tensor_value_info("A", TensorProto.FLOAT, [m, k]),
+         helper.make_tensor_value_info("B", TensorProto.FLOAT, [k, n])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [m, n])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = min(model.ir_version, 10)
+    onnx.checker.check_model(model)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return lambda a, b: session.run(["Y"], {"A": a, "B": b})[0]
+
+
 def _inputs(m, k, n, seed=7):
     rng = np.random.default_rng(seed + m + 3 * k + 7 * n)
     a = rng.standard_normal((m, k)).astype(np.float32)
@@ -47,7 +78,7 @@ def _inputs(m, k, n, seed=7):
 
 @pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("peer", ["numpy", "torch"])
+@pytest.mark.parametrize("peer", ["numpy", "torch", "onnxruntime"])
 def test_gemm(shape, threads, peer, compare, num_threads):
     m, k, n = shape
     a, b = _inputs(m, k, n)
@@ -58,6 +89,9 @@ def test_gemm(shape, threads, peer, compare, num_threads):
     if peer == "numpy":
         with BlasThreads()(threads):
             result = compare(case, threads, lambda: x @ y, "numpy", lambda: a @ b, str(threads), flops=flops)
+    elif peer == "onnxruntime":
+        run = _onnx_matmul(m, k, n, threads)
+        result = compare(case, threads, lambda: x @ y, "onnxruntime", lambda: run(a, b), str(threads), flops=flops)
     else:
         torch = pytest.importorskip("torch")
         before = torch.get_num_threads()
@@ -112,3 +146,40 @@ def test_linear(shape, threads, compare, num_threads):
     ref = a.astype(np.float64) @ w.T.astype(np.float64) + bias
     scale = np.abs(a).astype(np.float64) @ np.abs(w.T).astype(np.float64) + np.abs(bias)
     assert np.all(np.abs(result.numpy() - ref) <= 1e-4 * np.sqrt(k) * scale + 1e-30)
+
+
+def _best_seconds(fn, repeats=15):
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
+def test_gemv_bandwidth(threads, compare, num_threads):
+    """(1, 4096, 4096): GB/s of the 64 MiB weight read, ours and numpy's, beside the
+    machine's copy bandwidth measured in the same test."""
+    m, k, n = 1, 4096, 4096
+    a, b = _inputs(m, k, n)
+    x, y = nc.tensor(a), nc.tensor(b)
+    num_threads(threads)
+    weight_bytes = b.nbytes
+    with BlasThreads()(threads):
+        compare("gemv 1x4096x4096 (GB/s: see -s)", threads, lambda: x @ y, "numpy", lambda: a @ b, str(threads),
+                flops=2.0 * m * k * n)
+        ours_s = _best_seconds(lambda: x @ y)
+        numpy_s = _best_seconds(lambda: a @ b)
+    dst = np.empty_like(b)
+    halves = np.array_split(np.arange(k), threads)
+    with ThreadPoolExecutor(threads) as pool:
+        def copy():
+            list(pool.map(lambda rows: np.copyto(dst[rows[0]:rows[-1] + 1], b[rows[0]:rows[-1] + 1]), halves))
+        copy_s = _best_seconds(copy)
+    copy_gbs = 2 * weight_bytes / copy_s / 1e9
+    print(f"\ngemv 1x4096x4096, {threads} thread(s): weight read at {weight_bytes / ours_s / 1e9:.1f} GB/s (nn_core), "
+          f"{weight_bytes / numpy_s / 1e9:.1f} GB/s (numpy); copy bandwidth {copy_gbs:.1f} GB/s "
+          f"(read + write, numpy copy of the 64 MiB weight on {threads} thread(s)); "
+          f"nn_core reaches {weight_bytes / ours_s / 1e9 / copy_gbs:.2f} of it")
