@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -112,8 +113,53 @@ struct AttnDims {
 template <typename T> constexpr int64_t kBlockQ = std::is_same_v<T, float> ? 128 : 16;
 template <typename T> constexpr int64_t kBlockK = std::is_same_v<T, float> ? 256 : 16;
 
+#if defined(NN_CORE_X86)
+// float32 forward through the AVX-512 tasks (Note [Transposed score tile] in
+// attention_block_avx512.cpp) over (batch, head, block of 64 queries); false (nothing
+// done) when the active ISA is not AVX-512 or dropout is on: the blocked forward below
+// is then the path, and the reference the fast one is tested against.
+bool attention_forward_f32_avx512(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
+  if (active_isa() != Isa::Avx512 || a.dropout_p > 0) return false;
+  const AttnDims d(a);
+  const int64_t BQ = attn::kFwdBlockQ, nqb = (d.Lq + BQ - 1) / BQ;
+  const auto& qs = a.q.strides(); const auto& ks = a.k.strides(); const auto& vs = a.v.strides();
+  const auto& os = out.strides();
+  const float* M = a.mask.defined() ? a.mask.data<float>() : nullptr;
+  const Shape ms = a.mask.defined() ? a.mask.strides() : Shape(4, 0);
+  const float* Q = a.q.data<float>(); const float* K = a.k.data<float>(); const float* V = a.v.data<float>();
+  float* O = out.data<float>();
+  float* LSE = lse.data<float>();
+  parallel_for(0, d.B * d.Hq * nqb, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<float> buf(static_cast<size_t>(attn::forward_task_scratch_floats(d.D) + 16));
+    float* scratch = buf.data() + ((64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64) / sizeof(float);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t qb = t % nqb, bh = t / nqb, b = bh / d.Hq, h = bh % d.Hq, hk = h / d.group;
+      attn::FwdTaskF32 task;
+      task.nq = std::min(BQ, d.Lq - qb * BQ);
+      task.i0 = qb * BQ;
+      task.q = Q + b * qs[0] + h * qs[1] + task.i0 * qs[2]; task.q_rs = qs[2];
+      task.k = K + b * ks[0] + hk * ks[1]; task.k_rs = ks[2];
+      task.v = V + b * vs[0] + hk * vs[1]; task.v_rs = vs[2];
+      task.mask = M ? M + b * ms[0] + h * ms[1] + task.i0 * ms[2] : nullptr; task.m_rs = ms[2];
+      task.out = O + b * os[0] + h * os[1] + task.i0 * os[2]; task.o_rs = os[2];
+      task.lse = LSE + bh * d.Lq + task.i0;
+      task.n_keys = a.causal ? std::min(d.Lk, task.i0 + task.nq) : d.Lk;
+      task.d = d.D; task.dv = d.Dv;
+      task.causal = a.causal;
+      task.scale = static_cast<float>(a.scale);
+      attn::attention_forward_task_avx512(task, scratch);
+    }
+  });
+  return true;
+}
+#endif
+
 template <typename T>
 void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
+#if defined(NN_CORE_X86)
+  if constexpr (std::is_same_v<T, float>)
+    if (attention_forward_f32_avx512(a, out, lse)) return;
+#endif
   const AttnDims d(a);
   const int64_t BQ = kBlockQ<T>, BK = kBlockK<T>;
   const int64_t nqb = (d.Lq + BQ - 1) / BQ;

@@ -75,6 +75,28 @@ RowOps<T> generic_row_ops() {
 #if defined(NN_CORE_X86)
 // attention_kernels_avx512.cpp (call only when active_isa() is Avx512).
 RowOps<float> avx512_row_ops();
+
+// One task of the float32 AVX-512 forward (attention_block_avx512.cpp, Note [Transposed
+// score tile]): nq <= kFwdBlockQ query rows i0 .. i0 + nq - 1 of one (batch, head)
+// against keys 0 .. n_keys - 1 of its kv head (n_keys already cut for causal). Rows are
+// unit-stride vectors at the given row strides; mask (additive, may be null) points at
+// row i0, key 0. Writes out (nq rows of dv) and lse (nq values) as the generic forward
+// does; no dropout.
+struct FwdTaskF32 {
+  const float* q; int64_t q_rs;
+  const float* k; int64_t k_rs;
+  const float* v; int64_t v_rs;
+  const float* mask; int64_t m_rs;
+  float* out; int64_t o_rs;
+  float* lse;
+  int64_t nq, i0, n_keys, d, dv;
+  bool causal;
+  float scale;
+};
+constexpr int64_t kFwdBlockQ = 64, kFwdBlockK = 96;
+// Floats of scratch one task needs (its start must be 64-byte aligned).
+inline int64_t forward_task_scratch_floats(int64_t d) { return (d + kFwdBlockK + 3) * kFwdBlockQ; }
+void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch);
 #endif
 
 }  // namespace nn::cpu::attn
