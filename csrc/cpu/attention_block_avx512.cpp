@@ -182,6 +182,36 @@ void pv_tile(const float* pt, int64_t nk, const float* v, int64_t v_rs, float* o
     for (int c = 0; c < NV; ++c) _mm512_mask_storeu_ps(o + r * o_rs + 16 * c, c == NV - 1 ? last : 0xFFFF, acc[r][c]);
 }
 
+// C rows 0..R-1 (stride c_rs) x 16*NV columns += sum_k a[r * a_rs + k * a_cs] B[k] for
+// k < n (B rows of stride b_rs); the last vector of each row is masked by `last`. The
+// backward's dV += P^T dO, dQ += dS K and dK += dS^T Q (A is a P^T / dS^T tile read
+// along either of its axes, B rows straight from the inputs).
+template <int R, int NV>
+void acc_tile(const float* a, int64_t a_rs, int64_t a_cs, int64_t n, const float* b, int64_t b_rs, float* c,
+              int64_t c_rs, __mmask16 last) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_maskz_loadu_ps(v == NV - 1 ? last : 0xFFFF, c + r * c_rs + 16 * v);
+  for (int64_t k = 0; k < n; ++k) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, b + k * b_rs + 16 * v) : _mm512_loadu_ps(b + k * b_rs + 16 * v);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m512 ab = _mm512_set1_ps(a[r * a_rs + k * a_cs]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(ab, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(c + r * c_rs + 16 * v, v == NV - 1 ? last : 0xFFFF, acc[r][v]);
+}
+
 using ScoresFn = void (*)(const float*, int64_t, const float*, int64_t, float*);
 using PvFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, const float*, __mmask16);
 
@@ -192,6 +222,34 @@ template <int NV>
 constexpr PvFn kPvRow[7] = {nullptr,        &pv_tile<1, NV>, &pv_tile<2, NV>, &pv_tile<3, NV>,
                             &pv_tile<4, NV>, &pv_tile<5, NV>, &pv_tile<6, NV>};
 constexpr const PvFn* kPv[5] = {nullptr, kPvRow<1>, kPvRow<2>, kPvRow<3>, kPvRow<4>};
+
+using AccFn = void (*)(const float*, int64_t, int64_t, int64_t, const float*, int64_t, float*, int64_t, __mmask16);
+template <int NV>
+constexpr AccFn kAccRow[7] = {nullptr,         &acc_tile<1, NV>, &acc_tile<2, NV>, &acc_tile<3, NV>,
+                              &acc_tile<4, NV>, &acc_tile<5, NV>, &acc_tile<6, NV>};
+constexpr const AccFn* kAcc[5] = {nullptr, kAccRow<1>, kAccRow<2>, kAccRow<3>, kAccRow<4>};
+
+// C (rows x cols, stride c_rs) += A B with A[r][k] = a[r * a_rs + k * a_cs] (k < n) and
+// B rows b + k * b_rs: acc_tile over 6-row groups and 64-column chunks.
+void acc_block(const float* a, int64_t a_rs, int64_t a_cs, int64_t rows, int64_t n, const float* b, int64_t b_rs,
+               float* c, int64_t c_rs, int64_t cols) {
+  for (int64_t c0 = 0; c0 < cols; c0 += 64) {
+    const int64_t left = std::min<int64_t>(64, cols - c0);
+    const int64_t nv = (left + 15) / 16;
+    const __mmask16 last = tail_mask(left - 16 * (nv - 1));
+    for (int64_t r0 = 0; r0 < rows; r0 += 6)
+      kAcc[nv][std::min<int64_t>(6, rows - r0)](a + r0 * a_rs, a_rs, a_cs, n, b + c0, b_rs, c + r0 * c_rs + c0, c_rs,
+                                                last);
+  }
+}
+
+// S^T (nk x 16*C, row stride BQ) = K Q^T for nk keys (rows of stride k_rs).
+template <int C>
+void scores_block(const float* qt, int64_t D, const float* k, int64_t k_rs, int64_t nk, float* st) {
+  int64_t jj = 0;
+  for (; jj + 6 <= nk; jj += 6) scores_tile<6, C>(qt, D, k + jj * k_rs, k_rs, st + jj * BQ);
+  if (jj < nk) kScores<C>[nk - jj](qt, D, k + jj * k_rs, k_rs, st + jj * BQ);
+}
 
 // One task (Note [Transposed score tile]); C = ceil(nq / 16) query vectors.
 template <int C>
@@ -212,9 +270,7 @@ void forward_task(const FwdTaskF32& t, float* scratch) {
   for (int64_t j0 = 0; j0 < t.n_keys; j0 += BK) {
     const int64_t nk = std::min(BK, t.n_keys - j0);
     const float* kb = t.k + j0 * t.k_rs;
-    int64_t jj = 0;
-    for (; jj + 6 <= nk; jj += 6) scores_tile<6, C>(qt, t.d, kb + jj * t.k_rs, t.k_rs, st + jj * BQ);
-    if (jj < nk) kScores<C>[nk - jj](qt, t.d, kb + jj * t.k_rs, t.k_rs, st + jj * BQ);
+    scores_block<C>(qt, t.d, kb, t.k_rs, nk, st);
     if (t.mask != nullptr) add_mask(t.mask + j0, t.m_rs, t.nq, nk, C, st);
 
     // Block max per query; the causal cut (key j visible to query i iff j <= i) only
@@ -222,7 +278,7 @@ void forward_task(const FwdTaskF32& t, float* scratch) {
     __m512 mb[C];
     for (int c = 0; c < C; ++c) mb[c] = ninf;
     const bool cut = t.causal && j0 + nk - 1 > t.i0;
-    for (jj = 0; jj < nk; ++jj) {
+    for (int64_t jj = 0; jj < nk; ++jj) {
       float* row = st + jj * BQ;
       const __m512i first = _mm512_set1_epi32(static_cast<int>(j0 + jj - t.i0));
 #pragma GCC unroll 4
@@ -246,7 +302,7 @@ void forward_task(const FwdTaskF32& t, float* scratch) {
       m[c] = mnew;
       ls[c] = _mm512_setzero_ps();
     }
-    for (jj = 0; jj < nk; ++jj) {
+    for (int64_t jj = 0; jj < nk; ++jj) {
       float* row = st + jj * BQ;
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) {
@@ -285,6 +341,73 @@ void forward_task(const FwdTaskF32& t, float* scratch) {
   }
 }
 
+// One query block of the backward (Note [Attention backward] in attention_kernels.cpp) in
+// the transposed layout: P^T, dP^T and dS^T are BK x 64 tiles with the queries on the lanes.
+template <int C>
+void backward_block(const BwdTaskF32& t, int64_t i0, int64_t nq, float* scratch) {
+  float* qt = scratch;              // D x BQ: Q^T * scale * log2(e)
+  float* gt = qt + t.d * BQ;        // Dv x BQ: dO^T
+  float* pt = gt + t.dv * BQ;       // BK x BQ: S^T, then P^T
+  float* dpt = pt + BK * BQ;        // BK x BQ: dP^T, then scale * dS^T
+  float* lse2 = dpt + BK * BQ;      // BQ: lse * log2(e), +inf past nq
+  float* dsum = lse2 + BQ;          // BQ: rowsum(dO * O)
+  const float* q = t.q + i0 * t.q_rs;
+  const float* g = t.g + i0 * t.g_rs;
+  pack_qt(q, t.q_rs, nq, t.d, t.scale * kLog2e, C, qt);
+  pack_qt(g, t.g_rs, nq, t.dv, 1.0f, C, gt);
+  for (int64_t r = 0; r < 16 * C; ++r) {
+    lse2[r] = r < nq ? t.lse[i0 + r] * kLog2e : std::numeric_limits<float>::infinity();
+    float acc = 0;
+    if (r < nq) {
+      __m512 a = _mm512_setzero_ps();
+      for (int64_t c0 = 0; c0 < t.dv; c0 += 16) {
+        const __mmask16 tm = tail_mask(t.dv - c0);
+        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tm, g + r * t.g_rs + c0),
+                            _mm512_maskz_loadu_ps(tm, t.o + (i0 + r) * t.o_rs + c0), a);
+      }
+      acc = _mm512_reduce_add_ps(a);
+    }
+    dsum[r] = acc;
+  }
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m512 vscale = _mm512_set1_ps(t.scale);
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  __m512 vl[C], vd[C];
+  for (int c = 0; c < C; ++c) vl[c] = _mm512_load_ps(lse2 + 16 * c), vd[c] = _mm512_load_ps(dsum + 16 * c);
+  float* dq = t.dq + i0 * t.d;
+  const int64_t j_end = t.causal ? std::min(t.lk, i0 + nq) : t.lk;
+  for (int64_t j0 = 0; j0 < j_end; j0 += BK) {
+    const int64_t nk = std::min(BK, j_end - j0);
+    scores_block<C>(qt, t.d, t.k + j0 * t.k_rs, t.k_rs, nk, pt);
+    if (t.mask != nullptr) add_mask(t.mask + i0 * t.m_rs + j0, t.m_rs, nq, nk, C, pt);
+    const bool cut = t.causal && j0 + nk - 1 > i0;
+    for (int64_t jj = 0; jj < nk; ++jj) {  // P = 2^(S - lse), cut past the diagonal
+      float* row = pt + jj * BQ;
+      const __m512i first = _mm512_set1_epi32(static_cast<int>(j0 + jj - i0));
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c) {
+        __m512 x = _mm512_load_ps(row + 16 * c);
+        if (cut)
+          x = _mm512_mask_mov_ps(ninf, _mm512_cmpge_epi32_mask(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * c)), first),
+                                 x);
+        _mm512_store_ps(row + 16 * c, exp2_512(_mm512_sub_ps(x, vl[c])));
+      }
+    }
+    acc_block(pt, BQ, 1, nk, nq, g, t.g_rs, t.dv_out + j0 * t.dv, t.dv, t.dv);  // dV += P^T dO
+    scores_block<C>(gt, t.dv, t.v + j0 * t.v_rs, t.v_rs, nk, dpt);             // dP^T = V dO^T
+    for (int64_t jj = 0; jj < nk; ++jj) {  // scale * dS^T = scale * P^T (dP^T - Dsum)
+      const float* prow = pt + jj * BQ;
+      float* row = dpt + jj * BQ;
+#pragma GCC unroll 4
+      for (int c = 0; c < C; ++c)
+        _mm512_store_ps(row + 16 * c, _mm512_mul_ps(_mm512_mul_ps(_mm512_load_ps(prow + 16 * c), vscale),
+                                                    _mm512_sub_ps(_mm512_load_ps(row + 16 * c), vd[c])));
+    }
+    acc_block(dpt, 1, BQ, nq, nk, t.k + j0 * t.k_rs, t.k_rs, dq, t.d, t.d);       // dQ += scale dS K
+    acc_block(dpt, BQ, 1, nk, nq, q, t.q_rs, t.dk + j0 * t.d, t.d, t.d);          // dK += scale dS^T Q
+  }
+}
+
 }  // namespace
 
 void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch) {
@@ -294,6 +417,19 @@ void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch) {
     case 3: forward_task<3>(t, scratch); break;
     case 4: forward_task<4>(t, scratch); break;
     default: break;  // nq == 0
+  }
+}
+
+
+void attention_backward_task_avx512(const BwdTaskF32& t, float* scratch) {
+  for (int64_t i0 = 0; i0 < t.lq; i0 += BQ) {
+    const int64_t nq = std::min(BQ, t.lq - i0);
+    switch ((nq + 15) / 16) {
+      case 1: backward_block<1>(t, i0, nq, scratch); break;
+      case 2: backward_block<2>(t, i0, nq, scratch); break;
+      case 3: backward_block<3>(t, i0, nq, scratch); break;
+      default: backward_block<4>(t, i0, nq, scratch); break;
+    }
   }
 }
 

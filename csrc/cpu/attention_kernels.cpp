@@ -221,9 +221,57 @@ void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Ten
   });
 }
 
+#if defined(NN_CORE_X86)
+// float32 backward through the AVX-512 per-head tasks over (batch, kv head), the same
+// split as the blocked backward below (its reference); false when not AVX-512 or dropout.
+bool attention_backward_f32_avx512(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out,
+                                   const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+  if (active_isa() != Isa::Avx512 || a.dropout_p > 0) return false;
+  const AttnDims d(a);
+  const auto& qs = a.q.strides(); const auto& ks = a.k.strides(); const auto& vs = a.v.strides();
+  const auto& gs = grad_out.strides(); const auto& os = out.strides();
+  const float* M = a.mask.defined() ? a.mask.data<float>() : nullptr;
+  const Shape ms = a.mask.defined() ? a.mask.strides() : Shape(4, 0);
+  float* DQ = dq.data<float>(); float* DK = dk.data<float>(); float* DV = dv.data<float>();
+  parallel_for(0, d.B * d.Hkv, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<float> buf(static_cast<size_t>(attn::backward_task_scratch_floats(d.D, d.Dv) + 16));
+    float* scratch = buf.data() + ((64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64) / sizeof(float);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / d.Hkv, hk = t % d.Hkv;
+      attn::BwdTaskF32 task;
+      task.k = a.k.data<float>() + b * ks[0] + hk * ks[1]; task.k_rs = ks[2];
+      task.v = a.v.data<float>() + b * vs[0] + hk * vs[1]; task.v_rs = vs[2];
+      task.dk = DK + t * d.Lk * d.D;
+      task.dv_out = DV + t * d.Lk * d.Dv;
+      std::fill(task.dk, task.dk + d.Lk * d.D, 0.0f);
+      std::fill(task.dv_out, task.dv_out + d.Lk * d.Dv, 0.0f);
+      task.lq = d.Lq; task.lk = d.Lk; task.d = d.D; task.dv = d.Dv;
+      task.causal = a.causal;
+      task.scale = static_cast<float>(a.scale);
+      for (int64_t h = hk * d.group; h < (hk + 1) * d.group; ++h) {
+        const int64_t bh = b * d.Hq + h;
+        task.q = a.q.data<float>() + b * qs[0] + h * qs[1]; task.q_rs = qs[2];
+        task.g = grad_out.data<float>() + b * gs[0] + h * gs[1]; task.g_rs = gs[2];
+        task.o = out.data<float>() + b * os[0] + h * os[1]; task.o_rs = os[2];
+        task.mask = M ? M + b * ms[0] + h * ms[1] : nullptr; task.m_rs = ms[2];
+        task.lse = lse.data<float>() + bh * d.Lq;
+        task.dq = DQ + bh * d.Lq * d.D;
+        std::fill(task.dq, task.dq + d.Lq * d.D, 0.0f);
+        attn::attention_backward_task_avx512(task, scratch);
+      }
+    }
+  });
+  return true;
+}
+#endif
+
 template <typename T>
 void attention_backward_impl(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out, const Tensor& lse,
                              const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+#if defined(NN_CORE_X86)
+  if constexpr (std::is_same_v<T, float>)
+    if (attention_backward_f32_avx512(a, grad_out, out, lse, dq, dk, dv)) return;
+#endif
   const AttnDims d(a);
   const int64_t BQ = kBlockQ<T>, BK = kBlockK<T>;
   const auto& qs = a.q.strides(); const auto& ks = a.k.strides(); const auto& vs = a.v.strides();

@@ -97,6 +97,29 @@ constexpr int64_t kFwdBlockQ = 64, kFwdBlockK = 96;
 // Floats of scratch one task needs (its start must be 64-byte aligned).
 inline int64_t forward_task_scratch_floats(int64_t d) { return (d + kFwdBlockK + 3) * kFwdBlockQ; }
 void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch);
+
+// The backward of one q head (attention_block_avx512.cpp): all Lq query rows of one
+// (batch, head) against keys 0 .. lk - 1 of its kv head (cut per query block for
+// causal). q/g (grad_out)/o (out) rows i, mask rows i (at row 0, key 0; may be null);
+// lse the head's lq values. dq (lq x d, contiguous) must hold zeros; dk (lk x d) and
+// dv_out (lk x dv), contiguous, are accumulated into (the q heads of a group share them).
+struct BwdTaskF32 {
+  const float* q; int64_t q_rs;
+  const float* k; int64_t k_rs;
+  const float* v; int64_t v_rs;
+  const float* g; int64_t g_rs;
+  const float* o; int64_t o_rs;
+  const float* mask; int64_t m_rs;
+  const float* lse;
+  float* dq; float* dk; float* dv_out;
+  int64_t lq, lk, d, dv;
+  bool causal;
+  float scale;
+};
+inline int64_t backward_task_scratch_floats(int64_t d, int64_t dv) {
+  return (d + dv + 2 * kFwdBlockK + 2) * kFwdBlockQ;
+}
+void attention_backward_task_avx512(const BwdTaskF32& t, float* scratch);
 #endif
 
 }  // namespace nn::cpu::attn
