@@ -28,10 +28,11 @@
 // Paths: float32 without dropout on AVX-512 runs the dedicated tasks of
 // attention_block_avx512.cpp (Note [Transposed score tile]: register-tiled microkernels
 // that read K, V, dO in place, scores with the queries on the vector lanes), split over
-// (batch, head, 64 queries) forward and (batch, kv head) backward. Everything else (float64, generic/AVX2, dropout) runs the blocked
-// kernels of this file, which are also the reference the fast path is tested against:
-// their GEMMs (S = Q K^T, O += P V and the five backward products) go through the library
-// GEMM on blocks (cpu/gemm/gemm.h); inside a parallel task it runs on the calling thread.
+// (batch, head, 64 queries) forward and (batch, kv head) backward. Everything else
+// (float64, generic/AVX2, dropout) runs the blocked kernels of this file, which are also
+// the reference the fast path is tested against: their GEMMs (S = Q K^T, O += P V and
+// the five backward products) go through the library GEMM on blocks (cpu/gemm/gemm.h);
+// inside a parallel task it runs on the calling thread.
 #include <algorithm>
 #include <array>
 #include <cmath>
