@@ -1,7 +1,7 @@
-// attention_block_avx512.cpp — the float32 AVX-512 forward task of the fused attention
-// kernel (contract: FwdTaskF32 in cpu/attention_rows.h; driver and the plain reference,
-// the generic blocked forward, in cpu/attention_kernels.cpp). Called only when
-// active_isa() is Avx512.
+// attention_block_avx512.cpp — the float32 AVX-512 forward and backward tasks of the
+// fused attention kernel (contracts: FwdTaskF32 / BwdTaskF32 in cpu/attention_rows.h;
+// drivers and the plain references, the generic blocked kernels, in
+// cpu/attention_kernels.cpp). Called only when active_isa() is Avx512.
 //
 // Note [Transposed score tile]: one task owns nq <= 64 query rows of one (batch, head).
 // It packs Q^T (D x 64, pre-multiplied by scale * log2(e), queries >= nq zero) once, then
@@ -15,6 +15,10 @@
 //    input; the output rows themselves are the accumulator.
 // Scores are kept in log2 units (scale * log2(e) folded into Q^T, the mask multiplied by
 // log2(e)), so the softmax uses 2^x; lse = ln(2) * m + ln(l) at the end.
+// The backward (one q head per call, query blocks of 64, key blocks of BK) keeps the same
+// layout: S^T, then P^T = 2^(S^T - lse * log2(e)); dP^T = V dO^T (the score kernel with
+// dO^T packed like Q^T); scale * dS^T = scale * P^T (dP^T - Dsum); and dV += P^T dO,
+// dQ += (scale dS^T)^T K, dK += (scale dS^T) Q by acc_tile, reading dO, K, Q in place.
 //
 // Microkernels (register tiles, all accumulators in zmm registers):
 //  scores_tile<R, C>: S^T rows j..j+R-1 (R <= 6 keys) x 16*C queries (C <= 4 vectors):
@@ -24,6 +28,8 @@
 //    the last vector masked for the Dv tail): O = alpha[q] * O + sum_j P^T[j][q] V[j];
 //    per key, NV loads of V[j] and R broadcasts of P^T[j][q]; Dv > 64 is walked in
 //    64-column chunks.
+//  acc_tile<R, NV>: C rows (R <= 6) x 16*NV columns += A B, A a P^T / dS^T tile read
+//    along either axis (broadcasts), B rows of the inputs; edges as in pv_tile.
 // exp2 is a range reduction x = k + r, |r| <= 1/2, a degree-6 polynomial for 2^r
 // (relative error ~1.2e-7) and scalef for 2^k; x < -126 (masked keys: -inf) gives 0.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 intrinsic headers (bug 105593)
