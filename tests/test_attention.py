@@ -195,6 +195,16 @@ def test_rows_masked_in_early_key_blocks_float32(rng, isa):
     np.testing.assert_allclose(o, ref, atol=2e-5)
 
 
+def test_nan_query_row_gives_nan_row(rng, isa):
+    """A NaN in one query row makes that output row NaN and leaves the others alone."""
+    q, k, v = (rng.normal(0, 1, (1, 2, L, 16)).astype(np.float32) for L in (20, 30, 30))
+    q[0, 1, 7, 3] = np.nan
+    out = F.scaled_dot_product_attention(nc.tensor(q), nc.tensor(k), nc.tensor(v)).numpy()
+    assert np.isnan(out[0, 1, 7]).all()
+    out[0, 1, 7] = 0
+    assert np.isfinite(out).all()
+
+
 def test_strided_inputs_and_scale(rng):
     run_case(rng, 2, 3, 3, 37, 53, 32, 32, "bool", False, layout="blhd", scale=0.3)
     run_case(rng, 1, 4, 2, 64, 64, 16, 16, "none", True, layout="blhd")

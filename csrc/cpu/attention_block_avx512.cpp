@@ -31,7 +31,8 @@
 //  acc_tile<R, NV>: C rows (R <= 6) x 16*NV columns += A B, A a P^T / dS^T tile read
 //    along either axis (broadcasts), B rows of the inputs; edges as in pv_tile.
 // exp2 is a range reduction x = k + r, |r| <= 1/2, a degree-6 polynomial for 2^r
-// (relative error ~1.2e-7) and scalef for 2^k; x < -126 (masked keys: -inf) gives 0.
+// (relative error ~1.2e-7) and scalef for 2^k; x < -126 (masked keys: -inf) gives 0, and
+// a NaN score stays NaN (its row of the output is NaN, as in the reference).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 intrinsic headers (bug 105593)
 #pragma GCC diagnostic ignored "-Wuninitialized"        // the same false positive
 #include <immintrin.h>
@@ -55,9 +56,9 @@ inline __mmask16 tail_mask(int64_t left) {
                     : left <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << left) - 1);
 }
 
-// 2^x for x <= 0 (see the header); x below -126, -inf or NaN gives 0.
+// 2^x for x <= 0 (see the header); x below -126 or -inf gives 0, NaN stays NaN.
 inline __m512 exp2_512(__m512 x) {
-  const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-126.0f), _CMP_GE_OQ);
+  const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-126.0f), _CMP_NLT_UQ);
   const __m512 k = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 r = _mm512_sub_ps(x, k);
   __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);  // ln2^n / n!, n = 6 .. 0

@@ -202,7 +202,7 @@ void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Ten
           T* row = S.data() + r * BK;
           const T* mrow = M ? M + b * ms[0] + h * ms[1] + i * ms[2] + j0 : nullptr;
           const T mb = ops.mask_max(row, mrow, nk, a.causal ? i - j0 + 1 : nk);
-          const T mnew = std::max(m[r], mb);
+          const T mnew = mb != mb ? mb : std::max(m[r], mb);  // NaN scores: a NaN row out
           if (mnew == ninf) {  // nothing visible in this row yet
             ops.exp_sum(row, nk, std::numeric_limits<T>::infinity());
             continue;

@@ -14,7 +14,8 @@ namespace nn::cpu::attn {
 
 template <typename T>
 struct RowOps {
-  // s[j] += mask[j] (mask may be null); s[j] = -inf for j >= n_visible; returns max_j s[j].
+  // s[j] += mask[j] (mask may be null); s[j] = -inf for j >= n_visible; returns max_j s[j]
+  // (generic: NaN if any s[j] is NaN, so a NaN row stays NaN).
   T (*mask_max)(T* s, const T* mask, int64_t n, int64_t n_visible);
   // s[j] = exp(s[j] - m); returns the sum (m may be +inf: every s[j] becomes 0).
   T (*exp_sum)(T* s, int64_t n, T m);
@@ -32,7 +33,7 @@ T mask_max_generic(T* s, const T* mask, int64_t n, int64_t n_visible) {
     for (int64_t j = 0; j < n; ++j) s[j] += mask[j];
   for (int64_t j = n_visible < 0 ? 0 : n_visible; j < n; ++j) s[j] = ninf;
   T m = ninf;
-  for (int64_t j = 0; j < n; ++j) m = s[j] > m ? s[j] : m;
+  for (int64_t j = 0; j < n; ++j) m = (s[j] > m || s[j] != s[j]) ? s[j] : m;  // a NaN score wins
   return m;
 }
 
