@@ -138,7 +138,8 @@ def test_every_isa_matches_reference(rng, isa, case):
 # queries x 16..64 output columns with a masked tail, Dv > 64 in 64-column chunks), run on
 # every ISA so the generic/AVX2 paths see the same shapes.
 TILE_CASES = [  # (B, Hq, Hkv, Lq, Lk, D, Dv, mask, causal)
-    (1, 2, 2, 1, 1, 1, 1, "none", False),
+    (1, 2, 2, 1, 1, 1, 1, "none", False),  # Lq < 6: the blocked path
+    (1, 1, 1, 6, 40, 32, 32, "bool", True),  # the smallest Lq of the AVX-512 path
     (1, 2, 1, 65, 97, 17, 96, "additive", True),
     (2, 2, 2, 130, 193, 40, 65, "bool", False),
     (1, 1, 1, 64, 96, 96, 129, "key_padding", True),
