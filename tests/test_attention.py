@@ -133,10 +133,11 @@ def test_every_isa_matches_reference(rng, isa, case):
     run_case(rng, *shape, mask_kind=mask_kind, causal=causal)
 
 
-# Edge tiles of the float32 AVX-512 forward (csrc/cpu/attention_block_avx512.cpp: tasks of
-# 64 queries, key blocks of 96, S^T tiles of 6 keys x 16..64 queries, P V tiles of 6
-# queries x 16..64 output columns with a masked tail, Dv > 64 in 64-column chunks), run on
-# every ISA so the generic/AVX2 paths see the same shapes.
+# Edge tiles of the float32 AVX-512 forward and backward (csrc/cpu/attention_block_avx512.cpp:
+# tasks of 64 queries, key blocks of 96, S^T tiles of 6 keys x 16..64 queries, P V and
+# accumulate tiles of 6 rows x 16..64 columns with a masked tail, Dv > 64 in 64-column
+# chunks, the backward's key split), run on every ISA so the generic/AVX2 paths see the
+# same shapes.
 TILE_CASES = [  # (B, Hq, Hkv, Lq, Lk, D, Dv, mask, causal)
     (1, 2, 2, 1, 1, 1, 1, "none", False),  # Lq < 6: the blocked path
     (1, 1, 1, 6, 40, 32, 32, "bool", True),  # the smallest Lq of the AVX-512 path
@@ -147,6 +148,10 @@ TILE_CASES = [  # (B, Hq, Hkv, Lq, Lk, D, Dv, mask, causal)
     (1, 2, 2, 100, 50, 80, 80, "none", True),  # Lq > Lk, causal (top-left aligned)
     (1, 4, 2, 31, 300, 128, 128, "bool_2d", True),
     (1, 1, 1, 200, 7, 64, 64, "none", False),
+    # fewer than 4 (batch, kv head) pairs and >= 8 key blocks: the backward splits the keys
+    (1, 2, 1, 70, 800, 32, 48, "key_padding", False),
+    (1, 2, 1, 70, 800, 32, 48, "additive", True),
+    (1, 1, 1, 800, 800, 16, 16, "none", True),
 ]
 
 

@@ -382,8 +382,8 @@ void backward_block(const BwdTaskF32& t, int64_t i0, int64_t nq, float* scratch)
   __m512 vl[C], vd[C];
   for (int c = 0; c < C; ++c) vl[c] = _mm512_load_ps(lse2 + 16 * c), vd[c] = _mm512_load_ps(dsum + 16 * c);
   float* dq = t.dq + i0 * t.d;
-  const int64_t j_end = t.causal ? std::min(t.lk, i0 + nq) : t.lk;
-  for (int64_t j0 = 0; j0 < j_end; j0 += BK) {
+  const int64_t j_end = std::min(t.k1, t.causal ? std::min(t.lk, i0 + nq) : t.lk);
+  for (int64_t j0 = t.k0; j0 < j_end; j0 += BK) {
     const int64_t nk = std::min(BK, j_end - j0);
     scores_block<C>(qt, t.d, t.k + j0 * t.k_rs, t.k_rs, nk, pt);
     if (t.mask != nullptr) add_mask(t.mask + i0 * t.m_rs + j0, t.m_rs, nq, nk, C, pt);
@@ -431,6 +431,7 @@ void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch) {
 void attention_backward_task_avx512(const BwdTaskF32& t, float* scratch) {
   for (int64_t i0 = 0; i0 < t.lq; i0 += BQ) {
     const int64_t nq = std::min(BQ, t.lq - i0);
+    if (t.causal && t.k0 >= i0 + nq) continue;  // no key of [k0, k1) visible to this block
     switch ((nq + 15) / 16) {
       case 1: backward_block<1>(t, i0, nq, scratch); break;
       case 2: backward_block<2>(t, i0, nq, scratch); break;

@@ -232,9 +232,13 @@ void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Ten
 }
 
 #if defined(NN_CORE_X86)
-// float32 backward through the AVX-512 per-head tasks over (batch, kv head), the same
-// split as the blocked backward below (its reference); false when not AVX-512, dropout
-// is on or Lq < 6.
+// float32 backward through the AVX-512 per-head tasks over (batch, kv head), the split of
+// the blocked backward below (its reference); false when not AVX-512, dropout is on or
+// Lq < 6. With fewer than 4 (batch, kv head) pairs the keys are split as well, into
+// n_split ranges of whole key blocks (at least 4 blocks each): each task then owns the
+// dK/dV rows of its range and writes its share of dQ to its own buffer; the shares are
+// summed in range order afterwards. n_split depends only on the shapes, so the result
+// does not depend on the thread count.
 bool attention_backward_f32_avx512(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out,
                                    const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
   const AttnDims d(a);
@@ -244,18 +248,27 @@ bool attention_backward_f32_avx512(const AttentionArgs& a, const Tensor& grad_ou
   const float* M = a.mask.defined() ? a.mask.data<float>() : nullptr;
   const Shape ms = a.mask.defined() ? a.mask.strides() : Shape(4, 0);
   float* DQ = dq.data<float>(); float* DK = dk.data<float>(); float* DV = dv.data<float>();
-  parallel_for(0, d.B * d.Hkv, 1, [&](int64_t t0, int64_t t1) {
+  const int64_t BK = attn::kFwdBlockK, pairs = d.B * d.Hkv, nkb = (d.Lk + BK - 1) / BK;
+  int64_t n_split = pairs >= 4 || pairs == 0 ? 1 : std::min((4 + pairs - 1) / pairs, nkb / 4);
+  n_split = std::max<int64_t>(n_split, 1);
+  const int64_t split_blocks = (nkb + n_split - 1) / n_split;
+  if (n_split > 1) n_split = (nkb + split_blocks - 1) / split_blocks;
+  const int64_t dq_numel = d.B * d.Hq * d.Lq * d.D;
+  std::vector<float> shares(n_split > 1 ? static_cast<size_t>(n_split * dq_numel) : 0);
+  parallel_for(0, pairs * n_split, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> buf(static_cast<size_t>(attn::backward_task_scratch_floats(d.D, d.Dv) + 16));
     float* scratch = buf.data() + ((64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64) / sizeof(float);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / d.Hkv, hk = t % d.Hkv;
+      const int64_t s = t % n_split, pair = t / n_split, b = pair / d.Hkv, hk = pair % d.Hkv;
       attn::BwdTaskF32 task;
       task.k = a.k.data<float>() + b * ks[0] + hk * ks[1]; task.k_rs = ks[2];
       task.v = a.v.data<float>() + b * vs[0] + hk * vs[1]; task.v_rs = vs[2];
-      task.dk = DK + t * d.Lk * d.D;
-      task.dv_out = DV + t * d.Lk * d.Dv;
-      std::fill(task.dk, task.dk + d.Lk * d.D, 0.0f);
-      std::fill(task.dv_out, task.dv_out + d.Lk * d.Dv, 0.0f);
+      task.k0 = std::min(d.Lk, s * split_blocks * BK);
+      task.k1 = n_split > 1 ? std::min(d.Lk, task.k0 + split_blocks * BK) : d.Lk;
+      task.dk = DK + pair * d.Lk * d.D;
+      task.dv_out = DV + pair * d.Lk * d.Dv;
+      std::fill(task.dk + task.k0 * d.D, task.dk + task.k1 * d.D, 0.0f);
+      std::fill(task.dv_out + task.k0 * d.Dv, task.dv_out + task.k1 * d.Dv, 0.0f);
       task.lq = d.Lq; task.lk = d.Lk; task.d = d.D; task.dv = d.Dv;
       task.causal = a.causal;
       task.scale = static_cast<float>(a.scale);
@@ -266,12 +279,20 @@ bool attention_backward_f32_avx512(const AttentionArgs& a, const Tensor& grad_ou
         task.o = out.data<float>() + b * os[0] + h * os[1]; task.o_rs = os[2];
         task.mask = M ? M + b * ms[0] + h * ms[1] : nullptr; task.m_rs = ms[2];
         task.lse = lse.data<float>() + bh * d.Lq;
-        task.dq = DQ + bh * d.Lq * d.D;
+        task.dq = (n_split > 1 ? shares.data() + s * dq_numel : DQ) + bh * d.Lq * d.D;
         std::fill(task.dq, task.dq + d.Lq * d.D, 0.0f);
-        attn::attention_backward_task_avx512(task, scratch);
+        if (task.k0 < task.k1) attn::attention_backward_task_avx512(task, scratch);
       }
     }
   });
+  if (n_split > 1)
+    parallel_for(0, dq_numel, 4096, [&](int64_t e0, int64_t e1) {
+      for (int64_t e = e0; e < e1; ++e) {
+        float acc = shares[static_cast<size_t>(e)];
+        for (int64_t s = 1; s < n_split; ++s) acc += shares[static_cast<size_t>(s * dq_numel + e)];
+        DQ[e] = acc;
+      }
+    });
   return true;
 }
 #endif

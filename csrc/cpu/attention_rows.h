@@ -100,10 +100,12 @@ inline int64_t forward_task_scratch_floats(int64_t d) { return (d + kFwdBlockK +
 void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch);
 
 // The backward of one q head (attention_block_avx512.cpp): all Lq query rows of one
-// (batch, head) against keys 0 .. lk - 1 of its kv head (cut per query block for
-// causal). q/g (grad_out)/o (out) rows i, mask rows i (at row 0, key 0; may be null);
-// lse the head's lq values. dq (lq x d, contiguous) must hold zeros; dk (lk x d) and
-// dv_out (lk x dv), contiguous, are accumulated into (the q heads of a group share them).
+// (batch, head) against keys k0 .. k1 - 1 (0 <= k0 < k1 <= lk, k0 a multiple of
+// kFwdBlockK) of its kv head (cut per query block for causal). q/g (grad_out)/o (out)
+// rows i, mask rows i (at row 0, key 0; may be null); lse the head's lq values. dq
+// (lq x d, contiguous) is accumulated into (those keys' share of dQ); dk (lk x d) and
+// dv_out (lk x dv), contiguous from key 0, are accumulated into in rows k0 .. k1 - 1
+// (the q heads of a group share them).
 struct BwdTaskF32 {
   const float* q; int64_t q_rs;
   const float* k; int64_t k_rs;
@@ -113,7 +115,7 @@ struct BwdTaskF32 {
   const float* mask; int64_t m_rs;
   const float* lse;
   float* dq; float* dk; float* dv_out;
-  int64_t lq, lk, d, dv;
+  int64_t lq, lk, k0, k1, d, dv;
   bool causal;
   float scale;
 };
