@@ -143,7 +143,10 @@ bool attention_forward_f32_avx512(const AttentionArgs& a, const Tensor& out, con
     std::vector<float> buf(static_cast<size_t>(attn::forward_task_scratch_floats(d.D) + 16));
     float* scratch = buf.data() + ((64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64) / sizeof(float);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t qb = t % nqb, bh = t / nqb, b = bh / d.Hq, h = bh % d.Hq, hk = h / d.group;
+      // Query blocks in the order 0, n-1, 1, n-2, ...: with causal masking block i costs
+      // ~i + 1, so any contiguous share of the tasks gets a fair share of the work.
+      const int64_t r = t % nqb, qb = r % 2 == 0 ? r / 2 : nqb - 1 - r / 2;
+      const int64_t bh = t / nqb, b = bh / d.Hq, h = bh % d.Hq, hk = h / d.group;
       attn::FwdTaskF32 task;
       task.nq = std::min(BQ, d.Lq - qb * BQ);
       task.i0 = qb * BQ;
