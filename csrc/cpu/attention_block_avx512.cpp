@@ -15,10 +15,11 @@
 //    input; the output rows themselves are the accumulator.
 // Scores are kept in log2 units (scale * log2(e) folded into Q^T, the mask multiplied by
 // log2(e)), so the softmax uses 2^x; lse = ln(2) * m + ln(l) at the end.
-// The backward (one q head per call, query blocks of 64, key blocks of BK) keeps the same
-// layout: S^T, then P^T = 2^(S^T - lse * log2(e)); dP^T = V dO^T (the score kernel with
-// dO^T packed like Q^T); scale * dS^T = scale * P^T (dP^T - Dsum); and dV += P^T dO,
-// dQ += (scale dS^T)^T K, dK += (scale dS^T) Q by acc_tile, reading dO, K, Q in place.
+// The backward (one q head and one range of keys per call, query blocks of 64, key
+// blocks of BK) keeps the same layout: S^T, then P^T = 2^(S^T - lse * log2(e));
+// dP^T = V dO^T (the score kernel with dO^T packed like Q^T); scale * dS^T =
+// scale * P^T (dP^T - Dsum); and dV += P^T dO, dQ += (scale dS^T)^T K,
+// dK += (scale dS^T) Q by acc_tile, reading dO, K, Q in place.
 //
 // Microkernels (register tiles, all accumulators in zmm registers):
 //  scores_tile<R, C>: S^T rows j..j+R-1 (R <= 6 keys) x 16*C queries (C <= 4 vectors):
