@@ -133,6 +133,84 @@ def test_every_isa_matches_reference(rng, isa, case):
     run_case(rng, *shape, mask_kind=mask_kind, causal=causal)
 
 
+# Edge tiles of the float32 AVX-512 forward and backward (csrc/cpu/attention_block_avx512.cpp:
+# tasks of 64 queries, key blocks of 96, S^T tiles of 6 keys x 16..64 queries, P V and
+# accumulate tiles of 6 rows x 16..64 columns with a masked tail, Dv > 64 in 64-column
+# chunks, the backward's key split), run on every ISA so the generic/AVX2 paths see the
+# same shapes.
+TILE_CASES = [  # (B, Hq, Hkv, Lq, Lk, D, Dv, mask, causal)
+    (1, 2, 2, 1, 1, 1, 1, "none", False),  # Lq < 6: the blocked path
+    (1, 1, 1, 6, 40, 32, 32, "bool", True),  # the smallest Lq of the AVX-512 path
+    (1, 2, 1, 65, 97, 17, 96, "additive", True),
+    (2, 2, 2, 130, 193, 40, 65, "bool", False),
+    (1, 1, 1, 64, 96, 96, 129, "key_padding", True),
+    (1, 3, 3, 17, 250, 256, 17, "additive_bcast", False),
+    (1, 2, 2, 100, 50, 80, 80, "none", True),  # Lq > Lk, causal (top-left aligned)
+    (1, 4, 2, 31, 300, 128, 128, "bool_2d", True),
+    (1, 1, 1, 200, 7, 64, 64, "none", False),
+    # fewer than 4 (batch, kv head) pairs and >= 8 key blocks: the backward splits the keys
+    (1, 2, 1, 70, 800, 32, 48, "key_padding", False),
+    (1, 2, 1, 70, 800, 32, 48, "additive", True),
+    (1, 1, 1, 800, 800, 16, 16, "none", True),
+]
+
+
+@pytest.mark.parametrize("case", TILE_CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-{c[7]}-{c[8]}")
+def test_forward_tiles_every_isa(rng, isa, case):
+    *shape, mask_kind, causal = case
+    run_case(rng, *shape, mask_kind=mask_kind, causal=causal)
+
+
+def test_fast_forward_matches_generic_float32(rng):
+    """The ISA-specific float32 forward against the generic blocked forward (its plain
+    reference) on the same inputs, strided (B, L, H, D) views and a mask included."""
+    if len(ISAS) < 2:
+        pytest.skip("only the generic path on this machine")
+    B, H, Lq, Lk, D = 2, 3, 77, 131, 48
+    q, k, v = (nc.tensor(np.ascontiguousarray(rng.normal(0, 1, (B, L, H, D))), dtype=nc.float32).transpose(1, 2)
+               for L in (Lq, Lk, Lk))
+    m = nc.tensor(rng.normal(0, 1, (Lq, Lk)), dtype=nc.float32)
+    outs = {}
+    for name in ISAS:
+        nc._C._set_isa(name)
+        try:
+            outs[name] = [F.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=c).numpy() for c in (0, 1)]
+        finally:
+            nc._C._set_isa(None)
+    for name in ISAS:
+        for got, want in zip(outs[name], outs["generic"]):
+            np.testing.assert_allclose(got, want, atol=2e-6, rtol=1e-5)
+
+
+def test_rows_masked_in_early_key_blocks_float32(rng, isa):
+    """Rows that see nothing in the first key blocks (the running max stays -inf, then
+    becomes finite), rows that see nothing at all (zeros, zero gradients), float32."""
+    B, H, Lq, Lk, D = 1, 2, 70, 230, 32
+    q, k, v = (rng.normal(0, 1, (B, H, L, D)) for L in (Lq, Lk, Lk))
+    m = np.ones((Lq, Lk), dtype=bool)
+    m[::2, :200] = False  # even rows: only the last 30 keys (third key block)
+    m[5] = False
+    m[69] = False
+    qo, ko, vo = (nc.tensor(a, dtype=nc.float32, requires_grad=True) for a in (q, k, v))
+    out = F.scaled_dot_product_attention(qo, ko, vo, attn_mask=nc.tensor(m))
+    out.sum().backward()
+    ref = F._sdpa_reference(t64(q), t64(k), t64(v), attn_mask=mask_tensor(m, nc.float64)).numpy()
+    o = out.detach().numpy()
+    assert np.all(o[:, :, [5, 69]] == 0) and np.all(qo.grad.numpy()[:, :, [5, 69]] == 0)
+    ref[:, :, [5, 69]] = 0  # the reference's softmax of an all -inf row is NaN
+    np.testing.assert_allclose(o, ref, atol=2e-5)
+
+
+def test_nan_query_row_gives_nan_row(rng, isa):
+    """A NaN in one query row makes that output row NaN and leaves the others alone."""
+    q, k, v = (rng.normal(0, 1, (1, 2, L, 16)).astype(np.float32) for L in (20, 30, 30))
+    q[0, 1, 7, 3] = np.nan
+    out = F.scaled_dot_product_attention(nc.tensor(q), nc.tensor(k), nc.tensor(v)).numpy()
+    assert np.isnan(out[0, 1, 7]).all()
+    out[0, 1, 7] = 0
+    assert np.isfinite(out).all()
+
+
 def test_strided_inputs_and_scale(rng):
     run_case(rng, 2, 3, 3, 37, 53, 32, 32, "bool", False, layout="blhd", scale=0.3)
     run_case(rng, 1, 4, 2, 64, 64, 16, 16, "none", True, layout="blhd")

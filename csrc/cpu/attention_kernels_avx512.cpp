@@ -3,6 +3,8 @@
 // n % 16 elements. exp is a Cody-Waite range reduction x = k*ln2 + r, |r| <= ln2/2, a
 // degree-6 polynomial for e^r (relative error ~2e-7) and scalef for 2^k; inputs below
 // -87 (including -inf from masks) give exactly 0.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 intrinsic headers (bug 105593)
+#pragma GCC diagnostic ignored "-Wuninitialized"        // the same false positive
 #include <immintrin.h>
 
 #include "cpu/attention_rows.h"

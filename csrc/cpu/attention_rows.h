@@ -14,7 +14,8 @@ namespace nn::cpu::attn {
 
 template <typename T>
 struct RowOps {
-  // s[j] += mask[j] (mask may be null); s[j] = -inf for j >= n_visible; returns max_j s[j].
+  // s[j] += mask[j] (mask may be null); s[j] = -inf for j >= n_visible; returns max_j s[j]
+  // (generic: NaN if any s[j] is NaN, so a NaN row stays NaN).
   T (*mask_max)(T* s, const T* mask, int64_t n, int64_t n_visible);
   // s[j] = exp(s[j] - m); returns the sum (m may be +inf: every s[j] becomes 0).
   T (*exp_sum)(T* s, int64_t n, T m);
@@ -32,7 +33,7 @@ T mask_max_generic(T* s, const T* mask, int64_t n, int64_t n_visible) {
     for (int64_t j = 0; j < n; ++j) s[j] += mask[j];
   for (int64_t j = n_visible < 0 ? 0 : n_visible; j < n; ++j) s[j] = ninf;
   T m = ninf;
-  for (int64_t j = 0; j < n; ++j) m = s[j] > m ? s[j] : m;
+  for (int64_t j = 0; j < n; ++j) m = (s[j] > m || s[j] != s[j]) ? s[j] : m;  // a NaN score wins
   return m;
 }
 
@@ -75,6 +76,53 @@ RowOps<T> generic_row_ops() {
 #if defined(NN_CORE_X86)
 // attention_kernels_avx512.cpp (call only when active_isa() is Avx512).
 RowOps<float> avx512_row_ops();
+
+// One task of the float32 AVX-512 forward (attention_block_avx512.cpp, Note [Transposed
+// score tile]): nq <= kFwdBlockQ query rows i0 .. i0 + nq - 1 of one (batch, head)
+// against keys 0 .. n_keys - 1 of its kv head (n_keys already cut for causal). Rows are
+// unit-stride vectors at the given row strides; mask (additive, may be null) points at
+// row i0, key 0. Writes out (nq rows of dv) and lse (nq values) as the generic forward
+// does; no dropout.
+struct FwdTaskF32 {
+  const float* q; int64_t q_rs;
+  const float* k; int64_t k_rs;
+  const float* v; int64_t v_rs;
+  const float* mask; int64_t m_rs;
+  float* out; int64_t o_rs;
+  float* lse;
+  int64_t nq, i0, n_keys, d, dv;
+  bool causal;
+  float scale;
+};
+constexpr int64_t kFwdBlockQ = 64, kFwdBlockK = 96;
+// Floats of scratch one task needs (its start must be 64-byte aligned).
+inline int64_t forward_task_scratch_floats(int64_t d) { return (d + kFwdBlockK + 3) * kFwdBlockQ; }
+void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch);
+
+// The backward of one q head (attention_block_avx512.cpp): all Lq query rows of one
+// (batch, head) against keys k0 .. k1 - 1 (0 <= k0 < k1 <= lk, k0 a multiple of
+// kFwdBlockK) of its kv head (cut per query block for causal). q/g (grad_out)/o (out)
+// rows i, mask rows i (at row 0, key 0; may be null); lse the head's lq values. dq
+// (lq x d, contiguous) is accumulated into (those keys' share of dQ); dk (lk x d) and
+// dv_out (lk x dv), contiguous from key 0, are accumulated into in rows k0 .. k1 - 1
+// (the q heads of a group share them).
+struct BwdTaskF32 {
+  const float* q; int64_t q_rs;
+  const float* k; int64_t k_rs;
+  const float* v; int64_t v_rs;
+  const float* g; int64_t g_rs;
+  const float* o; int64_t o_rs;
+  const float* mask; int64_t m_rs;
+  const float* lse;
+  float* dq; float* dk; float* dv_out;
+  int64_t lq, lk, k0, k1, d, dv;
+  bool causal;
+  float scale;
+};
+inline int64_t backward_task_scratch_floats(int64_t d, int64_t dv) {
+  return (d + dv + 2 * kFwdBlockK + 2) * kFwdBlockQ;
+}
+void attention_backward_task_avx512(const BwdTaskF32& t, float* scratch);
 #endif
 
 }  // namespace nn::cpu::attn
