@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/conv_gemm.h"
 #include "cpu/conv_kernels.h"
 #include "cpu/cpu_features.h"
 #include "cpu/dtype_dispatch.h"
@@ -379,6 +380,8 @@ void conv_forward_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, c
     }
     if (g.Cg == 1 && g.G > 1)
       forward_depthwise<T>(g, x.data<T>(), w.data<T>(), b, y.data<T>(), relu);
+    else if constexpr (std::is_same_v<T, float>)
+      conv2d_forward_implicit(g, x.data<float>(), w.data<float>(), b, y.data<float>(), relu);
     else
       forward_gemm<T>(g, x.data<T>(), w.data<T>(), b, y.data<T>(), relu);
   });
@@ -393,6 +396,9 @@ void conv_backward_input_kernel(const Tensor& gy, const Tensor& w, const Tensor&
       std::fill(dx.data<T>(), dx.data<T>() + dx.numel(), T(0));
     } else if (g.Cg == 1 && g.G > 1) {
       backward_input_depthwise<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    } else if (std::is_same_v<T, float> && g.sh == 1 && g.sw == 1) {
+      conv2d_backward_input_implicit(g, reinterpret_cast<const float*>(gy.data<T>()),
+                                     reinterpret_cast<const float*>(w.data<T>()), reinterpret_cast<float*>(dx.data<T>()));
     } else {
       backward_input_gemm<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     }

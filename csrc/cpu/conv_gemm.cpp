@@ -1,0 +1,173 @@
+// conv_gemm.cpp — implicit-GEMM float32 convolution (layouts in conv_gemm.h): the
+// driver that packs the weight once per call, packs B panels from the image and calls
+// the active ISA's sgemm microkernel with bias and ReLU fused into its tile epilogue;
+// the reference B-panel packer; and the stride-1 input gradient as a forward conv.
+//
+// Loop nest (per thread, over a contiguous share of the items (n, g, q), q innermost):
+//   item (image n, group g, column panel q of NR output positions):
+//     kb over K in equal blocks of at most the kernel's kc:
+//       pack B panel (kc x NR) from image n       (stays in L1)
+//       ir over Og by MR:  microkernel(A panel (g, kb, ir) from L2, B panel) into
+//                          y[n, g*Og + ir.., q*NR..], row stride P;
+//                          beta = 0 on the first k block, 1 after; bias + relu on the last
+// The k blocking and every tile's operations are fixed by the geometry and the ISA, so
+// the result does not depend on the thread count.
+#include <algorithm>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/conv_gemm.h"
+#include "cpu/cpu_features.h"
+#include "cpu/gemm/gemm_internal.h"
+#include "cpu/gemm/gemm_pack.h"
+
+namespace nn::cpu {
+
+void conv_pack_b_generic(const ConvGeom& g, const float* x, int64_t p0, int64_t k0, int64_t k1, int nr, float* dst) {
+  constexpr int kMaxNr = 64;
+  int64_t oh[kMaxNr], ow[kMaxNr];
+  const int64_t cols = std::max<int64_t>(0, std::min<int64_t>(nr, g.P - p0));
+  for (int64_t j = 0; j < cols; ++j) {
+    oh[j] = (p0 + j) / g.OW;
+    ow[j] = (p0 + j) % g.OW;
+  }
+  const int64_t khw = g.kh * g.kw;
+  int64_t c = k0 / khw, r = k0 % khw;
+  for (int64_t k = k0; k < k1; ++k) {
+    const int64_t i = r / g.kw, jj = r % g.kw;
+    const float* xc = x + c * g.H * g.W;
+    float* row = dst + (k - k0) * nr;
+    for (int64_t j = 0; j < cols; ++j) {
+      const int64_t ih = oh[j] * g.sh - g.ph + i * g.dh, iw = ow[j] * g.sw - g.pw + jj * g.dw;
+      row[j] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? xc[ih * g.W + iw] : 0.0f;
+    }
+    for (int64_t j = cols; j < nr; ++j) row[j] = 0.0f;
+    if (++r == khw) {
+      r = 0;
+      ++c;
+    }
+  }
+}
+
+namespace {
+
+using gemm::detail::AlignedScratch;
+using gemm::detail::SgemmKernelInfo;
+using gemm::detail::TileEpilogue;
+
+thread_local AlignedScratch tls_conv_a;
+thread_local AlignedScratch tls_conv_b;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+const SgemmKernelInfo& kernel_for(Isa isa) {
+#ifdef NN_CORE_X86
+  if (isa == Isa::Avx512) return gemm::detail::sgemm_kernel_avx512();
+  if (isa == Isa::Avx2) return gemm::detail::sgemm_kernel_avx2();
+#endif
+  (void)isa;
+  return gemm::detail::sgemm_kernel_generic();
+}
+
+ConvPackBFn packer_for(Isa isa, const ConvGeom& g, int nr) {
+#ifdef NN_CORE_X86
+  if (isa == Isa::Avx512 && g.sw == 1 && nr % 16 == 0) return conv_pack_b_avx512;
+  if (isa == Isa::Avx2 && g.sw == 1 && nr % 8 == 0) return conv_pack_b_avx2;
+#endif
+  (void)isa;
+  (void)g;
+  (void)nr;
+  return conv_pack_b_generic;
+}
+
+}  // namespace
+
+void conv2d_forward_implicit(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                             bool relu) {
+  const Isa isa = active_isa();
+  const SgemmKernelInfo& info = kernel_for(isa);
+  const int mr = info.mr, nr = info.nr;
+  const ConvPackBFn pack_b = packer_for(isa, g, nr);
+  const int64_t k_blocks = ceil_div(g.K, info.kc);
+  const int64_t kc_max = ceil_div(g.K, k_blocks);
+  const int64_t og_pad = ceil_div(g.Og, mr) * mr;
+  const int64_t a_block = og_pad * kc_max;  // floats per (group, k block)
+
+  // A: block (gr, kb) at a + (gr*k_blocks + kb)*a_block, MR-row panels of depth kc.
+  float* a = static_cast<float*>(tls_conv_a.get(sizeof(float) * g.G * k_blocks * a_block));
+  parallel_for(0, g.G * k_blocks, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t gr = t / k_blocks, kb = t % k_blocks;
+      const int64_t k0 = kb * kc_max, kc = std::min(kc_max, g.K - k0);
+      gemm::detail::pack_a_block<float, float, 1>(w + gr * g.Og * g.K + k0, g.K, 1, g.Og, kc, mr, kc, a + t * a_block);
+    }
+  });
+
+  const int64_t panels = ceil_div(g.P, nr);
+  const int64_t items = g.N * g.G * panels;
+  parallel_for(0, items, 1, [&](int64_t i0, int64_t i1) {
+    if (info.prepare != nullptr) info.prepare();
+    float* b = static_cast<float*>(tls_conv_b.get(sizeof(float) * kc_max * nr));
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t q = item % panels, ng = item / panels, gr = ng % g.G, n = ng / g.G;
+      const int64_t p0 = q * nr;
+      const int cols = static_cast<int>(std::min<int64_t>(nr, g.P - p0));
+      const float* xg = x + (n * g.C + gr * g.Cg) * g.H * g.W;
+      float* yg = y + (n * g.Cout + gr * g.Og) * g.P + p0;
+      for (int64_t kb = 0; kb < k_blocks; ++kb) {
+        const int64_t k0 = kb * kc_max, kc = std::min(kc_max, g.K - k0);
+        pack_b(g, xg, p0, k0, k0 + kc, nr, b);
+        const float* ab = a + (gr * k_blocks + kb) * a_block;
+        const bool last = kb + 1 == k_blocks;
+        for (int64_t ir = 0; ir < g.Og; ir += mr) {
+          TileEpilogue ep;
+          ep.beta = kb == 0 ? 0.0f : 1.0f;
+          if (last) {
+            if (bias) {
+              ep.bias = bias + gr * g.Og + ir;
+              ep.bias_kind = gemm::BiasKind::PerRow;
+            }
+            ep.act = relu ? gemm::Activation::Relu : gemm::Activation::None;
+          }
+          const int m = static_cast<int>(std::min<int64_t>(mr, g.Og - ir));
+          info.kernel(kc, ab + ir * kc, b, yg + ir * g.P, g.P, m, cols, ep);
+        }
+      }
+    }
+  });
+}
+
+// Note [Input gradient as a conv]: with stride 1,
+//   dx[n, g*Cg + c, h, w] = sum_{o, i, j} gy[n, g*Og + o, h + ph - i*dh, w + pw - j*dw] * w[g*Og + o, c, i, j]
+// which is the forward conv of gy (Og input channels per group) with
+//   w'[g*Cg + c, o, kh-1-i, kw-1-j] = w[g*Og + o, c, i, j]
+// and padding dh*(kh-1) - ph (possibly negative: the packers take any offset), whose
+// output size is exactly (H, W).
+void conv2d_backward_input_implicit(const ConvGeom& g, const float* gy, const float* w, float* dx) {
+  ConvGeom t = g;
+  t.C = g.Cout;
+  t.H = g.OH;
+  t.W = g.OW;
+  t.Cout = g.C;
+  t.OH = g.H;
+  t.OW = g.W;
+  t.Cg = g.Og;
+  t.Og = g.Cg;
+  t.K = g.Og * g.kh * g.kw;
+  t.P = g.H * g.W;
+  t.ph = g.dh * (g.kh - 1) - g.ph;
+  t.pw = g.dw * (g.kw - 1) - g.pw;
+  t.pointwise = false;
+  const int64_t khw = g.kh * g.kw;
+  std::vector<float> wt(static_cast<size_t>(g.C * t.K));
+  for (int64_t gr = 0; gr < g.G; ++gr)
+    for (int64_t o = 0; o < g.Og; ++o)
+      for (int64_t c = 0; c < g.Cg; ++c) {
+        const float* src = w + ((gr * g.Og + o) * g.Cg + c) * khw;
+        float* dst = wt.data() + (gr * g.Cg + c) * t.K + o * khw;
+        for (int64_t r = 0; r < khw; ++r) dst[khw - 1 - r] = src[r];
+      }
+  conv2d_forward_implicit(t, gy, wt.data(), nullptr, dx, false);
+}
+
+}  // namespace nn::cpu

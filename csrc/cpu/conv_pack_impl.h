@@ -1,0 +1,54 @@
+// conv_pack_impl.h — the segment table behind the vector B-panel packers of the
+// implicit-GEMM convolution (conv_gemm.h; conv_gemm_avx512.cpp, conv_gemm_avx2.cpp).
+// Plain C++ (no intrinsics); included inside each ISA unit's anonymous namespace.
+//
+// With sw == 1, the lanes of one vector of a B panel row that fall in one output row
+// read consecutive input columns. For a panel (output positions [p0, p0 + nr)), a
+// vector width `vec` and each kernel tap r = i*kw + jj, the table lists per vector v
+// the segments {off, lo, hi}: lanes [lo, hi) load x_c[off + lane] (x_c the channel's
+// plane); every other lane is zero (padding, or past P). Rows outside the image have no
+// segment. Segments of one vector are disjoint, at most `vec` of them.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+struct ConvPanelSeg {
+  int64_t off;
+  int32_t lo, hi;
+};
+
+struct ConvPanelTable {
+  int64_t nv = 0;                // vectors per panel row
+  std::vector<int32_t> count;    // [r*nv + v]
+  std::vector<ConvPanelSeg> seg; // [(r*nv + v)*vec + e]
+};
+
+inline void conv_panel_table(const nn::cpu::ConvGeom& g, int64_t p0, int nr, int vec, ConvPanelTable& t) {
+  const int64_t khw = g.kh * g.kw;
+  t.nv = nr / vec;
+  t.count.assign(static_cast<size_t>(khw * t.nv), 0);
+  t.seg.resize(static_cast<size_t>(khw * t.nv * vec));
+  for (int64_t v = 0; v < t.nv; ++v) {
+    int l = 0;
+    while (l < vec) {
+      const int64_t p = p0 + v * vec + l;
+      if (p >= g.P) break;
+      const int64_t oh = p / g.OW, ow = p % g.OW;
+      const int len = static_cast<int>(std::min<int64_t>(vec - l, g.OW - ow));
+      for (int64_t r = 0; r < khw; ++r) {
+        const int64_t i = r / g.kw, jj = r % g.kw;
+        const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+        if (ih < 0 || ih >= g.H) continue;
+        const int64_t iw0 = ow - g.pw + jj * g.dw;  // input column of lane l
+        const int64_t lo = l + std::max<int64_t>(0, -iw0);
+        const int64_t hi = l + std::min<int64_t>(len, g.W - iw0);
+        if (lo >= hi) continue;
+        const size_t slot = static_cast<size_t>(r * t.nv + v);
+        t.seg[slot * vec + t.count[slot]] = {ih * g.W + iw0 - l, static_cast<int32_t>(lo), static_cast<int32_t>(hi)};
+        ++t.count[slot];
+      }
+      l += len;
+    }
+  }
+}
