@@ -14,32 +14,46 @@ namespace nn::cpu {
 namespace {
 #include "cpu/conv_pack_impl.h"
 thread_local ConvPanelTable tls_table;
+inline __mmask16 seg_mask(const ConvPanelSeg& s) {
+  return static_cast<__mmask16>((0xffffu >> (16 - (s.hi - s.lo))) << s.lo);
+}
+// x + off without forming an out-of-range pointer in C++ terms: lanes outside the mask
+// are not read (masked loads do not fault), so the base may point before the plane.
+inline const float* shifted(const float* x, int64_t off) {
+  return reinterpret_cast<const float*>(reinterpret_cast<intptr_t>(x) + off * static_cast<int64_t>(sizeof(float)));
+}
 }  // namespace
 
 void conv_pack_b_avx512(const ConvGeom& g, const float* x, int64_t p0, int64_t k0, int64_t k1, int nr, float* dst) {
   ConvPanelTable& t = tls_table;
   conv_panel_table(g, p0, nr, 16, t);
-  const int64_t khw = g.kh * g.kw, plane = g.H * g.W, nv = t.nv;
-  int64_t c = k0 / khw, r = k0 % khw;
-  const float* xc = x + c * plane;
-  for (int64_t k = k0; k < k1; ++k) {
-    float* row = dst + (k - k0) * nr;
+  const int64_t khw = g.kh * g.kw, plane = g.H * g.W, nv = t.nv, rstride = khw * nr;
+  // Taps outer, channels inner: the masks and offsets of one tap serve every channel.
+  for (int64_t r = 0; r < khw; ++r) {
+    int64_t c0, c1;
+    conv_tap_channels(k0, k1, r, khw, c0, c1);
+    if (c0 >= c1) continue;
+    float* row0 = dst + (c0 * khw + r - k0) * nr;
+    const float* x0 = x + c0 * plane;
+    const int64_t nc = c1 - c0;
     const int32_t* cnt = t.count.data() + r * nv;
-    const ConvPanelSeg* seg = t.seg.data() + r * nv * 16;
-    for (int64_t v = 0; v < nv; ++v, seg += 16) {
-      __m512 acc = _mm512_setzero_ps();
-      for (int32_t e = 0; e < cnt[v]; ++e) {
-        const __mmask16 m = static_cast<__mmask16>((0xffffu >> (16 - (seg[e].hi - seg[e].lo))) << seg[e].lo);
-        // Lanes outside m are not read (masked loads do not fault), so the base may
-        // point before the plane.
-        acc = _mm512_mask_loadu_ps(acc, m, reinterpret_cast<const float*>(
-                                               reinterpret_cast<intptr_t>(xc) + seg[e].off * 4));
+    for (int64_t v = 0; v < nv; ++v) {
+      const ConvPanelSeg* seg = t.seg.data() + (r * nv + v) * 16;
+      float* out = row0 + v * 16;
+      if (cnt[v] == 0) {
+        for (int64_t c = 0; c < nc; ++c) _mm512_store_ps(out + c * rstride, _mm512_setzero_ps());
+      } else if (cnt[v] == 1) {
+        const __mmask16 m = seg_mask(seg[0]);
+        const float* in = shifted(x0, seg[0].off);
+        for (int64_t c = 0; c < nc; ++c) _mm512_store_ps(out + c * rstride, _mm512_maskz_loadu_ps(m, in + c * plane));
+      } else {
+        for (int64_t c = 0; c < nc; ++c) {
+          __m512 acc = _mm512_setzero_ps();
+          for (int32_t e = 0; e < cnt[v]; ++e)
+            acc = _mm512_mask_loadu_ps(acc, seg_mask(seg[e]), shifted(x0, seg[e].off) + c * plane);
+          _mm512_store_ps(out + c * rstride, acc);
+        }
       }
-      _mm512_store_ps(row + v * 16, acc);
-    }
-    if (++r == khw) {
-      r = 0;
-      xc += plane;
     }
   }
 }

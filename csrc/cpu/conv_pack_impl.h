@@ -52,3 +52,9 @@ inline void conv_panel_table(const nn::cpu::ConvGeom& g, int64_t p0, int nr, int
     }
   }
 }
+
+// Channels c with k = c*khw + r in [k0, k1): [c0, c1).
+inline void conv_tap_channels(int64_t k0, int64_t k1, int64_t r, int64_t khw, int64_t& c0, int64_t& c1) {
+  c0 = k0 > r ? (k0 - r + khw - 1) / khw : 0;
+  c1 = k1 - 1 >= r ? (k1 - 1 - r) / khw + 1 : 0;
+}
