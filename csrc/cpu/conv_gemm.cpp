@@ -57,6 +57,7 @@ using gemm::detail::TileEpilogue;
 
 thread_local AlignedScratch tls_conv_a;
 thread_local AlignedScratch tls_conv_b;
+thread_local AlignedScratch tls_conv_col;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -67,6 +68,62 @@ const SgemmKernelInfo& kernel_for(Isa isa) {
 #endif
   (void)isa;
   return gemm::detail::sgemm_kernel_generic();
+}
+
+// Transposing packs of the active ISA (gemm_internal.h), or the gemm_pack.h templates.
+void pack_a_rows(Isa isa, const float* a, int64_t rs, int64_t m, int64_t k, int mr, float* dst) {
+#ifdef NN_CORE_X86
+  if (isa == Isa::Avx512) return gemm::detail::pack_a_block_unit_cs_f32_avx512(a, rs, m, k, mr, k, dst);
+  if (isa == Isa::Avx2) return gemm::detail::pack_a_block_unit_cs_f32_avx2(a, rs, m, k, mr, k, dst);
+#endif
+  (void)isa;
+  gemm::detail::pack_a_block<float, float, 1>(a, rs, 1, m, k, mr, k, dst);
+}
+
+void pack_b_cols(Isa isa, const float* b, int64_t cs, int64_t k, int64_t n, int nr, float* dst) {
+#ifdef NN_CORE_X86
+  if (isa == Isa::Avx512) return gemm::detail::pack_b_panels_unit_rs_f32_avx512(b, cs, k, n, nr, k, 0, 1, dst);
+  if (isa == Isa::Avx2) return gemm::detail::pack_b_panels_unit_rs_f32_avx2(b, cs, k, n, nr, k, 0, 1, dst);
+#endif
+  (void)isa;
+  gemm::detail::pack_b_panels<float, float, 1>(b, 1, cs, k, n, nr, k, 0, 1, dst);
+}
+
+// col rows [k0, k1) (taps) x output positions [pa, pb) of one image into
+// out[(k - k0)*ld + (p - pa)]; x points at channel 0 of the group.
+void im2col_rows(const ConvGeom& g, const float* x, int64_t k0, int64_t k1, int64_t pa, int64_t pb, float* out,
+                 int64_t ld) {
+  const int64_t khw = g.kh * g.kw;
+  for (int64_t k = k0; k < k1; ++k) {
+    const int64_t c = k / khw, i = k % khw / g.kw, jj = k % g.kw;
+    const float* xc = x + c * g.H * g.W;
+    float* row = out + (k - k0) * ld - pa;
+    const int64_t woff = jj * g.dw - g.pw;
+    // ow in [lo, hi) reads an input column inside [0, W)
+    int64_t lo = woff >= 0 ? 0 : (-woff + g.sw - 1) / g.sw;
+    int64_t hi = g.W - 1 - woff < 0 ? 0 : (g.W - 1 - woff) / g.sw + 1;
+    lo = std::min(lo, g.OW);
+    hi = std::min(std::max(hi, lo), g.OW);
+    for (int64_t oh = pa / g.OW; oh * g.OW < pb; ++oh) {
+      const int64_t b0 = std::max(pa, oh * g.OW), b1 = std::min(pb, (oh + 1) * g.OW);
+      const int64_t w0 = b0 - oh * g.OW, w1 = b1 - oh * g.OW;  // ow range of this row
+      float* o = row + oh * g.OW;
+      const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+      if (ih < 0 || ih >= g.H) {
+        std::fill(o + w0, o + w1, 0.0f);
+        continue;
+      }
+      const int64_t v0 = std::clamp(lo, w0, w1), v1 = std::clamp(hi, v0, w1);
+      std::fill(o + w0, o + v0, 0.0f);
+      const float* in = xc + ih * g.W + woff;
+      if (g.sw == 1) {
+        std::copy(in + v0, in + v1, o + v0);
+      } else {
+        for (int64_t ow = v0; ow < v1; ++ow) o[ow] = in[ow * g.sw];
+      }
+      std::fill(o + v1, o + w1, 0.0f);
+    }
+  }
 }
 
 ConvPackBFn packer_for(Isa isa, const ConvGeom& g, int nr) {
@@ -131,6 +188,78 @@ void conv2d_forward_implicit(const ConvGeom& g, const float* x, const float* w, 
           }
           const int m = static_cast<int>(std::min<int64_t>(mr, g.Og - ir));
           info.kernel(kc, ab + ir * kc, b, yg + ir * g.P, g.P, m, cols, ep);
+        }
+      }
+    }
+  });
+}
+
+// Note [Implicit weight gradient]: dw_g (Og, K) = sum_n gy_ng (Og, P) @ col_ng^T (P, K),
+// a GEMM whose reduction runs over the batch's output positions, in position blocks of
+// at most the kernel's kc: whole images when P <= kc (floor(kc/P) images per block),
+// otherwise equal chunks of one image. Per block, A = gy rows packed by the transposing
+// packer and, per panel of NR taps, B = those taps' col rows built in a small buffer
+// (im2col_rows) and transposed into the panel. Threads split (group, tap panel) items,
+// and every tile accumulates the blocks in order (beta = 0, then 1), so dw does not
+// depend on the thread count.
+bool conv_weight_grad_implicit_pays(const ConvGeom& g) {
+  const int64_t panels = ceil_div(g.K, kernel_for(active_isa()).nr);
+  return g.G * panels >= 4;
+}
+
+void conv2d_backward_weight_implicit(const ConvGeom& g, const float* x, const float* gy, float* dw) {
+  const Isa isa = active_isa();
+  const SgemmKernelInfo& info = kernel_for(isa);
+  const int mr = info.mr, nr = info.nr;
+  const int64_t per_img_blocks = g.P <= info.kc ? 1 : ceil_div(g.P, info.kc);
+  const int64_t chunk = ceil_div(g.P, per_img_blocks);             // positions per piece
+  const int64_t imgs = g.P <= info.kc ? std::max<int64_t>(1, info.kc / g.P) : 1;  // images per block
+  const int64_t kc_max = imgs * chunk;
+  const int64_t blocks = g.P <= info.kc ? ceil_div(g.N, imgs) : g.N * per_img_blocks;
+  const int64_t og_pad = ceil_div(g.Og, mr) * mr;
+  const int64_t panels = ceil_div(g.K, nr);
+  // Pieces of block b: (image n, positions [pa, pb)) at offset off in the block.
+  auto for_pieces = [&](int64_t b, auto&& fn) {
+    if (g.P <= info.kc) {
+      for (int64_t n = b * imgs, off = 0; n < std::min(g.N, (b + 1) * imgs); ++n, off += g.P) fn(n, 0, g.P, off);
+    } else {
+      const int64_t n = b / per_img_blocks, pa = b % per_img_blocks * chunk;
+      fn(n, pa, std::min(g.P, pa + chunk), int64_t{0});
+    }
+  };
+  parallel_for(0, g.G * panels, 1, [&](int64_t t0, int64_t t1) {
+    if (info.prepare != nullptr) info.prepare();
+    float* a = static_cast<float*>(tls_conv_a.get(sizeof(float) * og_pad * kc_max));
+    float* bp = static_cast<float*>(tls_conv_b.get(sizeof(float) * kc_max * nr));
+    float* col = static_cast<float*>(tls_conv_col.get(sizeof(float) * kc_max * nr));
+    for (int64_t gr = t0 / panels; gr <= (t1 - 1) / panels; ++gr) {
+      const int64_t q0 = std::max(t0, gr * panels) - gr * panels, q1 = std::min(t1, (gr + 1) * panels) - gr * panels;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t len =
+            g.P <= info.kc ? (std::min(g.N, (b + 1) * imgs) - b * imgs) * g.P : std::min(chunk, g.P - b % per_img_blocks * chunk);
+        // A: panel ir holds rows [ir, ir + MR) over the block's len positions.
+        for_pieces(b, [&](int64_t n, int64_t pa, int64_t pb, int64_t off) {
+          const float* gyg = gy + (n * g.Cout + gr * g.Og) * g.P + pa;
+          for (int64_t ir = 0; ir < g.Og; ir += mr) {
+            // one panel per call (m <= MR): its k range [off, off + pb - pa), mr x k contiguous
+            float* dst = a + ir * len + off * mr;
+            const int64_t m = std::min<int64_t>(mr, g.Og - ir), k = pb - pa;
+            pack_a_rows(isa, gyg + ir * g.P, g.P, m, k, mr, dst);
+          }
+        });
+        const float* xg0 = x + gr * g.Cg * g.H * g.W;
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t j0 = q * nr, cols = std::min<int64_t>(nr, g.K - j0);
+          for_pieces(b, [&](int64_t n, int64_t pa, int64_t pb, int64_t off) {
+            im2col_rows(g, xg0 + n * g.C * g.H * g.W, j0, j0 + cols, pa, pb, col + off, len);
+          });
+          pack_b_cols(isa, col, len, len, cols, nr, bp);
+          for (int64_t ir = 0; ir < g.Og; ir += mr) {
+            TileEpilogue ep;
+            ep.beta = b == 0 ? 0.0f : 1.0f;
+            const int m = static_cast<int>(std::min<int64_t>(mr, g.Og - ir));
+            info.kernel(len, a + ir * len, bp, dw + (gr * g.Og + ir) * g.K + j0, g.K, m, static_cast<int>(cols), ep);
+          }
         }
       }
     }

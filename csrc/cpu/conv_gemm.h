@@ -31,4 +31,13 @@ void conv2d_forward_implicit(const ConvGeom& g, const float* x, const float* w, 
 // weight flipped in (i, j) and transposed per group (Note [Input gradient as a conv]).
 void conv2d_backward_input_implicit(const ConvGeom& g, const float* gy, const float* w, float* dx);
 
+// dw = conv2d's weight gradient, summed over the batch in a fixed order (Note [Implicit
+// weight gradient]); bitwise the same for any thread count. N*P > 0.
+void conv2d_backward_weight_implicit(const ConvGeom& g, const float* x, const float* gy, float* dw);
+
+// Whether conv2d_backward_weight_implicit is used for this geometry (a function of the
+// geometry only, never of the thread count, so dw stays thread-count independent):
+// enough tap panels for the threads to share.
+bool conv_weight_grad_implicit_pays(const ConvGeom& g);
+
 }  // namespace nn::cpu

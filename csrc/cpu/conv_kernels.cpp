@@ -414,6 +414,9 @@ void conv_backward_weight_kernel(const Tensor& x, const Tensor& gy, const Tensor
       std::fill(dw.data<T>(), dw.data<T>() + dw.numel(), T(0));
     } else if (g.Cg == 1 && g.G > 1) {
       backward_weight_depthwise<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>());
+    } else if (std::is_same_v<T, float> && conv_weight_grad_implicit_pays(g)) {
+      conv2d_backward_weight_implicit(g, reinterpret_cast<const float*>(x.data<T>()),
+                                      reinterpret_cast<const float*>(gy.data<T>()), reinterpret_cast<float*>(dw.data<T>()));
     } else {
       backward_weight_gemm<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>());
     }
