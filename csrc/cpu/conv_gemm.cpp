@@ -89,43 +89,6 @@ void pack_b_cols(Isa isa, const float* b, int64_t cs, int64_t k, int64_t n, int 
   gemm::detail::pack_b_panels<float, float, 1>(b, 1, cs, k, n, nr, k, 0, 1, dst);
 }
 
-// col rows [k0, k1) (taps) x output positions [pa, pb) of one image into
-// out[(k - k0)*ld + (p - pa)]; x points at channel 0 of the group.
-void im2col_rows(const ConvGeom& g, const float* x, int64_t k0, int64_t k1, int64_t pa, int64_t pb, float* out,
-                 int64_t ld) {
-  const int64_t khw = g.kh * g.kw;
-  for (int64_t k = k0; k < k1; ++k) {
-    const int64_t c = k / khw, i = k % khw / g.kw, jj = k % g.kw;
-    const float* xc = x + c * g.H * g.W;
-    float* row = out + (k - k0) * ld - pa;
-    const int64_t woff = jj * g.dw - g.pw;
-    // ow in [lo, hi) reads an input column inside [0, W)
-    int64_t lo = woff >= 0 ? 0 : (-woff + g.sw - 1) / g.sw;
-    int64_t hi = g.W - 1 - woff < 0 ? 0 : (g.W - 1 - woff) / g.sw + 1;
-    lo = std::min(lo, g.OW);
-    hi = std::min(std::max(hi, lo), g.OW);
-    for (int64_t oh = pa / g.OW; oh * g.OW < pb; ++oh) {
-      const int64_t b0 = std::max(pa, oh * g.OW), b1 = std::min(pb, (oh + 1) * g.OW);
-      const int64_t w0 = b0 - oh * g.OW, w1 = b1 - oh * g.OW;  // ow range of this row
-      float* o = row + oh * g.OW;
-      const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-      if (ih < 0 || ih >= g.H) {
-        std::fill(o + w0, o + w1, 0.0f);
-        continue;
-      }
-      const int64_t v0 = std::clamp(lo, w0, w1), v1 = std::clamp(hi, v0, w1);
-      std::fill(o + w0, o + v0, 0.0f);
-      const float* in = xc + ih * g.W + woff;
-      if (g.sw == 1) {
-        std::copy(in + v0, in + v1, o + v0);
-      } else {
-        for (int64_t ow = v0; ow < v1; ++ow) o[ow] = in[ow * g.sw];
-      }
-      std::fill(o + v1, o + w1, 0.0f);
-    }
-  }
-}
-
 ConvPackBFn packer_for(Isa isa, const ConvGeom& g, int nr) {
 #ifdef NN_CORE_X86
   if (isa == Isa::Avx512 && g.sw == 1 && nr % 16 == 0) return conv_pack_b_avx512;
@@ -197,72 +160,120 @@ void conv2d_forward_implicit(const ConvGeom& g, const float* x, const float* w, 
 // Note [Implicit weight gradient]: dw_g (Og, K) = sum_n gy_ng (Og, P) @ col_ng^T (P, K),
 // a GEMM whose reduction runs over the batch's output positions, in position blocks of
 // at most the kernel's kc: whole images when P <= kc (floor(kc/P) images per block),
-// otherwise equal chunks of one image. Per block, A = gy rows packed by the transposing
-// packer and, per panel of NR taps, B = those taps' col rows built in a small buffer
-// (im2col_rows) and transposed into the panel. Threads split (group, tap panel) items,
-// and every tile accumulates the blocks in order (beta = 0, then 1), so dw does not
+// otherwise equal chunks of one image. The reduction is the contiguous dimension of
+// both operands, so both are transposed while packing:
+//   A = gy rows (Og x block positions), by the GEMM's transposing A packer;
+//   B: the taps are taken as (chunk of NR channels, tap r = i*kw + jj) panels, so a B
+//      panel row (one position p, NR channels at one tap) is NR consecutive floats of
+//      the image transposed to channels-last in NR-channel chunks (xt, once per image
+//      and chunk, by the transposing B packer) — a copy of whole rows, zero where the
+//      tap falls in the padding.
+// The product lands in dwt (Og, chunks*khw*NR) (column (q*khw + r)*NR + j is channel
+// q*NR + j at tap r) and is permuted into dw at the end. Threads split (group, panel)
+// items; every tile accumulates the blocks in order (beta = 0, then 1), so dw does not
 // depend on the thread count.
 bool conv_weight_grad_implicit_pays(const ConvGeom& g) {
-  const int64_t panels = ceil_div(g.K, kernel_for(active_isa()).nr);
-  return g.G * panels >= 4;
+  const int64_t nr = kernel_for(active_isa()).nr;
+  const int64_t chunks = ceil_div(g.Cg, nr);
+  const int64_t panels = chunks * g.kh * g.kw;
+  return g.G * panels >= 4 && 4 * g.Cg >= 3 * chunks * nr && g.H * g.W <= 16384;
 }
 
 void conv2d_backward_weight_implicit(const ConvGeom& g, const float* x, const float* gy, float* dw) {
   const Isa isa = active_isa();
   const SgemmKernelInfo& info = kernel_for(isa);
   const int mr = info.mr, nr = info.nr;
+  const int64_t khw = g.kh * g.kw, hw = g.H * g.W;
   const int64_t per_img_blocks = g.P <= info.kc ? 1 : ceil_div(g.P, info.kc);
-  const int64_t chunk = ceil_div(g.P, per_img_blocks);             // positions per piece
+  const int64_t chunk = ceil_div(g.P, per_img_blocks);                           // positions per piece
   const int64_t imgs = g.P <= info.kc ? std::max<int64_t>(1, info.kc / g.P) : 1;  // images per block
   const int64_t kc_max = imgs * chunk;
   const int64_t blocks = g.P <= info.kc ? ceil_div(g.N, imgs) : g.N * per_img_blocks;
   const int64_t og_pad = ceil_div(g.Og, mr) * mr;
-  const int64_t panels = ceil_div(g.K, nr);
-  // Pieces of block b: (image n, positions [pa, pb)) at offset off in the block.
+  const int64_t chunks = ceil_div(g.Cg, nr), panels = chunks * khw, kt = panels * nr;
+  std::vector<float> dwt(static_cast<size_t>(g.Cout * kt));
+  // Pieces of block b: (image n, positions [pa, pb), its index l among the block's images)
+  // at offset off in the block.
   auto for_pieces = [&](int64_t b, auto&& fn) {
     if (g.P <= info.kc) {
-      for (int64_t n = b * imgs, off = 0; n < std::min(g.N, (b + 1) * imgs); ++n, off += g.P) fn(n, 0, g.P, off);
+      for (int64_t n = b * imgs, off = 0; n < std::min(g.N, (b + 1) * imgs); ++n, off += g.P)
+        fn(n, int64_t{0}, g.P, n - b * imgs, off);
     } else {
       const int64_t n = b / per_img_blocks, pa = b % per_img_blocks * chunk;
-      fn(n, pa, std::min(g.P, pa + chunk), int64_t{0});
+      fn(n, pa, std::min(g.P, pa + chunk), int64_t{0}, int64_t{0});
     }
   };
   parallel_for(0, g.G * panels, 1, [&](int64_t t0, int64_t t1) {
     if (info.prepare != nullptr) info.prepare();
+    const int64_t q_span = std::min(chunks, (t1 - 1) / khw - t0 / khw + 1);  // chunks a group share touches
     float* a = static_cast<float*>(tls_conv_a.get(sizeof(float) * og_pad * kc_max));
     float* bp = static_cast<float*>(tls_conv_b.get(sizeof(float) * kc_max * nr));
-    float* col = static_cast<float*>(tls_conv_col.get(sizeof(float) * kc_max * nr));
+    float* xt = static_cast<float*>(tls_conv_col.get(sizeof(float) * q_span * imgs * hw * nr));
     for (int64_t gr = t0 / panels; gr <= (t1 - 1) / panels; ++gr) {
-      const int64_t q0 = std::max(t0, gr * panels) - gr * panels, q1 = std::min(t1, (gr + 1) * panels) - gr * panels;
+      const int64_t u0 = std::max(t0, gr * panels) - gr * panels, u1 = std::min(t1, (gr + 1) * panels) - gr * panels;
+      const int64_t qa = u0 / khw, qb = (u1 - 1) / khw + 1;  // chunks of this share
+      const float* xg0 = x + gr * g.Cg * hw;
+      int64_t xt_image = -1;  // image whose chunks xt holds (P > kc: one image, many blocks)
       for (int64_t b = 0; b < blocks; ++b) {
-        const int64_t len =
-            g.P <= info.kc ? (std::min(g.N, (b + 1) * imgs) - b * imgs) * g.P : std::min(chunk, g.P - b % per_img_blocks * chunk);
-        // A: panel ir holds rows [ir, ir + MR) over the block's len positions.
-        for_pieces(b, [&](int64_t n, int64_t pa, int64_t pb, int64_t off) {
+        const int64_t len = g.P <= info.kc ? (std::min(g.N, (b + 1) * imgs) - b * imgs) * g.P
+                                            : std::min(chunk, g.P - b % per_img_blocks * chunk);
+        for_pieces(b, [&](int64_t n, int64_t pa, int64_t pb, int64_t l, int64_t off) {
+          // A: panel ir holds rows [ir, ir + MR) over the block's len positions; one
+          // panel per call (m <= MR), this piece's k range [off, off + pb - pa).
           const float* gyg = gy + (n * g.Cout + gr * g.Og) * g.P + pa;
-          for (int64_t ir = 0; ir < g.Og; ir += mr) {
-            // one panel per call (m <= MR): its k range [off, off + pb - pa), mr x k contiguous
-            float* dst = a + ir * len + off * mr;
-            const int64_t m = std::min<int64_t>(mr, g.Og - ir), k = pb - pa;
-            pack_a_rows(isa, gyg + ir * g.P, g.P, m, k, mr, dst);
+          for (int64_t ir = 0; ir < g.Og; ir += mr)
+            pack_a_rows(isa, gyg + ir * g.P, g.P, std::min<int64_t>(mr, g.Og - ir), pb - pa, mr, a + ir * len + off * mr);
+          if (g.P <= info.kc || xt_image != n) {  // xt chunk q of image l at xt + ((q - qa)*imgs + l)*hw*nr
+            for (int64_t q = qa; q < qb; ++q)
+              pack_b_cols(isa, xg0 + (n * g.C + q * nr) * hw, hw, hw, std::min<int64_t>(nr, g.Cg - q * nr), nr,
+                          xt + ((q - qa) * imgs + l) * hw * nr);
+            xt_image = n;
           }
         });
-        const float* xg0 = x + gr * g.Cg * g.H * g.W;
-        for (int64_t q = q0; q < q1; ++q) {
-          const int64_t j0 = q * nr, cols = std::min<int64_t>(nr, g.K - j0);
-          for_pieces(b, [&](int64_t n, int64_t pa, int64_t pb, int64_t off) {
-            im2col_rows(g, xg0 + n * g.C * g.H * g.W, j0, j0 + cols, pa, pb, col + off, len);
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t q = u / khw, r = u % khw, i = r / g.kw, jj = r % g.kw;
+          const int64_t woff = jj * g.dw - g.pw;
+          // ow in [lo, hi) reads an input column inside [0, W)
+          int64_t lo = woff >= 0 ? 0 : (-woff + g.sw - 1) / g.sw;
+          int64_t hi = g.W - 1 - woff < 0 ? 0 : (g.W - 1 - woff) / g.sw + 1;
+          lo = std::min(lo, g.OW);
+          hi = std::min(std::max(hi, lo), g.OW);
+          for_pieces(b, [&](int64_t, int64_t pa, int64_t pb, int64_t l, int64_t off) {
+            const float* src = xt + ((q - qa) * imgs + l) * hw * nr;
+            float* out = bp + (off - pa) * nr;  // row of position p at out + p*nr
+            for (int64_t oh = pa / g.OW; oh * g.OW < pb; ++oh) {
+              const int64_t w0 = std::max(pa, oh * g.OW) - oh * g.OW, w1 = std::min(pb, (oh + 1) * g.OW) - oh * g.OW;
+              float* o = out + oh * g.OW * nr;
+              const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+              if (ih < 0 || ih >= g.H) {
+                std::fill(o + w0 * nr, o + w1 * nr, 0.0f);
+                continue;
+              }
+              const int64_t v0 = std::clamp(lo, w0, w1), v1 = std::clamp(hi, v0, w1);
+              std::fill(o + w0 * nr, o + v0 * nr, 0.0f);
+              const float* in = src + (ih * g.W + woff) * nr;
+              if (g.sw == 1) {
+                std::copy(in + v0 * nr, in + v1 * nr, o + v0 * nr);
+              } else {
+                for (int64_t ow = v0; ow < v1; ++ow) std::copy(in + ow * g.sw * nr, in + (ow * g.sw + 1) * nr, o + ow * nr);
+              }
+              std::fill(o + v1 * nr, o + w1 * nr, 0.0f);
+            }
           });
-          pack_b_cols(isa, col, len, len, cols, nr, bp);
           for (int64_t ir = 0; ir < g.Og; ir += mr) {
             TileEpilogue ep;
             ep.beta = b == 0 ? 0.0f : 1.0f;
             const int m = static_cast<int>(std::min<int64_t>(mr, g.Og - ir));
-            info.kernel(len, a + ir * len, bp, dw + (gr * g.Og + ir) * g.K + j0, g.K, m, static_cast<int>(cols), ep);
+            info.kernel(len, a + ir * len, bp, dwt.data() + (gr * g.Og + ir) * kt + u * nr, kt, m, nr, ep);
           }
         }
       }
     }
+  });
+  parallel_for(0, g.Cout, 16, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int64_t r = 0; r < khw; ++r) dw[(o * g.Cg + c) * khw + r] = dwt[o * kt + ((c / nr) * khw + r) * nr + c % nr];
   });
 }
 
