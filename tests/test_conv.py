@@ -141,6 +141,14 @@ IMPLICIT_CASES = [
     dict(x=(2, 32, 9, 11), w=(6, 32, 3, 3), padding=3, dilation=3),
     dict(x=(2, 32, 7, 9), w=(12, 32, 3, 3), padding=1, noncontig=True),
     dict(x=(17, 24, 6, 5), w=(15, 24, 1, 1)),
+    # depthwise, sw == 1 (AVX-512 register kernels): several / ragged 16-column chunks,
+    # dilation, sh 2, multiplier 2, padding past the kernel's reach, 5x5
+    dict(x=(2, 5, 11, 37), w=(5, 1, 3, 3), groups=5, padding=1, relu=True),
+    dict(x=(2, 4, 13, 19), w=(4, 1, 3, 3), groups=4, padding=2, dilation=2),
+    dict(x=(3, 4, 12, 17), w=(4, 1, 3, 2), groups=4, stride=(2, 1), padding=(1, 2)),
+    dict(x=(2, 3, 9, 16), w=(6, 1, 3, 3), groups=3, padding=1),
+    dict(x=(2, 3, 6, 7), w=(3, 1, 3, 3), groups=3, padding=3),
+    dict(x=(2, 3, 10, 21), w=(3, 1, 5, 5), groups=3, padding=2, noncontig=True),
 ]
 
 
@@ -155,7 +163,7 @@ def test_conv2d_implicit_gemm_every_isa(rng, case):
             C._set_isa(None)
 
 
-@pytest.mark.parametrize("case", IMPLICIT_CASES[:3] + IMPLICIT_CASES[5:6], ids=lambda c: f"{c['x']}-{c['w']}")
+@pytest.mark.parametrize("case", IMPLICIT_CASES[:3] + IMPLICIT_CASES[5:6] + IMPLICIT_CASES[10:12], ids=lambda c: f"{c['x']}-{c['w']}")
 def test_conv2d_gradients_bitwise_same_for_1_2_3_threads(rng, case):
     kw = dict(case)
     kw.pop("relu", None)

@@ -313,29 +313,34 @@ void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
 // ---- depthwise (C/G == 1): direct loops (conv_depthwise_impl.h) -----------------------
 #include "cpu/conv_depthwise_impl.h"
 
-// float32 runs the copy compiled for the active ISA (auto-vectorised over output columns).
+// float32 runs the copy compiled for the active ISA (auto-vectorised over output columns);
+// on AVX-512 with sw == 1, the register-accumulator kernels (conv_depthwise_fast_avx512.cpp).
 struct DepthwiseFns {
   DepthwiseForwardFn forward;
   DepthwiseBackwardInputFn backward_input;
   DepthwiseBackwardWeightFn backward_weight;
 };
 template <typename T>
-DepthwiseFns depthwise_fns() {
+DepthwiseFns depthwise_fns(const ConvGeom& g) {
   if constexpr (std::is_same_v<T, float>) {
 #ifdef NN_CORE_X86
+    if (active_isa() == Isa::Avx512 && g.sw == 1)
+      return {depthwise_forward_s1_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_s1_avx512};
     if (active_isa() == Isa::Avx512)
       return {depthwise_forward_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_avx512};
     if (active_isa() == Isa::Avx2)
       return {depthwise_forward_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_avx2};
 #endif
+    (void)g;
     return {dw_forward_range<float>, dw_backward_input_range<float>, dw_backward_weight_range<float>};
   }
+  (void)g;
   return {};
 }
 
 template <typename T>
 void forward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
-  const DepthwiseFns f = depthwise_fns<T>();
+  const DepthwiseFns f = depthwise_fns<T>(g);
   parallel_for(0, g.N * g.Cout, 1, [&](int64_t i0, int64_t i1) {
     if constexpr (std::is_same_v<T, float>) f.forward(g, x, w, bias, y, relu, i0, i1);
     else dw_forward_range<T>(g, x, w, bias, y, relu, i0, i1);
@@ -344,7 +349,31 @@ void forward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias,
 
 template <typename T>
 void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx) {
-  const DepthwiseFns f = depthwise_fns<T>();
+#ifdef NN_CORE_X86
+  if constexpr (std::is_same_v<T, float>) {
+    // Stride 1, multiplier 1: the forward kernel on gy with the flipped taps (Note [Input
+    // gradient as a conv], conv_gemm.cpp).
+    if (active_isa() == Isa::Avx512 && g.sh == 1 && g.sw == 1 && g.Og == 1) {
+      ConvGeom t = g;
+      t.H = g.OH;
+      t.W = g.OW;
+      t.OH = g.H;
+      t.OW = g.W;
+      t.P = g.H * g.W;
+      t.ph = g.dh * (g.kh - 1) - g.ph;
+      t.pw = g.dw * (g.kw - 1) - g.pw;
+      const int64_t taps = g.kh * g.kw;
+      std::vector<float> wf(static_cast<size_t>(g.C * taps));
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t r = 0; r < taps; ++r) wf[c * taps + taps - 1 - r] = w[c * taps + r];
+      parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) {
+        depthwise_forward_s1_avx512(t, gy, wf.data(), nullptr, dx, false, i0, i1);
+      });
+      return;
+    }
+  }
+#endif
+  const DepthwiseFns f = depthwise_fns<T>(g);
   parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) {
     if constexpr (std::is_same_v<T, float>) f.backward_input(g, gy, w, dx, i0, i1);
     else dw_backward_input_range<T>(g, gy, w, dx, i0, i1);
@@ -353,7 +382,7 @@ void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx)
 
 template <typename T>
 void backward_weight_depthwise(const ConvGeom& g, const T* x, const T* gy, T* dw) {
-  const DepthwiseFns f = depthwise_fns<T>();
+  const DepthwiseFns f = depthwise_fns<T>(g);
   parallel_for(0, g.Cout, 1, [&](int64_t c0, int64_t c1) {
     if constexpr (std::is_same_v<T, float>) f.backward_weight(g, x, gy, dw, c0, c1);
     else dw_backward_weight_range<T>(g, x, gy, dw, c0, c1);

@@ -31,6 +31,11 @@ using DepthwiseBackwardWeightFn = void (*)(const ConvGeom& g, const float* x, co
   void depthwise_backward_weight_##isa(const ConvGeom& g, const float* x, const float* gy, float* dw,          \
                                        int64_t c0, int64_t c1);
 NN_DECLARE_DEPTHWISE(avx512)
+// sw == 1 only (conv_depthwise_fast_avx512.cpp): register accumulators, masked borders.
+void depthwise_forward_s1_avx512(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+                                 bool relu, int64_t i0, int64_t i1);
+void depthwise_backward_weight_s1_avx512(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0,
+                                         int64_t c1);
 NN_DECLARE_DEPTHWISE(avx2)
 #undef NN_DECLARE_DEPTHWISE
 
