@@ -119,7 +119,7 @@ void conv2d_forward_implicit(const ConvGeom& g, const float* x, const float* w, 
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t gr = t / k_blocks, kb = t % k_blocks;
       const int64_t k0 = kb * kc_max, kc = std::min(kc_max, g.K - k0);
-      gemm::detail::pack_a_block<float, float, 1>(w + gr * g.Og * g.K + k0, g.K, 1, g.Og, kc, mr, kc, a + t * a_block);
+      pack_a_rows(isa, w + gr * g.Og * g.K + k0, g.K, g.Og, kc, mr, a + t * a_block);
     }
   });
 

@@ -46,6 +46,13 @@ void conv_pack_b_avx512(const ConvGeom& g, const float* x, int64_t p0, int64_t k
         const __mmask16 m = seg_mask(seg[0]);
         const float* in = shifted(x0, seg[0].off);
         for (int64_t c = 0; c < nc; ++c) _mm512_store_ps(out + c * rstride, _mm512_maskz_loadu_ps(m, in + c * plane));
+      } else if (cnt[v] == 2) {  // e.g. two output rows of 8 in one vector
+        const __mmask16 m0 = seg_mask(seg[0]), m1 = seg_mask(seg[1]);
+        const float* in0 = shifted(x0, seg[0].off);
+        const float* in1 = shifted(x0, seg[1].off);
+        for (int64_t c = 0; c < nc; ++c)
+          _mm512_store_ps(out + c * rstride,
+                          _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(m0, in0 + c * plane), m1, in1 + c * plane));
       } else {
         for (int64_t c = 0; c < nc; ++c) {
           __m512 acc = _mm512_setzero_ps();
