@@ -14,8 +14,9 @@
 namespace nn::cpu {
 
 // Packs one B panel as above; x points at channel 0 of the group in image n.
-// conv_pack_b_generic: any geometry and nr (the reference); conv_pack_b_avx512: sw == 1
-// and nr a multiple of 16; conv_pack_b_avx2: sw == 1 and nr a multiple of 8.
+// conv_pack_b_generic: any geometry and nr (the reference); conv_pack_b_avx512: nr a
+// multiple of 16 (gathers with 32-bit lane offsets for sw > 1); conv_pack_b_avx2: sw == 1
+// and nr a multiple of 8.
 using ConvPackBFn = void (*)(const ConvGeom& g, const float* x, int64_t p0, int64_t k0, int64_t k1, int nr,
                              float* dst);
 void conv_pack_b_generic(const ConvGeom& g, const float* x, int64_t p0, int64_t k0, int64_t k1, int nr, float* dst);

@@ -1,7 +1,8 @@
 // conv_gemm_avx512.cpp — AVX-512 B-panel packer of the implicit-GEMM convolution
-// (conv_gemm.h) for sw == 1: each 16-lane vector of a panel row is assembled from
-// masked unaligned loads of input rows (segment table, conv_pack_impl.h), zero lanes
-// for padding and positions past P. Writes exactly what conv_pack_b_generic writes.
+// (conv_gemm.h): each 16-lane vector of a panel row is assembled from masked unaligned
+// loads of input rows (sw == 1) or masked gathers (sw > 1) (segment table,
+// conv_pack_impl.h), zero lanes for padding and positions past P. Writes exactly what
+// conv_pack_b_generic writes.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -28,6 +29,27 @@ void conv_pack_b_avx512(const ConvGeom& g, const float* x, int64_t p0, int64_t k
   ConvPanelTable& t = tls_table;
   conv_panel_table(g, p0, nr, 16, t);
   const int64_t khw = g.kh * g.kw, plane = g.H * g.W, nv = t.nv, rstride = khw * nr;
+  if (g.sw != 1) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32(static_cast<int32_t>(g.sw)));
+    for (int64_t r = 0; r < khw; ++r) {
+      int64_t c0, c1;
+      conv_tap_channels(k0, k1, r, khw, c0, c1);
+      const int32_t* cnt = t.count.data() + r * nv;
+      for (int64_t c = c0; c < c1; ++c) {
+        float* row = dst + (c * khw + r - k0) * nr;
+        const float* xc = x + c * plane;
+        for (int64_t v = 0; v < nv; ++v) {
+          const ConvPanelSeg* seg = t.seg.data() + (r * nv + v) * 16;
+          __m512 acc = _mm512_setzero_ps();
+          for (int32_t e = 0; e < cnt[v]; ++e)
+            acc = _mm512_mask_i32gather_ps(acc, seg_mask(seg[e]), idx, shifted(xc, seg[e].off), 4);
+          _mm512_store_ps(row + v * 16, acc);
+        }
+      }
+    }
+    return;
+  }
   // Taps outer, channels inner: the masks and offsets of one tap serve every channel.
   for (int64_t r = 0; r < khw; ++r) {
     int64_t c0, c1;

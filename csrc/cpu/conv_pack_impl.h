@@ -2,12 +2,13 @@
 // implicit-GEMM convolution (conv_gemm.h; conv_gemm_avx512.cpp, conv_gemm_avx2.cpp).
 // Plain C++ (no intrinsics); included inside each ISA unit's anonymous namespace.
 //
-// With sw == 1, the lanes of one vector of a B panel row that fall in one output row
-// read consecutive input columns. For a panel (output positions [p0, p0 + nr)), a
-// vector width `vec` and each kernel tap r = i*kw + jj, the table lists per vector v
-// the segments {off, lo, hi}: lanes [lo, hi) load x_c[off + lane] (x_c the channel's
-// plane); every other lane is zero (padding, or past P). Rows outside the image have no
-// segment. Segments of one vector are disjoint, at most `vec` of them.
+// The lanes of one vector of a B panel row that fall in one output row read input
+// columns sw apart (consecutive for sw == 1). For a panel (output positions
+// [p0, p0 + nr)), a vector width `vec` and each kernel tap r = i*kw + jj, the table
+// lists per vector v the segments {off, lo, hi}: lanes [lo, hi) load
+// x_c[off + lane*sw] (x_c the channel's plane); every other lane is zero (padding, or
+// past P). Rows outside the image have no segment. Segments of one vector are
+// disjoint, at most `vec` of them.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -40,12 +41,13 @@ inline void conv_panel_table(const nn::cpu::ConvGeom& g, int64_t p0, int nr, int
         const int64_t i = r / g.kw, jj = r % g.kw;
         const int64_t ih = oh * g.sh - g.ph + i * g.dh;
         if (ih < 0 || ih >= g.H) continue;
-        const int64_t iw0 = ow - g.pw + jj * g.dw;  // input column of lane l
-        const int64_t lo = l + std::max<int64_t>(0, -iw0);
-        const int64_t hi = l + std::min<int64_t>(len, g.W - iw0);
+        const int64_t iw0 = ow * g.sw - g.pw + jj * g.dw;  // input column of lane l
+        const int64_t lo = l + (iw0 >= 0 ? 0 : (-iw0 + g.sw - 1) / g.sw);
+        const int64_t hi = l + (g.W - 1 - iw0 < 0 ? 0 : std::min<int64_t>(len, (g.W - 1 - iw0) / g.sw + 1));
         if (lo >= hi) continue;
         const size_t slot = static_cast<size_t>(r * t.nv + v);
-        t.seg[slot * vec + t.count[slot]] = {ih * g.W + iw0 - l, static_cast<int32_t>(lo), static_cast<int32_t>(hi)};
+        t.seg[slot * vec + t.count[slot]] = {ih * g.W + iw0 - l * g.sw, static_cast<int32_t>(lo),
+                                             static_cast<int32_t>(hi)};
         ++t.count[slot];
       }
       l += len;
