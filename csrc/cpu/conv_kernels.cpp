@@ -14,6 +14,12 @@
 // float32 runs nn::gemm::sgemm with the epilogue (BiasKind::PerRow, Activation::Relu)
 // fused into the write-back; float64 runs gemm_ref<double> (tests, gradcheck).
 //
+// float32 non-depthwise convolutions mostly take the implicit-GEMM kernels instead
+// (cpu/conv_gemm.cpp: no col matrix, B panels packed straight from the image): the
+// forward always, the input gradient for stride 1 (a forward conv of gy with the
+// flipped weight), the weight gradient where conv_weight_grad_implicit_pays (a function
+// of the geometry only). The im2col paths below serve float64 and the rest.
+//
 // Threads: parallel_for over (image block, group) items (Note [Image blocks]), each
 // with its own scratch col buffer and a single-threaded GEMM (sgemm runs serially inside
 // a parallel region); with one item the GEMM itself is threaded. The weight gradient
