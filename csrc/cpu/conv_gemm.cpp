@@ -300,13 +300,16 @@ void conv2d_backward_input_implicit(const ConvGeom& g, const float* gy, const fl
   t.pointwise = false;
   const int64_t khw = g.kh * g.kw;
   std::vector<float> wt(static_cast<size_t>(g.C * t.K));
-  for (int64_t gr = 0; gr < g.G; ++gr)
-    for (int64_t o = 0; o < g.Og; ++o)
-      for (int64_t c = 0; c < g.Cg; ++c) {
+  parallel_for(0, g.C, 16, [&](int64_t r0, int64_t r1) {  // row gr*Cg + c of wt
+    for (int64_t row = r0; row < r1; ++row) {
+      const int64_t gr = row / g.Cg, c = row % g.Cg;
+      for (int64_t o = 0; o < g.Og; ++o) {
         const float* src = w + ((gr * g.Og + o) * g.Cg + c) * khw;
-        float* dst = wt.data() + (gr * g.Cg + c) * t.K + o * khw;
+        float* dst = wt.data() + row * t.K + o * khw;
         for (int64_t r = 0; r < khw; ++r) dst[khw - 1 - r] = src[r];
       }
+    }
+  });
   conv2d_forward_implicit(t, gy, wt.data(), nullptr, dx, false);
 }
 
