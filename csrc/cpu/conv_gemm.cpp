@@ -91,7 +91,7 @@ void pack_b_cols(Isa isa, const float* b, int64_t cs, int64_t k, int64_t n, int 
 
 ConvPackBFn packer_for(Isa isa, const ConvGeom& g, int nr) {
 #ifdef NN_CORE_X86
-  if (isa == Isa::Avx512 && nr % 16 == 0) return conv_pack_b_avx512;
+  if (isa == Isa::Avx512 && nr % 16 == 0 && g.sw <= (int64_t{1} << 26)) return conv_pack_b_avx512;  // 32-bit gather offsets
   if (isa == Isa::Avx2 && g.sw == 1 && nr % 8 == 0) return conv_pack_b_avx2;
 #endif
   (void)isa;
