@@ -320,7 +320,8 @@ void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
 #include "cpu/conv_depthwise_impl.h"
 
 // float32 runs the copy compiled for the active ISA (auto-vectorised over output columns);
-// on AVX-512 with sw == 1, the register-accumulator kernels (conv_depthwise_fast_avx512.cpp).
+// on AVX-512 / AVX2 with sw == 1, the register-accumulator kernels
+// (conv_depthwise_fast_impl.h).
 struct DepthwiseFns {
   DepthwiseForwardFn forward;
   DepthwiseBackwardInputFn backward_input;
@@ -334,6 +335,8 @@ DepthwiseFns depthwise_fns(const ConvGeom& g) {
       return {depthwise_forward_s1_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_s1_avx512};
     if (active_isa() == Isa::Avx512)
       return {depthwise_forward_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_avx512};
+    if (active_isa() == Isa::Avx2 && g.sw == 1)
+      return {depthwise_forward_s1_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_s1_avx2};
     if (active_isa() == Isa::Avx2)
       return {depthwise_forward_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_avx2};
 #endif
@@ -359,7 +362,7 @@ void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx)
   if constexpr (std::is_same_v<T, float>) {
     // Stride 1, multiplier 1: the forward kernel on gy with the flipped taps (Note [Input
     // gradient as a conv], conv_gemm.cpp).
-    if (active_isa() == Isa::Avx512 && g.sh == 1 && g.sw == 1 && g.Og == 1) {
+    if (active_isa() != Isa::Generic && g.sh == 1 && g.sw == 1 && g.Og == 1) {
       ConvGeom t = g;
       t.H = g.OH;
       t.W = g.OW;
@@ -372,9 +375,8 @@ void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx)
       std::vector<float> wf(static_cast<size_t>(g.C * taps));
       for (int64_t c = 0; c < g.C; ++c)
         for (int64_t r = 0; r < taps; ++r) wf[c * taps + taps - 1 - r] = w[c * taps + r];
-      parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) {
-        depthwise_forward_s1_avx512(t, gy, wf.data(), nullptr, dx, false, i0, i1);
-      });
+      const DepthwiseForwardFn fwd = active_isa() == Isa::Avx512 ? depthwise_forward_s1_avx512 : depthwise_forward_s1_avx2;
+      parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) { fwd(t, gy, wf.data(), nullptr, dx, false, i0, i1); });
       return;
     }
   }

@@ -1,0 +1,109 @@
+// conv_depthwise_fast_impl.h — the register-accumulator depthwise kernels for sw == 1
+// (any kernel, sh, padding, dilation), float32, written once over a vector traits type
+// V (lanes V::kLanes; zero, set1, masked load/store, fma, relu, horizontal sum) and
+// compiled per ISA: included inside an anonymous namespace by
+// conv_depthwise_fast_avx512.cpp and conv_depthwise_fast_avx2.cpp after their V.
+// One vector covers kLanes output columns; padding columns are masked loads (no padded
+// copy of the plane) and rows outside the image are skipped. The plain loops they are
+// tested against are conv_depthwise_impl.h (same results up to rounding).
+//
+// Layout as in conv_kernels.h. Items: forward (n, co) planes; weight gradient output
+// channels co (sum over n, oh, ow in that order per lane, then over the lanes), so it
+// does not depend on how the channels are split across threads.
+
+// Lane masks of output chunk ch (columns [L*ch, L*ch + L)) at tap column jj: lanes whose
+// output column is < OW and whose input column lies in [0, W), as bits.
+template <int L>
+std::vector<unsigned> dw_column_masks(const ConvGeom& g, int64_t chunks) {
+  std::vector<unsigned> m(static_cast<size_t>(g.kw * chunks));
+  for (int64_t jj = 0; jj < g.kw; ++jj)
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      unsigned bits = 0;
+      for (int l = 0; l < L; ++l) {
+        const int64_t ow = ch * L + l, iw = ow - g.pw + jj * g.dw;
+        if (ow < g.OW && iw >= 0 && iw < g.W) bits |= 1u << l;
+      }
+      m[static_cast<size_t>(jj * chunks + ch)] = bits;
+    }
+  return m;
+}
+
+template <typename V>
+struct DwMask {
+  typename V::Mask m;
+};
+
+inline unsigned dw_tail_bits(int64_t n, int L) { return n >= L ? (1u << L) - 1u : (1u << n) - 1u; }
+
+// p + off without forming an out-of-range pointer in C++ terms; masked-off lanes are not read.
+inline const float* dw_at(const float* p, int64_t off) {
+  return reinterpret_cast<const float*>(reinterpret_cast<intptr_t>(p) + off * static_cast<int64_t>(sizeof(float)));
+}
+
+template <typename V>
+void dw_fast_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu,
+                     int64_t i0, int64_t i1) {
+  constexpr int L = V::kLanes;
+  const int64_t chunks = (g.OW + L - 1) / L;
+  const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
+  std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
+  for (unsigned b : bits) masks.push_back({V::mask(b)});
+  for (int64_t item = i0; item < i1; ++item) {
+    const int64_t n = item / g.Cout, co = item % g.Cout, ci = co / g.Og;
+    const float* xc = x + (n * g.C + ci) * g.H * g.W;
+    const float* wc = w + co * g.kh * g.kw;
+    float* yc = y + item * g.P;
+    const typename V::Reg b0 = V::set1(bias ? bias[co] : 0.0f);
+    for (int64_t oh = 0; oh < g.OH; ++oh) {
+      for (int64_t ch = 0; ch < chunks; ++ch) {
+        const int64_t ow0 = ch * L;
+        typename V::Reg acc = b0;
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const float* row = xc + ih * g.W + ow0 - g.pw;
+          for (int64_t jj = 0; jj < g.kw; ++jj)
+            acc = V::fma(V::set1(wc[i * g.kw + jj]), V::load(masks[jj * chunks + ch].m, dw_at(row, jj * g.dw)), acc);
+        }
+        if (relu) acc = V::relu(acc);  // NaN stays NaN
+        V::store(yc + oh * g.OW + ow0, V::mask(dw_tail_bits(g.OW - ow0, L)), acc);
+      }
+    }
+  }
+}
+
+// Kernels of at most kDwMaxTaps taps (the caller checks).
+constexpr int64_t kDwMaxTaps = 25;
+
+template <typename V>
+void dw_fast_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0, int64_t c1) {
+  constexpr int L = V::kLanes;
+  const int64_t chunks = (g.OW + L - 1) / L, taps = g.kh * g.kw;
+  const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
+  std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
+  for (unsigned b : bits) masks.push_back({V::mask(b)});
+  typename V::Reg acc[kDwMaxTaps];
+  for (int64_t co = c0; co < c1; ++co) {
+    const int64_t ci = co / g.Og;
+    for (int64_t t = 0; t < taps; ++t) acc[t] = V::zero();
+    for (int64_t n = 0; n < g.N; ++n) {
+      const float* xc = x + (n * g.C + ci) * g.H * g.W;
+      const float* gc = gy + (n * g.Cout + co) * g.P;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        for (int64_t ch = 0; ch < chunks; ++ch) {
+          const int64_t ow0 = ch * L;
+          const typename V::Reg gv = V::load(V::mask(dw_tail_bits(g.OW - ow0, L)), gc + oh * g.OW + ow0);
+          for (int64_t i = 0; i < g.kh; ++i) {
+            const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+            if (ih < 0 || ih >= g.H) continue;
+            const float* row = xc + ih * g.W + ow0 - g.pw;
+            typename V::Reg* a = acc + i * g.kw;
+            for (int64_t jj = 0; jj < g.kw; ++jj)
+              a[jj] = V::fma(gv, V::load(masks[jj * chunks + ch].m, dw_at(row, jj * g.dw)), a[jj]);
+          }
+        }
+      }
+    }
+    for (int64_t t = 0; t < taps; ++t) dw[co * taps + t] = V::sum(acc[t]);
+  }
+}
