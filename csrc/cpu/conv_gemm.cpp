@@ -1,7 +1,9 @@
 // conv_gemm.cpp — implicit-GEMM float32 convolution (layouts in conv_gemm.h): the
 // driver that packs the weight once per call, packs B panels from the image and calls
 // the active ISA's sgemm microkernel with bias and ReLU fused into its tile epilogue;
-// the reference B-panel packer; and the stride-1 input gradient as a forward conv.
+// the reference B-panel packer; the stride-1 input gradient as a forward conv (Note
+// [Input gradient as a conv]); and the weight gradient as a GEMM over the batch's output
+// positions (Note [Implicit weight gradient]).
 //
 // Loop nest (per thread, over a contiguous share of the items (n, g, q), q innermost):
 //   item (image n, group g, column panel q of NR output positions):
@@ -24,7 +26,7 @@
 namespace nn::cpu {
 
 void conv_pack_b_generic(const ConvGeom& g, const float* x, int64_t p0, int64_t k0, int64_t k1, int nr, float* dst) {
-  constexpr int kMaxNr = 64;
+  constexpr int kMaxNr = 64;  // >= the nr of every registered sgemm kernel (32 at most)
   int64_t oh[kMaxNr], ow[kMaxNr];
   const int64_t cols = std::max<int64_t>(0, std::min<int64_t>(nr, g.P - p0));
   for (int64_t j = 0; j < cols; ++j) {
