@@ -141,6 +141,11 @@ IMPLICIT_CASES = [
     dict(x=(2, 32, 9, 11), w=(6, 32, 3, 3), padding=3, dilation=3),
     dict(x=(2, 32, 7, 9), w=(12, 32, 3, 3), padding=1, noncontig=True),
     dict(x=(17, 24, 6, 5), w=(15, 24, 1, 1)),
+    # small outputs: column panels across images (7x7, 2x2, 1x1 outputs; N*P ragged)
+    dict(x=(5, 32, 7, 7), w=(20, 32, 3, 3), padding=1, relu=True),
+    dict(x=(9, 16, 4, 4), w=(6, 16, 3, 3), stride=2, padding=1),
+    dict(x=(37, 8, 3, 3), w=(5, 8, 3, 3)),
+    dict(x=(3, 40, 14, 14), w=(16, 20, 3, 3), padding=1, groups=2),
     # depthwise, sw == 1 (AVX-512 register kernels): several / ragged 16-column chunks,
     # dilation, sh 2, multiplier 2, padding past the kernel's reach, 5x5
     dict(x=(2, 5, 11, 37), w=(5, 1, 3, 3), groups=5, padding=1, relu=True),
@@ -163,7 +168,7 @@ def test_conv2d_implicit_gemm_every_isa(rng, case):
             C._set_isa(None)
 
 
-@pytest.mark.parametrize("case", IMPLICIT_CASES[:3] + IMPLICIT_CASES[5:6] + IMPLICIT_CASES[10:12], ids=lambda c: f"{c['x']}-{c['w']}")
+@pytest.mark.parametrize("case", IMPLICIT_CASES[:3] + IMPLICIT_CASES[5:6] + IMPLICIT_CASES[10:12] + IMPLICIT_CASES[14:16], ids=lambda c: f"{c['x']}-{c['w']}")
 def test_conv2d_gradients_bitwise_same_for_1_2_3_threads(rng, case):
     kw = dict(case)
     kw.pop("relu", None)

@@ -28,8 +28,11 @@ namespace nn::cpu {
 void conv_pack_b_generic(const ConvGeom& g, const float* x, int64_t p0, int64_t k0, int64_t k1, int nr, float* dst) {
   constexpr int kMaxNr = 64;  // >= the nr of every registered sgemm kernel (32 at most)
   int64_t oh[kMaxNr], ow[kMaxNr];
-  const int64_t cols = std::max<int64_t>(0, std::min<int64_t>(nr, g.P - p0));
-  for (int64_t j = 0; j < cols; ++j) {
+  // columns [j0, j1) hold positions in [0, P) (p0 < 0: a panel that starts in an
+  // earlier image, Note [Column panels across images])
+  const int64_t j0 = std::min<int64_t>(nr, std::max<int64_t>(0, -p0));
+  const int64_t j1 = std::max<int64_t>(j0, std::min<int64_t>(nr, g.P - p0));
+  for (int64_t j = j0; j < j1; ++j) {
     oh[j] = (p0 + j) / g.OW;
     ow[j] = (p0 + j) % g.OW;
   }
@@ -39,11 +42,12 @@ void conv_pack_b_generic(const ConvGeom& g, const float* x, int64_t p0, int64_t 
     const int64_t i = r / g.kw, jj = r % g.kw;
     const float* xc = x + c * g.H * g.W;
     float* row = dst + (k - k0) * nr;
-    for (int64_t j = 0; j < cols; ++j) {
+    for (int64_t j = 0; j < j0; ++j) row[j] = 0.0f;
+    for (int64_t j = j0; j < j1; ++j) {
       const int64_t ih = oh[j] * g.sh - g.ph + i * g.dh, iw = ow[j] * g.sw - g.pw + jj * g.dw;
       row[j] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? xc[ih * g.W + iw] : 0.0f;
     }
-    for (int64_t j = cols; j < nr; ++j) row[j] = 0.0f;
+    for (int64_t j = j1; j < nr; ++j) row[j] = 0.0f;
     if (++r == khw) {
       r = 0;
       ++c;
@@ -125,20 +129,45 @@ void conv2d_forward_implicit(const ConvGeom& g, const float* x, const float* w, 
     }
   });
 
-  const int64_t panels = ceil_div(g.P, nr);
-  const int64_t items = g.N * g.G * panels;
+  // Note [Column panels across images]: panels normally stay inside one image (ceil(P/NR)
+  // per image), so tiles store straight into y. When that wastes more than 1/16 of the
+  // columns (small outputs, e.g. 7x7: 49 -> 64), the N*P columns of a group are cut into
+  // panels instead; a panel over several images is packed per image (each pack zero
+  // outside its image) and summed, computed into a scratch tile block, and copied out.
+  const int64_t ppi = ceil_div(g.P, nr);
+  const bool span = ppi * nr * 15 > g.P * 16;
+  const int64_t panels = span ? ceil_div(g.N * g.P, nr) : ppi;  // per group (span) or per image
+  const int64_t items = span ? g.G * panels : g.N * g.G * panels;
   parallel_for(0, items, 1, [&](int64_t i0, int64_t i1) {
     if (info.prepare != nullptr) info.prepare();
-    float* b = static_cast<float*>(tls_conv_b.get(sizeof(float) * kc_max * nr));
+    float* b = static_cast<float*>(tls_conv_b.get(sizeof(float) * kc_max * nr * (span ? 2 : 1)));
+    float* b2 = b + kc_max * nr;
+    float* ctile = span ? static_cast<float*>(tls_conv_col.get(sizeof(float) * og_pad * nr)) : nullptr;
     for (int64_t item = i0; item < i1; ++item) {
-      const int64_t q = item % panels, ng = item / panels, gr = ng % g.G, n = ng / g.G;
-      const int64_t p0 = q * nr;
-      const int cols = static_cast<int>(std::min<int64_t>(nr, g.P - p0));
-      const float* xg = x + (n * g.C + gr * g.Cg) * g.H * g.W;
-      float* yg = y + (n * g.Cout + gr * g.Og) * g.P + p0;
+      int64_t gr, c0, cols;  // columns [c0, c0 + cols) of the group's N*P
+      if (span) {
+        gr = item / panels;
+        c0 = item % panels * nr;
+        cols = std::min<int64_t>(nr, g.N * g.P - c0);
+      } else {
+        const int64_t q = item % panels, ng = item / panels;
+        gr = ng % g.G;
+        c0 = ng / g.G * g.P + q * nr;
+        cols = std::min<int64_t>(nr, g.P - q * nr);
+      }
+      const int64_t n0 = c0 / g.P, n1 = (c0 + cols - 1) / g.P + 1;  // images [n0, n1)
+      const float* xg = x + gr * g.Cg * g.H * g.W;
+      const int64_t img = g.C * g.H * g.W;
+      // one image: tiles store into y; several: into ctile (row stride nr)
+      float* cbase = n1 - n0 == 1 ? y + (n0 * g.Cout + gr * g.Og) * g.P + (c0 - n0 * g.P) : ctile;
+      const int64_t c_rs = n1 - n0 == 1 ? g.P : nr;
       for (int64_t kb = 0; kb < k_blocks; ++kb) {
         const int64_t k0 = kb * kc_max, kc = std::min(kc_max, g.K - k0);
-        pack_b(g, xg, p0, k0, k0 + kc, nr, b);
+        pack_b(g, xg + n0 * img, c0 - n0 * g.P, k0, k0 + kc, nr, b);
+        for (int64_t n = n0 + 1; n < n1; ++n) {
+          pack_b(g, xg + n * img, c0 - n * g.P, k0, k0 + kc, nr, b2);
+          for (int64_t e = 0; e < kc * nr; ++e) b[e] += b2[e];  // disjoint columns, zeros elsewhere
+        }
         const float* ab = a + (gr * k_blocks + kb) * a_block;
         const bool last = kb + 1 == k_blocks;
         for (int64_t ir = 0; ir < g.Og; ir += mr) {
@@ -152,8 +181,14 @@ void conv2d_forward_implicit(const ConvGeom& g, const float* x, const float* w, 
             ep.act = relu ? gemm::Activation::Relu : gemm::Activation::None;
           }
           const int m = static_cast<int>(std::min<int64_t>(mr, g.Og - ir));
-          info.kernel(kc, ab + ir * kc, b, yg + ir * g.P, g.P, m, cols, ep);
+          info.kernel(kc, ab + ir * kc, b, cbase + ir * c_rs, c_rs, m, static_cast<int>(cols), ep);
         }
+      }
+      if (n1 - n0 == 1) continue;
+      for (int64_t n = n0; n < n1; ++n) {  // columns [j0, j1) of the panel are image n's
+        const int64_t j0 = std::max<int64_t>(0, n * g.P - c0), j1 = std::min<int64_t>(cols, (n + 1) * g.P - c0);
+        float* yn = y + (n * g.Cout + gr * g.Og) * g.P + (c0 + j0 - n * g.P);
+        for (int64_t o = 0; o < g.Og; ++o) std::copy(ctile + o * nr + j0, ctile + o * nr + j1, yn + o * g.P);
       }
     }
   });

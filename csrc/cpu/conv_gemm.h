@@ -13,7 +13,8 @@
 
 namespace nn::cpu {
 
-// Packs one B panel as above; x points at channel 0 of the group in image n.
+// Packs one B panel as above; x points at channel 0 of the group in image n. Columns
+// whose position p0 + j lies outside [0, P) are zero (p0 may be negative).
 // conv_pack_b_generic: any geometry and nr (the reference); conv_pack_b_avx512: nr a
 // multiple of 16 (gathers with 32-bit lane offsets for sw > 1); conv_pack_b_avx2: sw == 1
 // and nr a multiple of 8.

@@ -7,7 +7,7 @@
 // [p0, p0 + nr)), a vector width `vec` and each kernel tap r = i*kw + jj, the table
 // lists per vector v the segments {off, lo, hi}: lanes [lo, hi) load
 // x_c[off + lane*sw] (x_c the channel's plane); every other lane is zero (padding, or
-// past P). Rows outside the image have no segment. Segments of one vector are
+// outside [0, P); p0 may be negative). Rows outside the image have no segment. Segments of one vector are
 // disjoint, at most `vec` of them.
 #pragma once
 #include <algorithm>
@@ -35,6 +35,10 @@ inline void conv_panel_table(const nn::cpu::ConvGeom& g, int64_t p0, int nr, int
     while (l < vec) {
       const int64_t p = p0 + v * vec + l;
       if (p >= g.P) break;
+      if (p < 0) {  // a panel that starts in an earlier image (p0 < 0): zero lanes
+        l += static_cast<int>(std::min<int64_t>(vec - l, -p));
+        continue;
+      }
       const int64_t oh = p / g.OW, ow = p % g.OW;
       const int len = static_cast<int>(std::min<int64_t>(vec - l, g.OW - ow));
       for (int64_t r = 0; r < khw; ++r) {
