@@ -40,10 +40,13 @@ inline const float* dw_at(const float* p, int64_t off) {
   return reinterpret_cast<const float*>(reinterpret_cast<intptr_t>(p) + off * static_cast<int64_t>(sizeof(float)));
 }
 
-template <typename V>
-void dw_fast_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu,
-                     int64_t i0, int64_t i1) {
+// KH, KW: the kernel size when known at compile time (3x3: the taps' weights and the
+// loops live in registers), 0 for any size.
+template <typename V, int KH, int KW>
+void dw_fast_forward_k(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu,
+                       int64_t i0, int64_t i1) {
   constexpr int L = V::kLanes;
+  const int64_t kh = KH ? KH : g.kh, kw = KW ? KW : g.kw;
   const int64_t chunks = (g.OW + L - 1) / L;
   const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
   std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
@@ -51,19 +54,28 @@ void dw_fast_forward(const ConvGeom& g, const float* x, const float* w, const fl
   for (int64_t item = i0; item < i1; ++item) {
     const int64_t n = item / g.Cout, co = item % g.Cout, ci = co / g.Og;
     const float* xc = x + (n * g.C + ci) * g.H * g.W;
-    const float* wc = w + co * g.kh * g.kw;
+    const float* wc = w + co * kh * kw;
     float* yc = y + item * g.P;
     const typename V::Reg b0 = V::set1(bias ? bias[co] : 0.0f);
+    typename V::Reg wv[KH * KW > 0 ? KH * KW : 1];
+    if constexpr (KH * KW > 0)
+      for (int t = 0; t < KH * KW; ++t) wv[t] = V::set1(wc[t]);
     for (int64_t oh = 0; oh < g.OH; ++oh) {
       for (int64_t ch = 0; ch < chunks; ++ch) {
         const int64_t ow0 = ch * L;
         typename V::Reg acc = b0;
-        for (int64_t i = 0; i < g.kh; ++i) {
+#pragma GCC unroll 8
+        for (int64_t i = 0; i < kh; ++i) {
           const int64_t ih = oh * g.sh - g.ph + i * g.dh;
           if (ih < 0 || ih >= g.H) continue;
           const float* row = xc + ih * g.W + ow0 - g.pw;
-          for (int64_t jj = 0; jj < g.kw; ++jj)
-            acc = V::fma(V::set1(wc[i * g.kw + jj]), V::load(masks[jj * chunks + ch].m, dw_at(row, jj * g.dw)), acc);
+#pragma GCC unroll 8
+          for (int64_t jj = 0; jj < kw; ++jj) {
+            typename V::Reg wt;
+            if constexpr (KH * KW > 0) wt = wv[i * KW + jj];
+            else wt = V::set1(wc[i * kw + jj]);
+            acc = V::fma(wt, V::load(masks[jj * chunks + ch].m, dw_at(row, jj * g.dw)), acc);
+          }
         }
         if (relu) acc = V::relu(acc);  // NaN stays NaN
         V::store(yc + oh * g.OW + ow0, V::mask(dw_tail_bits(g.OW - ow0, L)), acc);
@@ -72,17 +84,26 @@ void dw_fast_forward(const ConvGeom& g, const float* x, const float* w, const fl
   }
 }
 
+template <typename V>
+void dw_fast_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu,
+                     int64_t i0, int64_t i1) {
+  if (g.kh == 3 && g.kw == 3) return dw_fast_forward_k<V, 3, 3>(g, x, w, bias, y, relu, i0, i1);
+  dw_fast_forward_k<V, 0, 0>(g, x, w, bias, y, relu, i0, i1);
+}
+
 // Kernels of at most kDwMaxTaps taps (the caller checks).
 constexpr int64_t kDwMaxTaps = 25;
 
-template <typename V>
-void dw_fast_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0, int64_t c1) {
+template <typename V, int KH, int KW>
+void dw_fast_backward_weight_k(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0,
+                               int64_t c1) {
   constexpr int L = V::kLanes;
-  const int64_t chunks = (g.OW + L - 1) / L, taps = g.kh * g.kw;
+  const int64_t kh = KH ? KH : g.kh, kw = KW ? KW : g.kw;
+  const int64_t chunks = (g.OW + L - 1) / L, taps = kh * kw;
   const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
   std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
   for (unsigned b : bits) masks.push_back({V::mask(b)});
-  typename V::Reg acc[kDwMaxTaps];
+  typename V::Reg acc[KH * KW > 0 ? KH * KW : kDwMaxTaps];
   for (int64_t co = c0; co < c1; ++co) {
     const int64_t ci = co / g.Og;
     for (int64_t t = 0; t < taps; ++t) acc[t] = V::zero();
@@ -93,17 +114,24 @@ void dw_fast_backward_weight(const ConvGeom& g, const float* x, const float* gy,
         for (int64_t ch = 0; ch < chunks; ++ch) {
           const int64_t ow0 = ch * L;
           const typename V::Reg gv = V::load(V::mask(dw_tail_bits(g.OW - ow0, L)), gc + oh * g.OW + ow0);
-          for (int64_t i = 0; i < g.kh; ++i) {
+#pragma GCC unroll 8
+          for (int64_t i = 0; i < kh; ++i) {
             const int64_t ih = oh * g.sh - g.ph + i * g.dh;
             if (ih < 0 || ih >= g.H) continue;
             const float* row = xc + ih * g.W + ow0 - g.pw;
-            typename V::Reg* a = acc + i * g.kw;
-            for (int64_t jj = 0; jj < g.kw; ++jj)
-              a[jj] = V::fma(gv, V::load(masks[jj * chunks + ch].m, dw_at(row, jj * g.dw)), a[jj]);
+#pragma GCC unroll 8
+            for (int64_t jj = 0; jj < kw; ++jj)
+              acc[i * kw + jj] = V::fma(gv, V::load(masks[jj * chunks + ch].m, dw_at(row, jj * g.dw)), acc[i * kw + jj]);
           }
         }
       }
     }
     for (int64_t t = 0; t < taps; ++t) dw[co * taps + t] = V::sum(acc[t]);
   }
+}
+
+template <typename V>
+void dw_fast_backward_weight(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0, int64_t c1) {
+  if (g.kh == 3 && g.kw == 3) return dw_fast_backward_weight_k<V, 3, 3>(g, x, gy, dw, c0, c1);
+  dw_fast_backward_weight_k<V, 0, 0>(g, x, gy, dw, c0, c1);
 }
