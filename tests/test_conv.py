@@ -168,6 +168,33 @@ def test_conv2d_implicit_gemm_every_isa(rng, case):
             C._set_isa(None)
 
 
+def test_conv2d_random_geometries_every_isa(rng):
+    """Random kernel sizes, strides, paddings (up to past the kernel's reach), dilations,
+    groups, channel counts (K past kc, Cg around the weight gradient's channel chunks),
+    batch and image sizes (column panels inside and across images), on every ISA."""
+    cases = []
+    for _ in range(12):
+        kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        dh, dw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        ph, pw = int(rng.integers(0, dh * (kh - 1) + 2)), int(rng.integers(0, dw * (kw - 1) + 2))
+        groups = int(rng.choice([1, 1, 2, 3]))
+        cg = int(rng.choice([1, 5, 16, 24, 33, 64]))
+        og = int(rng.integers(1, 30))
+        h, w = int(rng.integers(dh * (kh - 1) + 1, 15)), int(rng.integers(dw * (kw - 1) + 1, 15))
+        n = int(rng.integers(1, 6))
+        cases.append(dict(x=(n, cg * groups, h, w), w=(og * groups, cg, kh, kw), stride=(sh, sw),
+                          padding=(ph, pw), dilation=(dh, dw), groups=groups, relu=bool(rng.integers(0, 2))))
+    for isa in C._supported_isas():
+        C._set_isa(isa)
+        try:
+            for case in cases:
+                kw = dict(case)
+                check_conv(rng, kw.pop("x"), kw.pop("w"), **kw)
+        finally:
+            C._set_isa(None)
+
+
 @pytest.mark.parametrize("case", IMPLICIT_CASES[:3] + IMPLICIT_CASES[5:6] + IMPLICIT_CASES[10:12] + IMPLICIT_CASES[14:16], ids=lambda c: f"{c['x']}-{c['w']}")
 def test_conv2d_gradients_bitwise_same_for_1_2_3_threads(rng, case):
     kw = dict(case)
