@@ -154,6 +154,11 @@ IMPLICIT_CASES = [
     dict(x=(2, 3, 9, 16), w=(6, 1, 3, 3), groups=3, padding=1),
     dict(x=(2, 3, 6, 7), w=(3, 1, 3, 3), groups=3, padding=3),
     dict(x=(2, 3, 10, 21), w=(3, 1, 5, 5), groups=3, padding=2, noncontig=True),
+    # depthwise, sw == 2 (even / odd column phases): odd and even widths, dilation,
+    # multiplier 2, 5x5, relu
+    dict(x=(2, 3, 9, 17), w=(6, 1, 3, 3), groups=3, stride=(1, 2), padding=(1, 2), dilation=(1, 2)),
+    dict(x=(2, 4, 11, 12), w=(4, 1, 5, 5), groups=4, stride=2, padding=2, relu=True),
+    dict(x=(3, 2, 8, 40), w=(2, 1, 3, 3), groups=2, stride=2, padding=1),
 ]
 
 
@@ -195,7 +200,7 @@ def test_conv2d_random_geometries_every_isa(rng):
             C._set_isa(None)
 
 
-@pytest.mark.parametrize("case", IMPLICIT_CASES[:3] + IMPLICIT_CASES[5:6] + IMPLICIT_CASES[10:12] + IMPLICIT_CASES[14:16], ids=lambda c: f"{c['x']}-{c['w']}")
+@pytest.mark.parametrize("case", IMPLICIT_CASES[:3] + IMPLICIT_CASES[5:6] + IMPLICIT_CASES[10:12] + IMPLICIT_CASES[14:16] + IMPLICIT_CASES[-2:], ids=lambda c: f"{c['x']}-{c['w']}")
 def test_conv2d_gradients_bitwise_same_for_1_2_3_threads(rng, case):
     kw = dict(case)
     kw.pop("relu", None)

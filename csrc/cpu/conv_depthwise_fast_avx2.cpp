@@ -1,6 +1,6 @@
 // conv_depthwise_fast_avx2.cpp — the register-accumulator depthwise kernels
 // (conv_depthwise_fast_impl.h) on 8-lane AVX2 vectors (masks as lane vectors for
-// maskload/maskstore); chosen at run time by conv_kernels.cpp for sw == 1. The input
+// maskload/maskstore); chosen at run time by conv_kernels.cpp for sw 1 or 2. The input
 // gradient (stride 1, multiplier 1) is the forward kernel on gy with the flipped taps.
 #include <immintrin.h>
 
@@ -37,12 +37,12 @@ struct V256 {
 
 }  // namespace
 
-void depthwise_forward_s1_avx2(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+void depthwise_forward_fast_avx2(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                                bool relu, int64_t i0, int64_t i1) {
   dw_fast_forward<V256>(g, x, w, bias, y, relu, i0, i1);
 }
 
-void depthwise_backward_weight_s1_avx2(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0,
+void depthwise_backward_weight_fast_avx2(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0,
                                        int64_t c1) {
   if (g.kh * g.kw > kDwMaxTaps) return depthwise_backward_weight_avx2(g, x, gy, dw, c0, c1);
   dw_fast_backward_weight<V256>(g, x, gy, dw, c0, c1);

@@ -1,6 +1,6 @@
 // conv_depthwise_fast_avx512.cpp — the register-accumulator depthwise kernels
 // (conv_depthwise_fast_impl.h) on 16-lane AVX-512 vectors with mask registers; chosen
-// at run time by conv_kernels.cpp for sw == 1. The input gradient (stride 1,
+// at run time by conv_kernels.cpp for sw 1 or 2. The input gradient (stride 1,
 // multiplier 1) is the forward kernel on gy with the flipped taps (conv_kernels.cpp).
 // GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsic headers (bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -32,12 +32,12 @@ struct V512 {
 
 }  // namespace
 
-void depthwise_forward_s1_avx512(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
+void depthwise_forward_fast_avx512(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y,
                                  bool relu, int64_t i0, int64_t i1) {
   dw_fast_forward<V512>(g, x, w, bias, y, relu, i0, i1);
 }
 
-void depthwise_backward_weight_s1_avx512(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0,
+void depthwise_backward_weight_fast_avx512(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0,
                                          int64_t c1) {
   if (g.kh * g.kw > kDwMaxTaps) return depthwise_backward_weight_avx512(g, x, gy, dw, c0, c1);
   dw_fast_backward_weight<V512>(g, x, gy, dw, c0, c1);

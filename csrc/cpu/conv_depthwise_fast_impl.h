@@ -1,4 +1,4 @@
-// conv_depthwise_fast_impl.h — the register-accumulator depthwise kernels for sw == 1
+// conv_depthwise_fast_impl.h — the register-accumulator depthwise kernels for sw 1 or 2
 // (any kernel, sh, padding, dilation), float32, written once over a vector traits type
 // V (lanes V::kLanes; zero, set1, masked load/store, fma, relu, horizontal sum) and
 // compiled per ISA: included inside an anonymous namespace by
@@ -20,7 +20,7 @@ std::vector<unsigned> dw_column_masks(const ConvGeom& g, int64_t chunks) {
     for (int64_t ch = 0; ch < chunks; ++ch) {
       unsigned bits = 0;
       for (int l = 0; l < L; ++l) {
-        const int64_t ow = ch * L + l, iw = ow - g.pw + jj * g.dw;
+        const int64_t ow = ch * L + l, iw = ow * g.sw - g.pw + jj * g.dw;
         if (ow < g.OW && iw >= 0 && iw < g.W) bits |= 1u << l;
       }
       m[static_cast<size_t>(jj * chunks + ch)] = bits;
@@ -40,6 +40,53 @@ inline const float* dw_at(const float* p, int64_t off) {
   return reinterpret_cast<const float*>(reinterpret_cast<intptr_t>(p) + off * static_cast<int64_t>(sizeof(float)));
 }
 
+// Note [Depthwise column phases]: the kernels read kLanes consecutive input columns per
+// tap. With sw == 2, the input column of output column ow at tap jj is
+// 2*ow + s (s = jj*dw - pw) = 2*(ow + off) + q with q = s mod 2: each plane is first
+// split into its even (q = 0, ceil(W/2) columns) and odd (q = 1, floor(W/2)) columns,
+// and tap jj reads phase q at column ow + off, unit stride again. With sw == 1 the
+// plane is read in place (q = 0, off = s).
+struct DwSource {
+  int64_t ld[2] = {0, 0};       // row stride of each phase
+  const float* base[2] = {nullptr, nullptr};
+  std::vector<int64_t> tap_q, tap_off;  // per tap column jj
+  std::vector<float> buf;       // the phases (sw == 2)
+  const float* plane = nullptr;  // the plane the phases were built from
+
+  explicit DwSource(const ConvGeom& g) : tap_q(static_cast<size_t>(g.kw)), tap_off(static_cast<size_t>(g.kw)) {
+    for (int64_t jj = 0; jj < g.kw; ++jj) {
+      const int64_t s = jj * g.dw - g.pw;
+      tap_q[jj] = g.sw == 1 ? 0 : ((s % 2) + 2) % 2;
+      tap_off[jj] = g.sw == 1 ? s : (s - tap_q[jj]) / 2;
+    }
+    ld[0] = g.sw == 1 ? g.W : (g.W + 1) / 2;
+    ld[1] = g.sw == 1 ? g.W : g.W / 2;
+    if (g.sw != 1) buf.resize(static_cast<size_t>(g.H * (ld[0] + ld[1])));
+  }
+  void set_plane(const ConvGeom& g, const float* xc) {
+    if (g.sw == 1) {
+      base[0] = base[1] = xc;
+      return;
+    }
+    base[0] = buf.data();
+    base[1] = buf.data() + g.H * ld[0];
+    if (xc == plane) return;
+    plane = xc;
+    float* even = buf.data();
+    float* odd = buf.data() + g.H * ld[0];
+    for (int64_t h = 0; h < g.H; ++h) {
+      const float* in = xc + h * g.W;
+      for (int64_t k = 0; k < ld[0]; ++k) even[h * ld[0] + k] = in[2 * k];
+      for (int64_t k = 0; k < ld[1]; ++k) odd[h * ld[1] + k] = in[2 * k + 1];
+    }
+  }
+  // Lane l of the result reads input row ih at output column ow0 + l for tap column jj.
+  const float* row(int64_t ih, int64_t jj, int64_t ow0) const {
+    const int64_t q = tap_q[jj];
+    return dw_at(base[q], ih * ld[q] + ow0 + tap_off[jj]);
+  }
+};
+
 // KH, KW: the kernel size when known at compile time (3x3: the taps' weights and the
 // loops live in registers), 0 for any size.
 template <typename V, int KH, int KW>
@@ -51,9 +98,10 @@ void dw_fast_forward_k(const ConvGeom& g, const float* x, const float* w, const 
   const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
   std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
   for (unsigned b : bits) masks.push_back({V::mask(b)});
+  DwSource src(g);
   for (int64_t item = i0; item < i1; ++item) {
     const int64_t n = item / g.Cout, co = item % g.Cout, ci = co / g.Og;
-    const float* xc = x + (n * g.C + ci) * g.H * g.W;
+    src.set_plane(g, x + (n * g.C + ci) * g.H * g.W);
     const float* wc = w + co * kh * kw;
     float* yc = y + item * g.P;
     const typename V::Reg b0 = V::set1(bias ? bias[co] : 0.0f);
@@ -68,13 +116,12 @@ void dw_fast_forward_k(const ConvGeom& g, const float* x, const float* w, const 
         for (int64_t i = 0; i < kh; ++i) {
           const int64_t ih = oh * g.sh - g.ph + i * g.dh;
           if (ih < 0 || ih >= g.H) continue;
-          const float* row = xc + ih * g.W + ow0 - g.pw;
 #pragma GCC unroll 8
           for (int64_t jj = 0; jj < kw; ++jj) {
             typename V::Reg wt;
             if constexpr (KH * KW > 0) wt = wv[i * KW + jj];
             else wt = V::set1(wc[i * kw + jj]);
-            acc = V::fma(wt, V::load(masks[jj * chunks + ch].m, dw_at(row, jj * g.dw)), acc);
+            acc = V::fma(wt, V::load(masks[jj * chunks + ch].m, src.row(ih, jj, ow0)), acc);
           }
         }
         if (relu) acc = V::relu(acc);  // NaN stays NaN
@@ -104,11 +151,12 @@ void dw_fast_backward_weight_k(const ConvGeom& g, const float* x, const float* g
   std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
   for (unsigned b : bits) masks.push_back({V::mask(b)});
   typename V::Reg acc[KH * KW > 0 ? KH * KW : kDwMaxTaps];
+  DwSource src(g);
   for (int64_t co = c0; co < c1; ++co) {
     const int64_t ci = co / g.Og;
     for (int64_t t = 0; t < taps; ++t) acc[t] = V::zero();
     for (int64_t n = 0; n < g.N; ++n) {
-      const float* xc = x + (n * g.C + ci) * g.H * g.W;
+      src.set_plane(g, x + (n * g.C + ci) * g.H * g.W);
       const float* gc = gy + (n * g.Cout + co) * g.P;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         for (int64_t ch = 0; ch < chunks; ++ch) {
@@ -118,10 +166,9 @@ void dw_fast_backward_weight_k(const ConvGeom& g, const float* x, const float* g
           for (int64_t i = 0; i < kh; ++i) {
             const int64_t ih = oh * g.sh - g.ph + i * g.dh;
             if (ih < 0 || ih >= g.H) continue;
-            const float* row = xc + ih * g.W + ow0 - g.pw;
 #pragma GCC unroll 8
             for (int64_t jj = 0; jj < kw; ++jj)
-              acc[i * kw + jj] = V::fma(gv, V::load(masks[jj * chunks + ch].m, dw_at(row, jj * g.dw)), acc[i * kw + jj]);
+              acc[i * kw + jj] = V::fma(gv, V::load(masks[jj * chunks + ch].m, src.row(ih, jj, ow0)), acc[i * kw + jj]);
           }
         }
       }

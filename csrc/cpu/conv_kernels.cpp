@@ -320,7 +320,7 @@ void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
 #include "cpu/conv_depthwise_impl.h"
 
 // float32 runs the copy compiled for the active ISA (auto-vectorised over output columns);
-// on AVX-512 / AVX2 with sw == 1, the register-accumulator kernels
+// on AVX-512 / AVX2 with sw 1 or 2, the register-accumulator kernels
 // (conv_depthwise_fast_impl.h).
 struct DepthwiseFns {
   DepthwiseForwardFn forward;
@@ -331,12 +331,12 @@ template <typename T>
 DepthwiseFns depthwise_fns(const ConvGeom& g) {
   if constexpr (std::is_same_v<T, float>) {
 #ifdef NN_CORE_X86
-    if (active_isa() == Isa::Avx512 && g.sw == 1)
-      return {depthwise_forward_s1_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_s1_avx512};
+    if (active_isa() == Isa::Avx512 && (g.sw == 1 || g.sw == 2))
+      return {depthwise_forward_fast_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_fast_avx512};
     if (active_isa() == Isa::Avx512)
       return {depthwise_forward_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_avx512};
-    if (active_isa() == Isa::Avx2 && g.sw == 1)
-      return {depthwise_forward_s1_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_s1_avx2};
+    if (active_isa() == Isa::Avx2 && (g.sw == 1 || g.sw == 2))
+      return {depthwise_forward_fast_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_fast_avx2};
     if (active_isa() == Isa::Avx2)
       return {depthwise_forward_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_avx2};
 #endif
@@ -375,7 +375,7 @@ void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx)
       std::vector<float> wf(static_cast<size_t>(g.C * taps));
       for (int64_t c = 0; c < g.C; ++c)
         for (int64_t r = 0; r < taps; ++r) wf[c * taps + taps - 1 - r] = w[c * taps + r];
-      const DepthwiseForwardFn fwd = active_isa() == Isa::Avx512 ? depthwise_forward_s1_avx512 : depthwise_forward_s1_avx2;
+      const DepthwiseForwardFn fwd = active_isa() == Isa::Avx512 ? depthwise_forward_fast_avx512 : depthwise_forward_fast_avx2;
       parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) { fwd(t, gy, wf.data(), nullptr, dx, false, i0, i1); });
       return;
     }
