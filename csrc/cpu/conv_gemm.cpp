@@ -5,7 +5,8 @@
 // [Input gradient as a conv]); and the weight gradient as a GEMM over the batch's output
 // positions (Note [Implicit weight gradient]).
 //
-// Loop nest (per thread, over a contiguous share of the items (n, g, q), q innermost):
+// Loop nest (per thread, over a contiguous share of the items (n, g, q), q innermost,
+// or (g, q) when panels run across images, Note [Column panels across images]):
 //   item (image n, group g, column panel q of NR output positions):
 //     kb over K in equal blocks of at most the kernel's kc:
 //       pack B panel (kc x NR) from image n       (stays in L1)
