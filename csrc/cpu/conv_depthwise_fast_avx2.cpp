@@ -4,6 +4,7 @@
 // gradient (stride 1, multiplier 1) is the forward kernel on gy with the flipped taps.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -46,6 +47,11 @@ void depthwise_backward_weight_fast_avx2(const ConvGeom& g, const float* x, cons
                                        int64_t c1) {
   if (g.kh * g.kw > kDwMaxTaps) return depthwise_backward_weight_avx2(g, x, gy, dw, c0, c1);
   dw_fast_backward_weight<V256>(g, x, gy, dw, c0, c1);
+}
+
+void depthwise_backward_input_fast_avx2(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0,
+                                     int64_t i1) {
+  dw_fast_backward_input<V256>(g, gy, w, dx, i0, i1);
 }
 
 }  // namespace nn::cpu

@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -41,6 +42,11 @@ void depthwise_backward_weight_fast_avx512(const ConvGeom& g, const float* x, co
                                          int64_t c1) {
   if (g.kh * g.kw > kDwMaxTaps) return depthwise_backward_weight_avx512(g, x, gy, dw, c0, c1);
   dw_fast_backward_weight<V512>(g, x, gy, dw, c0, c1);
+}
+
+void depthwise_backward_input_fast_avx512(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0,
+                                     int64_t i1) {
+  dw_fast_backward_input<V512>(g, gy, w, dx, i0, i1);
 }
 
 }  // namespace nn::cpu

@@ -182,3 +182,64 @@ void dw_fast_backward_weight(const ConvGeom& g, const float* x, const float* gy,
   if (g.kh == 3 && g.kw == 3) return dw_fast_backward_weight_k<V, 3, 3>(g, x, gy, dw, c0, c1);
   dw_fast_backward_weight_k<V, 0, 0>(g, x, gy, dw, c0, c1);
 }
+
+// Input gradient, items (n, ci): every output column scatters into the input columns it
+// read, through the same column phases (Note [Depthwise column phases]) kept as a
+// scratch accumulator per plane: for each tap a masked load, fma and masked store of
+// kLanes consecutive phase columns; then the phases are interleaved into dx.
+template <typename V, int KH, int KW>
+void dw_fast_backward_input_k(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0,
+                              int64_t i1) {
+  constexpr int L = V::kLanes;
+  const int64_t kh = KH ? KH : g.kh, kw = KW ? KW : g.kw, taps = kh * kw;
+  const int64_t chunks = (g.OW + L - 1) / L;
+  const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
+  std::vector<DwMask<V>> masks;
+  for (unsigned b : bits) masks.push_back({V::mask(b)});
+  const DwSource src(g);  // phase strides and tap offsets
+  const int64_t phase0 = g.H * src.ld[0];
+  std::vector<float> acc(static_cast<size_t>(g.sw == 1 ? g.H * g.W : phase0 + g.H * src.ld[1]));
+  float* base[2] = {acc.data(), acc.data() + (g.sw == 1 ? 0 : phase0)};
+  for (int64_t item = i0; item < i1; ++item) {
+    const int64_t n = item / g.C, ci = item % g.C;
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t co = ci * g.Og; co < (ci + 1) * g.Og; ++co) {
+      const float* wc = w + co * taps;
+      const float* gc = gy + (n * g.Cout + co) * g.P;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        for (int64_t ch = 0; ch < chunks; ++ch) {
+          const int64_t ow0 = ch * L;
+          const typename V::Reg gv = V::load(V::mask(dw_tail_bits(g.OW - ow0, L)), gc + oh * g.OW + ow0);
+#pragma GCC unroll 8
+          for (int64_t i = 0; i < kh; ++i) {
+            const int64_t ih = oh * g.sh - g.ph + i * g.dh;
+            if (ih < 0 || ih >= g.H) continue;
+#pragma GCC unroll 8
+            for (int64_t jj = 0; jj < kw; ++jj) {
+              const int64_t q = src.tap_q[jj];
+              // masked-off lanes are neither read nor written, so p may point before acc
+              float* p = const_cast<float*>(dw_at(base[q], ih * src.ld[q] + ow0 + src.tap_off[jj]));
+              const typename V::Mask m = masks[jj * chunks + ch].m;
+              V::store(p, m, V::fma(V::set1(wc[i * kw + jj]), gv, V::load(m, p)));
+            }
+          }
+        }
+      }
+    }
+    float* dxc = dx + item * g.H * g.W;
+    if (g.sw == 1) {
+      std::copy(acc.begin(), acc.end(), dxc);
+      continue;
+    }
+    for (int64_t h = 0; h < g.H; ++h) {
+      for (int64_t k = 0; k < src.ld[0]; ++k) dxc[h * g.W + 2 * k] = base[0][h * src.ld[0] + k];
+      for (int64_t k = 0; k < src.ld[1]; ++k) dxc[h * g.W + 2 * k + 1] = base[1][h * src.ld[1] + k];
+    }
+  }
+}
+
+template <typename V>
+void dw_fast_backward_input(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0, int64_t i1) {
+  if (g.kh == 3 && g.kw == 3) return dw_fast_backward_input_k<V, 3, 3>(g, gy, w, dx, i0, i1);
+  dw_fast_backward_input_k<V, 0, 0>(g, gy, w, dx, i0, i1);
+}

@@ -332,11 +332,11 @@ DepthwiseFns depthwise_fns(const ConvGeom& g) {
   if constexpr (std::is_same_v<T, float>) {
 #ifdef NN_CORE_X86
     if (active_isa() == Isa::Avx512 && (g.sw == 1 || g.sw == 2))
-      return {depthwise_forward_fast_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_fast_avx512};
+      return {depthwise_forward_fast_avx512, depthwise_backward_input_fast_avx512, depthwise_backward_weight_fast_avx512};
     if (active_isa() == Isa::Avx512)
       return {depthwise_forward_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_avx512};
     if (active_isa() == Isa::Avx2 && (g.sw == 1 || g.sw == 2))
-      return {depthwise_forward_fast_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_fast_avx2};
+      return {depthwise_forward_fast_avx2, depthwise_backward_input_fast_avx2, depthwise_backward_weight_fast_avx2};
     if (active_isa() == Isa::Avx2)
       return {depthwise_forward_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_avx2};
 #endif

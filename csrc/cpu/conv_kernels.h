@@ -37,7 +37,9 @@ NN_DECLARE_DEPTHWISE(avx512)
   void depthwise_forward_fast_##isa(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, \
                                   bool relu, int64_t i0, int64_t i1);                                            \
   void depthwise_backward_weight_fast_##isa(const ConvGeom& g, const float* x, const float* gy, float* dw,          \
-                                          int64_t c0, int64_t c1);
+                                          int64_t c0, int64_t c1);                                                     \
+  void depthwise_backward_input_fast_##isa(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0, \
+                                         int64_t i1);
 NN_DECLARE_DEPTHWISE_FAST(avx512)
 NN_DECLARE_DEPTHWISE_FAST(avx2)
 #undef NN_DECLARE_DEPTHWISE_FAST
