@@ -32,6 +32,28 @@ struct V256 {
     const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
   }
+  static int64_t deinterleave(const float* in, int64_t n, float* even, float* odd) {
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+      const __m256 a = _mm256_loadu_ps(in + 2 * k), b = _mm256_loadu_ps(in + 2 * k + 8);
+      // [a0 a2 b0 b2 | a4 a6 b4 b6] -> 64-bit lanes 0 2 1 3 -> [a0 a2 a4 a6 b0 b2 b4 b6]
+      const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+      const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+      _mm256_storeu_ps(even + k, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xd8)));
+      _mm256_storeu_ps(odd + k, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xd8)));
+    }
+    return k;
+  }
+  static int64_t interleave(const float* even, const float* odd, int64_t n, float* out) {
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+      const __m256 e = _mm256_loadu_ps(even + k), o = _mm256_loadu_ps(odd + k);
+      const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);  // [e0 o0 e1 o1 | e4 o4 e5 o5], [e2 ..]
+      _mm256_storeu_ps(out + 2 * k, _mm256_permute2f128_ps(lo, hi, 0x20));
+      _mm256_storeu_ps(out + 2 * k + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+    return k;
+  }
 };
 
 #include "cpu/conv_depthwise_fast_impl.h"
@@ -51,6 +73,7 @@ void depthwise_backward_weight_fast_avx2(const ConvGeom& g, const float* x, cons
 
 void depthwise_backward_input_fast_avx2(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0,
                                      int64_t i1) {
+  if (g.kh > kDwMaxRows) return depthwise_backward_input_avx2(g, gy, w, dx, i0, i1);
   dw_fast_backward_input<V256>(g, gy, w, dx, i0, i1);
 }
 

@@ -27,6 +27,28 @@ struct V512 {
   static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
   static Reg relu(Reg v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }  // max(0, NaN) = NaN
   static float sum(Reg v) { return _mm512_reduce_add_ps(v); }
+  static int64_t deinterleave(const float* in, int64_t n, float* even, float* odd) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+      const __m512 a = _mm512_loadu_ps(in + 2 * k), b = _mm512_loadu_ps(in + 2 * k + 16);
+      _mm512_storeu_ps(even + k, _mm512_permutex2var_ps(a, ie, b));
+      _mm512_storeu_ps(odd + k, _mm512_permutex2var_ps(a, io, b));
+    }
+    return k;
+  }
+  static int64_t interleave(const float* even, const float* odd, int64_t n, float* out) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+      const __m512 e = _mm512_loadu_ps(even + k), o = _mm512_loadu_ps(odd + k);
+      _mm512_storeu_ps(out + 2 * k, _mm512_permutex2var_ps(e, lo, o));
+      _mm512_storeu_ps(out + 2 * k + 16, _mm512_permutex2var_ps(e, hi, o));
+    }
+    return k;
+  }
 };
 
 #include "cpu/conv_depthwise_fast_impl.h"
@@ -46,6 +68,7 @@ void depthwise_backward_weight_fast_avx512(const ConvGeom& g, const float* x, co
 
 void depthwise_backward_input_fast_avx512(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0,
                                      int64_t i1) {
+  if (g.kh > kDwMaxRows) return depthwise_backward_input_avx512(g, gy, w, dx, i0, i1);
   dw_fast_backward_input<V512>(g, gy, w, dx, i0, i1);
 }
 

@@ -1,7 +1,9 @@
 // conv_depthwise_fast_impl.h — the register-accumulator depthwise kernels for sw 1 or 2
 // (any kernel, sh, padding, dilation), float32, written once over a vector traits type
 // V (lanes V::kLanes; zero, set1, masked load/store, fma, relu, horizontal sum) and
-// compiled per ISA: included inside an anonymous namespace by
+// compiled per ISA. V also provides deinterleave(in, n, even, odd) (even[k] = in[2k],
+// odd[k] = in[2k+1] for k below the returned count <= n) and interleave(even, odd, n, out)
+// (the inverse). Included inside an anonymous namespace by
 // conv_depthwise_fast_avx512.cpp and conv_depthwise_fast_avx2.cpp after their V.
 // One vector covers kLanes output columns; padding columns are masked loads (no padded
 // copy of the plane) and rows outside the image are skipped. The plain loops they are
@@ -46,6 +48,7 @@ inline const float* dw_at(const float* p, int64_t off) {
 // split into its even (q = 0, ceil(W/2) columns) and odd (q = 1, floor(W/2)) columns,
 // and tap jj reads phase q at column ow + off, unit stride again. With sw == 1 the
 // plane is read in place (q = 0, off = s).
+template <typename V>
 struct DwSource {
   int64_t ld[2] = {0, 0};       // row stride of each phase
   const float* base[2] = {nullptr, nullptr};
@@ -76,8 +79,9 @@ struct DwSource {
     float* odd = buf.data() + g.H * ld[0];
     for (int64_t h = 0; h < g.H; ++h) {
       const float* in = xc + h * g.W;
-      for (int64_t k = 0; k < ld[0]; ++k) even[h * ld[0] + k] = in[2 * k];
-      for (int64_t k = 0; k < ld[1]; ++k) odd[h * ld[1] + k] = in[2 * k + 1];
+      const int64_t done = V::deinterleave(in, ld[1], even + h * ld[0], odd + h * ld[1]);
+      for (int64_t k = done; k < ld[0]; ++k) even[h * ld[0] + k] = in[2 * k];
+      for (int64_t k = done; k < ld[1]; ++k) odd[h * ld[1] + k] = in[2 * k + 1];
     }
   }
   // Lane l of the result reads input row ih at output column ow0 + l for tap column jj.
@@ -98,7 +102,7 @@ void dw_fast_forward_k(const ConvGeom& g, const float* x, const float* w, const 
   const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
   std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
   for (unsigned b : bits) masks.push_back({V::mask(b)});
-  DwSource src(g);
+  DwSource<V> src(g);
   for (int64_t item = i0; item < i1; ++item) {
     const int64_t n = item / g.Cout, co = item % g.Cout, ci = co / g.Og;
     src.set_plane(g, x + (n * g.C + ci) * g.H * g.W);
@@ -138,8 +142,9 @@ void dw_fast_forward(const ConvGeom& g, const float* x, const float* w, const fl
   dw_fast_forward_k<V, 0, 0>(g, x, w, bias, y, relu, i0, i1);
 }
 
-// Kernels of at most kDwMaxTaps taps (the caller checks).
+// Kernels of at most kDwMaxTaps taps / kDwMaxRows rows (the callers check).
 constexpr int64_t kDwMaxTaps = 25;
+constexpr int64_t kDwMaxRows = 25;
 
 template <typename V, int KH, int KW>
 void dw_fast_backward_weight_k(const ConvGeom& g, const float* x, const float* gy, float* dw, int64_t c0,
@@ -151,7 +156,7 @@ void dw_fast_backward_weight_k(const ConvGeom& g, const float* x, const float* g
   std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
   for (unsigned b : bits) masks.push_back({V::mask(b)});
   typename V::Reg acc[KH * KW > 0 ? KH * KW : kDwMaxTaps];
-  DwSource src(g);
+  DwSource<V> src(g);
   for (int64_t co = c0; co < c1; ++co) {
     const int64_t ci = co / g.Og;
     for (int64_t t = 0; t < taps; ++t) acc[t] = V::zero();
@@ -183,61 +188,81 @@ void dw_fast_backward_weight(const ConvGeom& g, const float* x, const float* gy,
   dw_fast_backward_weight_k<V, 0, 0>(g, x, gy, dw, c0, c1);
 }
 
-// Input gradient, items (n, ci): every output column scatters into the input columns it
-// read, through the same column phases (Note [Depthwise column phases]) kept as a
-// scratch accumulator per plane: for each tap a masked load, fma and masked store of
-// kLanes consecutive phase columns; then the phases are interleaved into dx.
+// Input gradient, items (n, ci), as a gather (no read-modify-write of dx): input row ih
+// and phase column k (input column 2k + q for sw == 2, k for sw == 1; Note [Depthwise
+// column phases]) collect, over the group's output channels co, the rows i with
+// ih + ph - i*dh = oh*sh (0 <= oh < OH) and the tap columns jj of phase q,
+//   w[co, i, jj] * gy[n, co, oh, k - off_jj]   (0 <= k - off_jj < OW),
+// kLanes consecutive k at a time in a register; the phases are then interleaved into dx.
 template <typename V, int KH, int KW>
 void dw_fast_backward_input_k(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0,
                               int64_t i1) {
   constexpr int L = V::kLanes;
   const int64_t kh = KH ? KH : g.kh, kw = KW ? KW : g.kw, taps = kh * kw;
-  const int64_t chunks = (g.OW + L - 1) / L;
-  const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
-  std::vector<DwMask<V>> masks;
-  for (unsigned b : bits) masks.push_back({V::mask(b)});
-  const DwSource src(g);  // phase strides and tap offsets
+  const DwSource<V> src(g);  // phase widths and tap phases / offsets
+  const int64_t phases = g.sw == 1 ? 1 : 2;
+  const int64_t kchunks = (src.ld[0] + L - 1) / L;  // ld[0] >= ld[1]
+  // masks[(jj*kchunks + ch)]: lanes k = ch*L + l inside phase tap_q[jj] whose gy column
+  // k - off lies in [0, OW); tails[q*kchunks + ch]: lanes inside phase q.
+  std::vector<DwMask<V>> masks, tails;
+  for (int64_t jj = 0; jj < kw; ++jj)
+    for (int64_t ch = 0; ch < kchunks; ++ch) {
+      unsigned bits = 0;
+      for (int l = 0; l < L; ++l) {
+        const int64_t k = ch * L + l, ow = k - src.tap_off[jj];
+        if (k < src.ld[src.tap_q[jj]] && ow >= 0 && ow < g.OW) bits |= 1u << l;
+      }
+      masks.push_back({V::mask(bits)});
+    }
+  for (int64_t q = 0; q < 2; ++q)
+    for (int64_t ch = 0; ch < kchunks; ++ch)
+      tails.push_back({V::mask(dw_tail_bits(src.ld[q] - ch * L, L))});
   const int64_t phase0 = g.H * src.ld[0];
-  std::vector<float> acc(static_cast<size_t>(g.sw == 1 ? g.H * g.W : phase0 + g.H * src.ld[1]));
-  float* base[2] = {acc.data(), acc.data() + (g.sw == 1 ? 0 : phase0)};
+  std::vector<float> scratch(static_cast<size_t>(g.sw == 1 ? 0 : phase0 + g.H * src.ld[1]));
+  int64_t oh_of[kDwMaxRows];  // per kernel row i: the output row feeding input row ih, or -1
   for (int64_t item = i0; item < i1; ++item) {
     const int64_t n = item / g.C, ci = item % g.C;
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    for (int64_t co = ci * g.Og; co < (ci + 1) * g.Og; ++co) {
-      const float* wc = w + co * taps;
-      const float* gc = gy + (n * g.Cout + co) * g.P;
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        for (int64_t ch = 0; ch < chunks; ++ch) {
-          const int64_t ow0 = ch * L;
-          const typename V::Reg gv = V::load(V::mask(dw_tail_bits(g.OW - ow0, L)), gc + oh * g.OW + ow0);
+    float* dxc = dx + item * g.H * g.W;
+    float* out[2] = {g.sw == 1 ? dxc : scratch.data(), scratch.data() + phase0};
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      for (int64_t i = 0; i < kh; ++i) {
+        const int64_t t = ih + g.ph - i * g.dh;
+        oh_of[i] = t >= 0 && t % g.sh == 0 && t / g.sh < g.OH ? t / g.sh : -1;
+      }
+      for (int64_t q = 0; q < phases; ++q) {
+        for (int64_t ch = 0; ch * L < src.ld[q]; ++ch) {
+          typename V::Reg acc = V::zero();
+          for (int64_t co = ci * g.Og; co < (ci + 1) * g.Og; ++co) {
+            const float* wc = w + co * taps;
+            const float* gc = gy + (n * g.Cout + co) * g.P + ch * L;
 #pragma GCC unroll 8
-          for (int64_t i = 0; i < kh; ++i) {
-            const int64_t ih = oh * g.sh - g.ph + i * g.dh;
-            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t i = 0; i < kh; ++i) {
+              if (oh_of[i] < 0) continue;
+              const float* row = gc + oh_of[i] * g.OW;
 #pragma GCC unroll 8
-            for (int64_t jj = 0; jj < kw; ++jj) {
-              const int64_t q = src.tap_q[jj];
-              // masked-off lanes are neither read nor written, so p may point before acc
-              float* p = const_cast<float*>(dw_at(base[q], ih * src.ld[q] + ow0 + src.tap_off[jj]));
-              const typename V::Mask m = masks[jj * chunks + ch].m;
-              V::store(p, m, V::fma(V::set1(wc[i * kw + jj]), gv, V::load(m, p)));
+              for (int64_t jj = 0; jj < kw; ++jj) {
+                if (src.tap_q[jj] != q) continue;
+                acc = V::fma(V::set1(wc[i * kw + jj]),
+                             V::load(masks[jj * kchunks + ch].m, dw_at(row, -src.tap_off[jj])), acc);
+              }
             }
           }
+          V::store(out[q] + ih * src.ld[q] + ch * L, tails[q * kchunks + ch].m, acc);
         }
       }
     }
-    float* dxc = dx + item * g.H * g.W;
-    if (g.sw == 1) {
-      std::copy(acc.begin(), acc.end(), dxc);
-      continue;
-    }
+    if (g.sw == 1) continue;
     for (int64_t h = 0; h < g.H; ++h) {
-      for (int64_t k = 0; k < src.ld[0]; ++k) dxc[h * g.W + 2 * k] = base[0][h * src.ld[0] + k];
-      for (int64_t k = 0; k < src.ld[1]; ++k) dxc[h * g.W + 2 * k + 1] = base[1][h * src.ld[1] + k];
+      const float* e = out[0] + h * src.ld[0];
+      const float* o = out[1] + h * src.ld[1];
+      const int64_t done = V::interleave(e, o, src.ld[1], dxc + h * g.W);
+      for (int64_t k = done; k < src.ld[0]; ++k) dxc[h * g.W + 2 * k] = e[k];
+      for (int64_t k = done; k < src.ld[1]; ++k) dxc[h * g.W + 2 * k + 1] = o[k];
     }
   }
 }
 
+// Kernels of at most kDwMaxRows rows (the caller checks).
 template <typename V>
 void dw_fast_backward_input(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0, int64_t i1) {
   if (g.kh == 3 && g.kw == 3) return dw_fast_backward_input_k<V, 3, 3>(g, gy, w, dx, i0, i1);
