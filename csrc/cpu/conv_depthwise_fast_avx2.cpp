@@ -1,7 +1,8 @@
 // conv_depthwise_fast_avx2.cpp — the register-accumulator depthwise kernels
 // (conv_depthwise_fast_impl.h) on 8-lane AVX2 vectors (masks as lane vectors for
 // maskload/maskstore); chosen at run time by conv_kernels.cpp for sw 1 or 2. The input
-// gradient (stride 1, multiplier 1) is the forward kernel on gy with the flipped taps.
+// gradient with stride 1 and multiplier 1 is the forward kernel on gy with the flipped
+// taps (conv_kernels.cpp), otherwise the gather kernel.
 #include <immintrin.h>
 
 #include <algorithm>

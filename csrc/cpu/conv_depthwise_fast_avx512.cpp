@@ -1,7 +1,8 @@
 // conv_depthwise_fast_avx512.cpp — the register-accumulator depthwise kernels
 // (conv_depthwise_fast_impl.h) on 16-lane AVX-512 vectors with mask registers; chosen
-// at run time by conv_kernels.cpp for sw 1 or 2. The input gradient (stride 1,
-// multiplier 1) is the forward kernel on gy with the flipped taps (conv_kernels.cpp).
+// at run time by conv_kernels.cpp for sw 1 or 2. The input gradient with stride 1 and
+// multiplier 1 is the forward kernel on gy with the flipped taps (conv_kernels.cpp),
+// otherwise the gather kernel.
 // GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsic headers (bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>

@@ -9,9 +9,9 @@
 // copy of the plane) and rows outside the image are skipped. The plain loops they are
 // tested against are conv_depthwise_impl.h (same results up to rounding).
 //
-// Layout as in conv_kernels.h. Items: forward (n, co) planes; weight gradient output
-// channels co (sum over n, oh, ow in that order per lane, then over the lanes), so it
-// does not depend on how the channels are split across threads.
+// Layout as in conv_kernels.h. Items: forward (n, co) planes; input gradient (n, ci)
+// planes; weight gradient output channels co (sum over n, oh, ow in that order per
+// lane, then over the lanes), so no result depends on how items are split across threads.
 
 // Lane masks of output chunk ch (columns [L*ch, L*ch + L)) at tap column jj: lanes whose
 // output column is < OW and whose input column lies in [0, W), as bits.
