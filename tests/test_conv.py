@@ -124,6 +124,106 @@ def test_conv2d_thread_counts_agree(rng, threads):
         nc.set_num_threads(before)
 
 
+# Shapes that reach the implicit-GEMM float32 paths (cpu/conv_gemm.cpp): several MR row
+# panels and column panels with ragged edges, K past the kernel's kc (two k blocks),
+# P past kc (position blocks inside one image), several images per position block,
+# Cg a multiple / not a multiple of the channel chunk (weight gradient), stride 2 in W
+# (reference packer), padding beyond the kernel's reach (negative padding in the input
+# gradient's conv), groups, dilation, fused relu, non-contiguous input.
+IMPLICIT_CASES = [
+    dict(x=(3, 32, 9, 7), w=(20, 32, 3, 3), padding=1),
+    dict(x=(2, 64, 10, 9), w=(30, 64, 3, 3), padding=1, relu=True),
+    dict(x=(2, 48, 25, 23), w=(16, 48, 3, 3), padding=1),
+    dict(x=(2, 40, 11, 10), w=(8, 40, 3, 2), stride=(2, 1), padding=(0, 2), dilation=(2, 1)),
+    dict(x=(3, 32, 12, 13), w=(16, 32, 3, 3), stride=2, padding=1),
+    dict(x=(2, 64, 8, 8), w=(32, 32, 3, 3), groups=2, padding=1, relu=True),
+    dict(x=(2, 32, 5, 6), w=(8, 32, 3, 3), padding=3),
+    dict(x=(2, 32, 9, 11), w=(6, 32, 3, 3), padding=3, dilation=3),
+    dict(x=(2, 32, 7, 9), w=(12, 32, 3, 3), padding=1, noncontig=True),
+    dict(x=(17, 24, 6, 5), w=(15, 24, 1, 1)),
+    # small outputs: column panels across images (7x7, 2x2, 1x1 outputs; N*P ragged)
+    dict(x=(5, 32, 7, 7), w=(20, 32, 3, 3), padding=1, relu=True),
+    dict(x=(9, 16, 4, 4), w=(6, 16, 3, 3), stride=2, padding=1),
+    dict(x=(37, 8, 3, 3), w=(5, 8, 3, 3)),
+    dict(x=(3, 40, 14, 14), w=(16, 20, 3, 3), padding=1, groups=2),
+    # depthwise, sw == 1 (AVX-512 register kernels): several / ragged 16-column chunks,
+    # dilation, sh 2, multiplier 2, padding past the kernel's reach, 5x5
+    dict(x=(2, 5, 11, 37), w=(5, 1, 3, 3), groups=5, padding=1, relu=True),
+    dict(x=(2, 4, 13, 19), w=(4, 1, 3, 3), groups=4, padding=2, dilation=2),
+    dict(x=(3, 4, 12, 17), w=(4, 1, 3, 2), groups=4, stride=(2, 1), padding=(1, 2)),
+    dict(x=(2, 3, 9, 16), w=(6, 1, 3, 3), groups=3, padding=1),
+    dict(x=(2, 3, 6, 7), w=(3, 1, 3, 3), groups=3, padding=3),
+    dict(x=(2, 3, 10, 21), w=(3, 1, 5, 5), groups=3, padding=2, noncontig=True),
+    # depthwise, sw == 2 (even / odd column phases): odd and even widths, dilation,
+    # multiplier 2, 5x5, relu
+    dict(x=(2, 3, 9, 17), w=(6, 1, 3, 3), groups=3, stride=(1, 2), padding=(1, 2), dilation=(1, 2)),
+    dict(x=(2, 4, 11, 12), w=(4, 1, 5, 5), groups=4, stride=2, padding=2, relu=True),
+    dict(x=(3, 2, 8, 40), w=(2, 1, 3, 3), groups=2, stride=2, padding=1),
+]
+
+
+@pytest.mark.parametrize("case", IMPLICIT_CASES, ids=lambda c: f"{c['x']}-{c['w']}")
+def test_conv2d_implicit_gemm_every_isa(rng, case):
+    for isa in C._supported_isas():
+        C._set_isa(isa)
+        try:
+            kw = dict(case)
+            check_conv(rng, kw.pop("x"), kw.pop("w"), **kw)
+        finally:
+            C._set_isa(None)
+
+
+def test_conv2d_random_geometries_every_isa(rng):
+    """Random kernel sizes, strides, paddings (up to past the kernel's reach), dilations,
+    groups, channel counts (K past kc, Cg around the weight gradient's channel chunks),
+    batch and image sizes (column panels inside and across images), on every ISA."""
+    cases = []
+    for _ in range(12):
+        kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        dh, dw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        ph, pw = int(rng.integers(0, dh * (kh - 1) + 2)), int(rng.integers(0, dw * (kw - 1) + 2))
+        groups = int(rng.choice([1, 1, 2, 3]))
+        cg = int(rng.choice([1, 5, 16, 24, 33, 64]))
+        og = int(rng.integers(1, 30))
+        h, w = int(rng.integers(dh * (kh - 1) + 1, 15)), int(rng.integers(dw * (kw - 1) + 1, 15))
+        n = int(rng.integers(1, 6))
+        cases.append(dict(x=(n, cg * groups, h, w), w=(og * groups, cg, kh, kw), stride=(sh, sw),
+                          padding=(ph, pw), dilation=(dh, dw), groups=groups, relu=bool(rng.integers(0, 2))))
+    for isa in C._supported_isas():
+        C._set_isa(isa)
+        try:
+            for case in cases:
+                kw = dict(case)
+                check_conv(rng, kw.pop("x"), kw.pop("w"), **kw)
+        finally:
+            C._set_isa(None)
+
+
+@pytest.mark.parametrize("case", IMPLICIT_CASES[:3] + IMPLICIT_CASES[5:6] + IMPLICIT_CASES[10:12] + IMPLICIT_CASES[14:16] + IMPLICIT_CASES[-2:], ids=lambda c: f"{c['x']}-{c['w']}")
+def test_conv2d_gradients_bitwise_same_for_1_2_3_threads(rng, case):
+    kw = dict(case)
+    kw.pop("relu", None)
+    xs, ws = kw.pop("x"), kw.pop("w")
+    x64, w64, g64 = rng.standard_normal(xs), rng.standard_normal(ws), None
+    before = nc.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            nc.set_num_threads(threads)
+            x, w = t(x64, requires_grad=True), t(w64, requires_grad=True)
+            y = C.conv2d(x, w, None, **kw)
+            if g64 is None:
+                g64 = rng.standard_normal(y.shape)
+            y.backward(t(g64))
+            results.append([npy(y), npy(x.grad), npy(w.grad)])
+    finally:
+        nc.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_padding_same_even_kernel_matches_explicit_asymmetric_pad(rng):
     x64 = rng.standard_normal((1, 2, 6, 7))
     w64 = rng.standard_normal((3, 2, 4, 2))

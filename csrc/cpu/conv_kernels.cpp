@@ -14,6 +14,12 @@
 // float32 runs nn::gemm::sgemm with the epilogue (BiasKind::PerRow, Activation::Relu)
 // fused into the write-back; float64 runs gemm_ref<double> (tests, gradcheck).
 //
+// float32 non-depthwise convolutions mostly take the implicit-GEMM kernels instead
+// (cpu/conv_gemm.cpp: no col matrix, B panels packed straight from the image): the
+// forward always, the input gradient for stride 1 (a forward conv of gy with the
+// flipped weight), the weight gradient where conv_weight_grad_implicit_pays (a function
+// of the geometry only). The im2col paths below serve float64 and the rest.
+//
 // Threads: parallel_for over (image block, group) items (Note [Image blocks]), each
 // with its own scratch col buffer and a single-threaded GEMM (sgemm runs serially inside
 // a parallel region); with one item the GEMM itself is threaded. The weight gradient
@@ -26,6 +32,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/conv_gemm.h"
 #include "cpu/conv_kernels.h"
 #include "cpu/cpu_features.h"
 #include "cpu/dtype_dispatch.h"
@@ -312,29 +319,37 @@ void backward_weight_gemm(const ConvGeom& g, const T* x, const T* gy, T* dw) {
 // ---- depthwise (C/G == 1): direct loops (conv_depthwise_impl.h) -----------------------
 #include "cpu/conv_depthwise_impl.h"
 
-// float32 runs the copy compiled for the active ISA (auto-vectorised over output columns).
+// float32 runs the copy compiled for the active ISA (auto-vectorised over output columns);
+// on AVX-512 / AVX2 with sw 1 or 2, the register-accumulator kernels
+// (conv_depthwise_fast_impl.h).
 struct DepthwiseFns {
   DepthwiseForwardFn forward;
   DepthwiseBackwardInputFn backward_input;
   DepthwiseBackwardWeightFn backward_weight;
 };
 template <typename T>
-DepthwiseFns depthwise_fns() {
+DepthwiseFns depthwise_fns(const ConvGeom& g) {
   if constexpr (std::is_same_v<T, float>) {
 #ifdef NN_CORE_X86
+    if (active_isa() == Isa::Avx512 && (g.sw == 1 || g.sw == 2))
+      return {depthwise_forward_fast_avx512, depthwise_backward_input_fast_avx512, depthwise_backward_weight_fast_avx512};
     if (active_isa() == Isa::Avx512)
       return {depthwise_forward_avx512, depthwise_backward_input_avx512, depthwise_backward_weight_avx512};
+    if (active_isa() == Isa::Avx2 && (g.sw == 1 || g.sw == 2))
+      return {depthwise_forward_fast_avx2, depthwise_backward_input_fast_avx2, depthwise_backward_weight_fast_avx2};
     if (active_isa() == Isa::Avx2)
       return {depthwise_forward_avx2, depthwise_backward_input_avx2, depthwise_backward_weight_avx2};
 #endif
+    (void)g;
     return {dw_forward_range<float>, dw_backward_input_range<float>, dw_backward_weight_range<float>};
   }
+  (void)g;
   return {};
 }
 
 template <typename T>
 void forward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, bool relu) {
-  const DepthwiseFns f = depthwise_fns<T>();
+  const DepthwiseFns f = depthwise_fns<T>(g);
   parallel_for(0, g.N * g.Cout, 1, [&](int64_t i0, int64_t i1) {
     if constexpr (std::is_same_v<T, float>) f.forward(g, x, w, bias, y, relu, i0, i1);
     else dw_forward_range<T>(g, x, w, bias, y, relu, i0, i1);
@@ -343,7 +358,30 @@ void forward_depthwise(const ConvGeom& g, const T* x, const T* w, const T* bias,
 
 template <typename T>
 void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx) {
-  const DepthwiseFns f = depthwise_fns<T>();
+#ifdef NN_CORE_X86
+  if constexpr (std::is_same_v<T, float>) {
+    // Stride 1, multiplier 1: the forward kernel on gy with the flipped taps (Note [Input
+    // gradient as a conv], conv_gemm.cpp).
+    if (active_isa() != Isa::Generic && g.sh == 1 && g.sw == 1 && g.Og == 1) {
+      ConvGeom t = g;
+      t.H = g.OH;
+      t.W = g.OW;
+      t.OH = g.H;
+      t.OW = g.W;
+      t.P = g.H * g.W;
+      t.ph = g.dh * (g.kh - 1) - g.ph;
+      t.pw = g.dw * (g.kw - 1) - g.pw;
+      const int64_t taps = g.kh * g.kw;
+      std::vector<float> wf(static_cast<size_t>(g.C * taps));
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t r = 0; r < taps; ++r) wf[c * taps + taps - 1 - r] = w[c * taps + r];
+      const DepthwiseForwardFn fwd = active_isa() == Isa::Avx512 ? depthwise_forward_fast_avx512 : depthwise_forward_fast_avx2;
+      parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) { fwd(t, gy, wf.data(), nullptr, dx, false, i0, i1); });
+      return;
+    }
+  }
+#endif
+  const DepthwiseFns f = depthwise_fns<T>(g);
   parallel_for(0, g.N * g.C, 1, [&](int64_t i0, int64_t i1) {
     if constexpr (std::is_same_v<T, float>) f.backward_input(g, gy, w, dx, i0, i1);
     else dw_backward_input_range<T>(g, gy, w, dx, i0, i1);
@@ -352,7 +390,7 @@ void backward_input_depthwise(const ConvGeom& g, const T* gy, const T* w, T* dx)
 
 template <typename T>
 void backward_weight_depthwise(const ConvGeom& g, const T* x, const T* gy, T* dw) {
-  const DepthwiseFns f = depthwise_fns<T>();
+  const DepthwiseFns f = depthwise_fns<T>(g);
   parallel_for(0, g.Cout, 1, [&](int64_t c0, int64_t c1) {
     if constexpr (std::is_same_v<T, float>) f.backward_weight(g, x, gy, dw, c0, c1);
     else dw_backward_weight_range<T>(g, x, gy, dw, c0, c1);
@@ -379,6 +417,8 @@ void conv_forward_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, c
     }
     if (g.Cg == 1 && g.G > 1)
       forward_depthwise<T>(g, x.data<T>(), w.data<T>(), b, y.data<T>(), relu);
+    else if constexpr (std::is_same_v<T, float>)
+      conv2d_forward_implicit(g, x.data<float>(), w.data<float>(), b, y.data<float>(), relu);
     else
       forward_gemm<T>(g, x.data<T>(), w.data<T>(), b, y.data<T>(), relu);
   });
@@ -393,6 +433,9 @@ void conv_backward_input_kernel(const Tensor& gy, const Tensor& w, const Tensor&
       std::fill(dx.data<T>(), dx.data<T>() + dx.numel(), T(0));
     } else if (g.Cg == 1 && g.G > 1) {
       backward_input_depthwise<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
+    } else if (std::is_same_v<T, float> && g.sh == 1 && g.sw == 1) {
+      conv2d_backward_input_implicit(g, reinterpret_cast<const float*>(gy.data<T>()),
+                                     reinterpret_cast<const float*>(w.data<T>()), reinterpret_cast<float*>(dx.data<T>()));
     } else {
       backward_input_gemm<T>(g, gy.data<T>(), w.data<T>(), dx.data<T>());
     }
@@ -408,6 +451,9 @@ void conv_backward_weight_kernel(const Tensor& x, const Tensor& gy, const Tensor
       std::fill(dw.data<T>(), dw.data<T>() + dw.numel(), T(0));
     } else if (g.Cg == 1 && g.G > 1) {
       backward_weight_depthwise<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>());
+    } else if (std::is_same_v<T, float> && conv_weight_grad_implicit_pays(g)) {
+      conv2d_backward_weight_implicit(g, reinterpret_cast<const float*>(x.data<T>()),
+                                      reinterpret_cast<const float*>(gy.data<T>()), reinterpret_cast<float*>(dw.data<T>()));
     } else {
       backward_weight_gemm<T>(g, x.data<T>(), gy.data<T>(), dw.data<T>());
     }

@@ -31,6 +31,18 @@ using DepthwiseBackwardWeightFn = void (*)(const ConvGeom& g, const float* x, co
   void depthwise_backward_weight_##isa(const ConvGeom& g, const float* x, const float* gy, float* dw,          \
                                        int64_t c0, int64_t c1);
 NN_DECLARE_DEPTHWISE(avx512)
+// sw 1 or 2 (conv_depthwise_fast_impl.h; conv_depthwise_fast_avx512.cpp / _avx2.cpp):
+// register accumulators, masked borders.
+#define NN_DECLARE_DEPTHWISE_FAST(isa)                                                                             \
+  void depthwise_forward_fast_##isa(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, \
+                                  bool relu, int64_t i0, int64_t i1);                                            \
+  void depthwise_backward_weight_fast_##isa(const ConvGeom& g, const float* x, const float* gy, float* dw,          \
+                                          int64_t c0, int64_t c1);                                                     \
+  void depthwise_backward_input_fast_##isa(const ConvGeom& g, const float* gy, const float* w, float* dx, int64_t i0, \
+                                         int64_t i1);
+NN_DECLARE_DEPTHWISE_FAST(avx512)
+NN_DECLARE_DEPTHWISE_FAST(avx2)
+#undef NN_DECLARE_DEPTHWISE_FAST
 NN_DECLARE_DEPTHWISE(avx2)
 #undef NN_DECLARE_DEPTHWISE
 
