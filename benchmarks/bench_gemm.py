@@ -13,7 +13,11 @@ for numpy's BLAS (the row is skipped when threadpoolctl is missing, since the pe
 thread count would be unknown), torch.set_num_threads for torch, intra_op_num_threads for
 onnxruntime. The onnxruntime peer is a one-node ONNX MatMul graph (built with the `onnx`
 package) whose two operands are graph inputs, the same product as ours; rows are skipped
-without onnx/onnxruntime.
+without onnx/onnxruntime. Its intra-op threads are told not to spin
+(session.intra_op.allow_spinning = 0): spinning, they kept a core busy for milliseconds
+after each run and slowed our next interleaved round (1024^3 at 2 threads: ours 6.0 ms
+alone, 10-16 ms right after an onnxruntime run), while onnxruntime's own time stayed the
+same without it (7.6-7.9 ms both ways).
 
 (1, 4096, 4096) is memory bound: test_gemv_bandwidth prints the GB/s at which each
 library reads its 64 MiB weight beside the machine's copy bandwidth (numpy copying the
@@ -65,6 +69,7 @@ def _onnx_matmul(m, k, n, threads):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see the module docstring
     session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     return lambda a, b: session.run(["Y"], {"A": a, "B": b})[0]
 

@@ -13,6 +13,14 @@ Minima rather than means because on a shared machine noise only ever adds time. 
 ratio, both minima, the peer's name, version and thread count go into the benchmark's
 `extra_info` (so --benchmark-json keeps them) and into the table that
 `pytest_terminal_summary` prints at the end of the session.
+
+Spinning peer threads: OpenBLAS's worker threads busy-wait for about 0.1 s after each
+call (THREAD_TIMEOUT, 2^28 cycles), so in interleaved 2-thread rounds they held a core
+through every one of our rounds that followed (1024^3: ours 5.6 ms alone, ~10 ms after
+numpy). Before numpy loads, this file sets OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, about
+0.4 ms, the order of libgomp's own spin) unless the environment sets it; numpy's times
+did not change with it. A benchmark whose peer has its own spinning pool says how it
+treats it (bench_gemm.py, onnxruntime).
 """
 from __future__ import annotations
 
@@ -23,6 +31,8 @@ import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
+
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")  # see the module docstring
 
 import pytest
 
