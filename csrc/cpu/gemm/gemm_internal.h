@@ -32,6 +32,12 @@ struct TileEpilogue {
   const float* bias = nullptr;  // already offset to the tile's first row (PerRow) or column
   BiasKind bias_kind = BiasKind::None;
   Activation act = Activation::None;
+  // Note [Interleaved B packing]: rows of the NEXT B micro-panel in the caller's B (unit
+  // column stride, row stride next_b_rs bytes). A kernel may prefetch the first 128 bytes
+  // of row k into L2 during its k-th step, for k < next_b_rows; others ignore it.
+  const char* next_b = nullptr;
+  int64_t next_b_rs = 0;
+  int64_t next_b_rows = 0;
 };
 
 // C tile (m x n, 1 <= m <= MR, 1 <= n <= NR) at c with row stride c_rs and unit column

@@ -10,7 +10,9 @@
 //   epilogue: c = act(alpha*acc + beta*c + bias) in that order; beta == 0 never reads
 //     C; Gelu is applied to the stored tile by apply_gelu_tile.
 //   prefetch: the first and last line of each C row are prefetched before the k loop
-//     (Note [Prefetch C]); the bytes in between belong to the same 128-byte row.
+//     (Note [Prefetch C]); the bytes in between belong to the same 128-byte row. When
+//     ep.next_b is set (Note [Interleaved B packing]), each k step also prefetches the
+//     first 128 bytes of one row of the next B micro-panel into L2.
 //   edges: m < 14 is a separate instantiation that keeps only m rows of accumulators;
 //     n < 32 uses masked loads/stores of C (and of a per-column bias), so nothing
 //     outside the m x n tile is read or written.
@@ -18,6 +20,8 @@
 // "undefined vector" idiom, GCC bug 105593); it is a false positive.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+
+#include <algorithm>
 
 #include "cpu/gemm/gemm_avx512_epilogue.h"
 #include "cpu/gemm/gemm_internal.h"
@@ -30,9 +34,11 @@ namespace {
 constexpr int kMr = 14;
 constexpr int kNr = 32;
 
-template <int kRows>
+template <int kRows, bool kPrefetchNextB>
 void sgemm_avx512_14x32_rows(int64_t kc, const float* a, const float* b, float* c,
                              int64_t c_rs, int n, const TileEpilogue& ep) {
+  const char* next_b = ep.next_b;
+  const int64_t next_b_steps = kPrefetchNextB ? std::min(kc, ep.next_b_rows) : 0;
   __m512 acc_lo[kRows];
   __m512 acc_hi[kRows];
 #pragma GCC unroll 14
@@ -46,6 +52,11 @@ void sgemm_avx512_14x32_rows(int64_t kc, const float* a, const float* b, float* 
   }
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
+    if (kPrefetchNextB && k < next_b_steps) {
+      _mm_prefetch(next_b, _MM_HINT_T1);
+      _mm_prefetch(next_b + 64, _MM_HINT_T1);
+      next_b += ep.next_b_rs;
+    }
     const __m512 b_lo = _mm512_load_ps(b);
     const __m512 b_hi = _mm512_load_ps(b + 16);
 #pragma GCC unroll 14
@@ -64,16 +75,16 @@ void sgemm_avx512_14x32_rows(int64_t kc, const float* a, const float* b, float* 
 using RowsKernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int,
                             const TileEpilogue&);
 
-constexpr RowsKernel kRowsKernels[kMr] = {
-    &sgemm_avx512_14x32_rows<1>,  &sgemm_avx512_14x32_rows<2>,  &sgemm_avx512_14x32_rows<3>,
-    &sgemm_avx512_14x32_rows<4>,  &sgemm_avx512_14x32_rows<5>,  &sgemm_avx512_14x32_rows<6>,
-    &sgemm_avx512_14x32_rows<7>,  &sgemm_avx512_14x32_rows<8>,  &sgemm_avx512_14x32_rows<9>,
-    &sgemm_avx512_14x32_rows<10>, &sgemm_avx512_14x32_rows<11>, &sgemm_avx512_14x32_rows<12>,
-    &sgemm_avx512_14x32_rows<13>, &sgemm_avx512_14x32_rows<14>};
+constexpr RowsKernel kRowsKernels[kMr] = {&sgemm_avx512_14x32_rows<1, false>, &sgemm_avx512_14x32_rows<2, false>, &sgemm_avx512_14x32_rows<3, false>, &sgemm_avx512_14x32_rows<4, false>, &sgemm_avx512_14x32_rows<5, false>, &sgemm_avx512_14x32_rows<6, false>, &sgemm_avx512_14x32_rows<7, false>, &sgemm_avx512_14x32_rows<8, false>, &sgemm_avx512_14x32_rows<9, false>, &sgemm_avx512_14x32_rows<10, false>, &sgemm_avx512_14x32_rows<11, false>, &sgemm_avx512_14x32_rows<12, false>, &sgemm_avx512_14x32_rows<13, false>, &sgemm_avx512_14x32_rows<14, false>};
+constexpr RowsKernel kRowsKernelsPrefetch[kMr] = {&sgemm_avx512_14x32_rows<1, true>, &sgemm_avx512_14x32_rows<2, true>, &sgemm_avx512_14x32_rows<3, true>, &sgemm_avx512_14x32_rows<4, true>, &sgemm_avx512_14x32_rows<5, true>, &sgemm_avx512_14x32_rows<6, true>, &sgemm_avx512_14x32_rows<7, true>, &sgemm_avx512_14x32_rows<8, true>, &sgemm_avx512_14x32_rows<9, true>, &sgemm_avx512_14x32_rows<10, true>, &sgemm_avx512_14x32_rows<11, true>, &sgemm_avx512_14x32_rows<12, true>, &sgemm_avx512_14x32_rows<13, true>, &sgemm_avx512_14x32_rows<14, true>};
 
 void sgemm_avx512_14x32(int64_t kc, const float* a_panel, const float* b_panel, float* c,
                         int64_t c_rs, int m, int n, const TileEpilogue& ep) {
-  kRowsKernels[m - 1](kc, a_panel, b_panel, c, c_rs, n, ep);
+  if (ep.next_b != nullptr) {
+    kRowsKernelsPrefetch[m - 1](kc, a_panel, b_panel, c, c_rs, n, ep);
+  } else {
+    kRowsKernels[m - 1](kc, a_panel, b_panel, c, c_rs, n, ep);
+  }
 }
 
 }  // namespace
