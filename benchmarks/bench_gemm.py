@@ -173,8 +173,8 @@ def test_gemv_bandwidth(threads, compare, num_threads):
     num_threads(threads)
     weight_bytes = b.nbytes
     with BlasThreads()(threads):
-        compare("gemv 1x4096x4096 (GB/s: see -s)", threads, lambda: x @ y, "numpy", lambda: a @ b, str(threads),
-                flops=2.0 * m * k * n)
+        result = compare("gemv 1x4096x4096 (GB/s: see -s)", threads, lambda: x @ y, "numpy", lambda: a @ b,
+                         str(threads), flops=2.0 * m * k * n)
         ours_s = _best_seconds(lambda: x @ y)
         numpy_s = _best_seconds(lambda: a @ b)
     dst = np.empty_like(b)
@@ -183,6 +183,10 @@ def test_gemv_bandwidth(threads, compare, num_threads):
         def copy():
             list(pool.map(lambda rows: np.copyto(dst[rows[0]:rows[-1] + 1], b[rows[0]:rows[-1] + 1]), halves))
         copy_s = _best_seconds(copy)
+    np.testing.assert_array_equal(dst, b)  # the copy being timed really copied
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    scale = np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+    assert np.all(np.abs(result.numpy() - ref) <= 1e-4 * np.sqrt(k) * scale + 1e-30)
     copy_gbs = 2 * weight_bytes / copy_s / 1e9
     print(f"\ngemv 1x4096x4096, {threads} thread(s): weight read at {weight_bytes / ours_s / 1e9:.1f} GB/s (nn_core), "
           f"{weight_bytes / numpy_s / 1e9:.1f} GB/s (numpy); copy bandwidth {copy_gbs:.1f} GB/s "

@@ -151,6 +151,25 @@ void set_requant(gemm::QEpilogue& ep, DType out_dtype, double out_scale, int64_t
   ep.out_zero_point = static_cast<int32_t>(out_zp);
 }
 
+// The epilogue of the static ops (quantized_linear, quantized_conv2d): a uint8 input
+// quantized per tensor with (x_scale, x_zero_point), n output columns with an optional
+// bias (converted to float32 into *bias_holder, which must outlive the GEMM call), the
+// activation and the requantization of the output. Validates every parameter.
+gemm::QEpilogue static_input_epilogue(double x_scale, int64_t x_zero_point, const Tensor& bias, int64_t n,
+                                      const std::string& activation, DType out_dtype, double out_scale,
+                                      int64_t out_zero_point, const char* op, Tensor* bias_holder) {
+  check_scale(x_scale, op);
+  check_zero_point(x_zero_point, {0.0f, 255.0f}, DType::UInt8, op);
+  gemm::QEpilogue ep;
+  ep.act = parse_act(activation, op);
+  set_requant(ep, out_dtype, out_scale, out_zero_point, op);
+  ep.a_scale = static_cast<float>(x_scale);
+  ep.a_zero_point = static_cast<int32_t>(x_zero_point);
+  *bias_holder = bias_f32(bias, n, op);
+  if (bias_holder->defined()) ep.bias = bias_holder->data<float>();
+  return ep;
+}
+
 // Rows of x (..., K) as a contiguous (M, K) matrix of the same dtype.
 Tensor rows_of(const Tensor& x, int64_t K) {
   Tensor c = detail::contiguous_raw(x);
@@ -409,15 +428,9 @@ Tensor quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_point, c
            x.dtype());
   NN_CHECK(x.dim() >= 1 && x.sizes().back() == w->K(), ShapeError, op, ": input shape ", x.sizes(),
            " and weight (", w->N(), ", ", w->K(), ") are incompatible (the input's last dim must equal in_features)");
-  check_scale(x_scale, op);
-  check_zero_point(x_zero_point, {0.0f, 255.0f}, DType::UInt8, op);
-  gemm::QEpilogue ep;
-  ep.act = parse_act(activation, op);
-  set_requant(ep, out_dtype, out_scale, out_zero_point, op);
-  ep.a_scale = static_cast<float>(x_scale);
-  ep.a_zero_point = static_cast<int32_t>(x_zero_point);
-  Tensor b = bias_f32(bias, w->N(), op);
-  if (b.defined()) ep.bias = b.data<float>();
+  Tensor b;
+  const gemm::QEpilogue ep = static_input_epilogue(x_scale, x_zero_point, bias, w->N(), activation, out_dtype,
+                                                   out_scale, out_zero_point, op, &b);
   Tensor x2 = rows_of(x, w->K());
   Tensor out = empty(with_last(x.sizes(), w->N()), out_dtype);
   gemm::qgemm(x2.sizes()[0], x2.data<uint8_t>(), w->K(), 1, *w, out.data_bytes(), w->N(), 1, ep);
@@ -448,15 +461,9 @@ Tensor quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_point, c
   NN_CHECK(span_h >= 0 && span_w >= 0, ValueError, op, ": kernel (", kh, ", ", kw, ") with dilation (", dl[0],
            ", ", dl[1], ") is larger than the padded input (", H + 2 * pd[0], ", ", W + 2 * pd[1], ")");
   const int64_t OH = span_h / st[0] + 1, OW = span_w / st[1] + 1, P = OH * OW;
-  check_scale(x_scale, op);
-  check_zero_point(x_zero_point, {0.0f, 255.0f}, DType::UInt8, op);
-  gemm::QEpilogue ep;
-  ep.act = parse_act(activation, op);
-  set_requant(ep, out_dtype, out_scale, out_zero_point, op);
-  ep.a_scale = static_cast<float>(x_scale);
-  ep.a_zero_point = static_cast<int32_t>(x_zero_point);
-  Tensor b = bias_f32(bias, Cout, op);
-  if (b.defined()) ep.bias = b.data<float>();
+  Tensor b;
+  const gemm::QEpilogue ep = static_input_epilogue(x_scale, x_zero_point, bias, Cout, activation, out_dtype,
+                                                   out_scale, out_zero_point, op, &b);
   Tensor xc = detail::contiguous_raw(x);
   Tensor out = empty({N, Cout, OH, OW}, out_dtype);
   const int64_t esize = out_dtype == DType::Float32 ? 4 : 1;

@@ -38,6 +38,17 @@ class _PackedWeightCache:
         return self.packed
 
 
+def _load_symmetric_int8(q, float_module):
+    """Fills q's int8 weight, per-channel scales (symmetric, scale = max|w_row| / 127)
+    and float32 bias from ``float_module`` (an nn.Linear or nn.Conv2d of the same shape)."""
+    qw = Q.symmetric_weight(float_module.weight.detach(), per_channel=True)
+    with nc.no_grad():
+        q.weight.copy_(qw.int_repr())
+        q.weight_scale.copy_(qw.q_per_channel_scales())
+        if float_module.bias is not None:
+            q.bias.copy_(float_module.bias.detach().to(nc.float32))
+
+
 class QuantizedLinear(Module):
     """``y = act(x @ W^T + bias)`` with int8 weights (per output channel, symmetric) and
     float input quantized per row at run time (uint8, per-row scale and zero point) —
@@ -73,12 +84,7 @@ class QuantizedLinear(Module):
         w = linear.weight
         q = cls(w.shape[1], w.shape[0], bias=linear.bias is not None, activation=activation,
                 input_scale=input_scale, input_zero_point=input_zero_point)
-        qw = Q.symmetric_weight(w.detach(), per_channel=True)
-        with nc.no_grad():
-            q.weight.copy_(qw.int_repr())
-            q.weight_scale.copy_(qw.q_per_channel_scales())
-            if linear.bias is not None:
-                q.bias.copy_(linear.bias.detach().to(nc.float32))
+        _load_symmetric_int8(q, linear)
         return q
 
     def packed_weight(self) -> Q.PackedQWeight:
@@ -137,12 +143,7 @@ class QuantizedConv2d(Module):
         q = cls(w.shape[1], w.shape[0], tuple(w.shape[2:]), conv.stride, conv.padding, conv.dilation,
                 bias=conv.bias is not None, relu=relu, input_scale=input_scale, input_zero_point=input_zero_point,
                 output_scale=output_scale, output_zero_point=output_zero_point)
-        qw = Q.symmetric_weight(w.detach(), per_channel=True)
-        with nc.no_grad():
-            q.weight.copy_(qw.int_repr())
-            q.weight_scale.copy_(qw.q_per_channel_scales())
-            if conv.bias is not None:
-                q.bias.copy_(conv.bias.detach().to(nc.float32))
+        _load_symmetric_int8(q, conv)
         return q
 
     def packed_weight(self) -> Q.PackedQWeight:

@@ -15,6 +15,7 @@
 #include "cpu/cpu_features.h"
 #include "core/dtype.h"
 #include "cpu/gemm/gemm.h"
+#include "bench_timing.h"
 
 namespace {
 
@@ -24,16 +25,7 @@ struct Shape {
 
 template <typename Fn>
 double best_seconds(double flops, Fn&& fn) {
-  fn();
-  const int reps = static_cast<int>(std::clamp(1.5e9 / flops, 2.0, 200.0));
-  double best = 1e30;
-  for (int trial = 0; trial < 5; ++trial) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int r = 0; r < reps; ++r) fn();
-    const auto t1 = std::chrono::steady_clock::now();
-    best = std::min(best, std::chrono::duration<double>(t1 - t0).count() / reps);
-  }
-  return best;
+  return best_seconds_per_call(flops, fn, 1.5e9, 2.0, 200.0, 5);
 }
 
 double bench(const Shape& s, bool bf16) {

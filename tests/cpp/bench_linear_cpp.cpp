@@ -20,6 +20,7 @@
 #include "core/parallel.h"
 #include "cpu/cpu_features.h"
 #include "cpu/gemm/gemm.h"
+#include "bench_timing.h"
 #include "cpu/gemm/gemm_internal.h"
 
 namespace {
@@ -30,16 +31,7 @@ struct Shape {
 
 template <typename Fn>
 double best_seconds(double flops, Fn&& fn) {
-  fn();
-  const int reps = static_cast<int>(std::clamp(2e8 / flops, 3.0, 2000.0));
-  double best = 1e30;
-  for (int trial = 0; trial < 7; ++trial) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int r = 0; r < reps; ++r) fn();
-    const auto t1 = std::chrono::steady_clock::now();
-    best = std::min(best, std::chrono::duration<double>(t1 - t0).count() / reps);
-  }
-  return best;
+  return best_seconds_per_call(flops, fn, 2e8, 3.0, 2000.0, 7);
 }
 
 // {W (N,K) layout, (K,N) layout} times in ms.

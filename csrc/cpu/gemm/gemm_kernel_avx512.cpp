@@ -22,6 +22,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include "cpu/gemm/gemm_avx512_epilogue.h"
 #include "cpu/gemm/gemm_internal.h"
@@ -75,8 +77,13 @@ void sgemm_avx512_14x32_rows(int64_t kc, const float* a, const float* b, float* 
 using RowsKernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int,
                             const TileEpilogue&);
 
-constexpr RowsKernel kRowsKernels[kMr] = {&sgemm_avx512_14x32_rows<1, false>, &sgemm_avx512_14x32_rows<2, false>, &sgemm_avx512_14x32_rows<3, false>, &sgemm_avx512_14x32_rows<4, false>, &sgemm_avx512_14x32_rows<5, false>, &sgemm_avx512_14x32_rows<6, false>, &sgemm_avx512_14x32_rows<7, false>, &sgemm_avx512_14x32_rows<8, false>, &sgemm_avx512_14x32_rows<9, false>, &sgemm_avx512_14x32_rows<10, false>, &sgemm_avx512_14x32_rows<11, false>, &sgemm_avx512_14x32_rows<12, false>, &sgemm_avx512_14x32_rows<13, false>, &sgemm_avx512_14x32_rows<14, false>};
-constexpr RowsKernel kRowsKernelsPrefetch[kMr] = {&sgemm_avx512_14x32_rows<1, true>, &sgemm_avx512_14x32_rows<2, true>, &sgemm_avx512_14x32_rows<3, true>, &sgemm_avx512_14x32_rows<4, true>, &sgemm_avx512_14x32_rows<5, true>, &sgemm_avx512_14x32_rows<6, true>, &sgemm_avx512_14x32_rows<7, true>, &sgemm_avx512_14x32_rows<8, true>, &sgemm_avx512_14x32_rows<9, true>, &sgemm_avx512_14x32_rows<10, true>, &sgemm_avx512_14x32_rows<11, true>, &sgemm_avx512_14x32_rows<12, true>, &sgemm_avx512_14x32_rows<13, true>, &sgemm_avx512_14x32_rows<14, true>};
+// One instantiation per row count 1..14, without and with the next-panel prefetch.
+template <bool kPrefetchNextB, size_t... kRowIndex>
+constexpr std::array<RowsKernel, kMr> rows_kernels(std::index_sequence<kRowIndex...>) {
+  return {&sgemm_avx512_14x32_rows<static_cast<int>(kRowIndex) + 1, kPrefetchNextB>...};
+}
+constexpr auto kRowsKernels = rows_kernels<false>(std::make_index_sequence<kMr>{});
+constexpr auto kRowsKernelsPrefetch = rows_kernels<true>(std::make_index_sequence<kMr>{});
 
 void sgemm_avx512_14x32(int64_t kc, const float* a_panel, const float* b_panel, float* c,
                         int64_t c_rs, int m, int n, const TileEpilogue& ep) {
