@@ -10,6 +10,7 @@
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/qgemm.h"
 #include "cpu/kernels.h"
+#include "ops/intercept.h"
 
 namespace nn::bind {
 namespace {
@@ -94,6 +95,34 @@ PYBIND11_MODULE(_C, m) {
     return rows;
   });
 
+  // The schema (csrc/ops/ops.schema) as data: one dict per row, in OpId order.
+  m.def("op_schema", [] {
+    static const char* const kArgTypeNames[] = {
+        "Tensor", "Tensor?", "Tensor(a!)", "Tensor[]", "Tensor?[]", "int", "int?", "int[]", "int[]?", "SymInt",
+        "SymInt?", "SymInt[]", "float", "float?", "Scalar", "bool", "str", "ScalarType", "ScalarType?", "OpId",
+        "IndexKey", "QWeight"};
+    static const char* const kReturnNames[] = {"()", "Tensor", "(Tensor, Tensor)", "(Tensor, Tensor, Tensor)",
+                                               "Tensor[]"};
+    py::list rows;
+    for (int i = 0; i < kNumOps; ++i) {
+      const dispatch::OpSchema& s = dispatch::op_schema(static_cast<OpId>(i));
+      py::list args;
+      for (int a = 0; a < s.num_args; ++a)
+        args.append(py::make_tuple(s.args[a].name, kArgTypeNames[static_cast<int>(s.args[a].type)]));
+      py::dict row;
+      row["name"] = s.name;
+      row["cpp_name"] = s.cpp_name;
+      row["label"] = s.label;
+      row["family"] = op_family_name(op_info(static_cast<OpId>(i)).family);
+      row["differentiable"] = s.differentiable;
+      row["returns"] = kReturnNames[static_cast<int>(s.returns)];
+      row["args"] = args;
+      row["signature"] = s.signature;
+      rows.append(row);
+    }
+    return rows;
+  });
+
   m.def("backend_info", [] {
     const auto& f = cpu::features();
     py::dict d, feats;
@@ -154,4 +183,5 @@ PYBIND11_MODULE(_C, m) {
   bind_runtime_metrics(m);
   bind_runtime(m);
   bind_quantized(m);
+  bind_generated_ops(m);  // after the types its defaults and arguments use
 }

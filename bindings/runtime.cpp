@@ -20,6 +20,11 @@ void bind_runtime(py::module_& m) {
         std::vector<std::string> out;
         for (const Node& n : g.nodes) out.push_back(n.label());
         return out;
+      })
+      .def("node_ops", [](const Graph& g) {  // the schema row of each node
+        std::vector<std::string> out;
+        for (const Node& n : g.nodes) out.push_back(op_info(n.op).name);
+        return out;
       });
 
   py::class_<Tracer>(m, "_RuntimeTracer")

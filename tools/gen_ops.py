@@ -3,8 +3,9 @@
 the boxed calls and the schema table from csrc/ops/ops.schema (see that file's header).
 
 Usage: python tools/gen_ops.py SCHEMA OUT_DIR
-CMake runs it at build time; it writes OUT_DIR/op_table_generated.h, ops_generated.h and
-ops_generated.cpp, and rewrites a file only when its text changes (no needless rebuilds).
+CMake runs it at build time; it writes OUT_DIR/op_table_generated.h, ops_generated.h,
+ops_generated.cpp and bindings_generated.cpp (nn_core._C.ops: one pybind11 function per
+row), and rewrites a file only when its text changes (no needless rebuilds).
 The parser is strict: an unknown type, family or flag is an error naming the line.
 """
 import os
@@ -93,7 +94,7 @@ class Op:
             self.label = {"unary": "unary", "binary": "binary", "compare": "binary"}.get(family, self.name)
             if family in ("unary", "binary", "compare"):
                 self.label += "." + self.name
-        self.signature = line.split(None, 1)[1].split(" -> ")[0] + " -> " + ret
+        self.signature = f"{func}({args.strip()}) -> {ret}"
 
     def params(self, defaults):
         out = []
@@ -272,6 +273,66 @@ Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
     return "".join(out)
 
 
+# schema type -> (pybind11 parameter type, expression turning it into the C++ argument)
+PY_PARAM = {
+    "Tensor?": ("std::optional<Tensor>", "{n}.has_value() ? *{n} : Tensor()"),
+    "Tensor(a!)": ("const Tensor&", "{n}"),
+    "OpId": ("const std::string&", "op_id_from_name({n})"),
+    "IndexKey": ("py::handle", "parse_index({n})"),
+}
+
+
+def py_default(arg):
+    d = arg.default
+    if d is None:
+        return ""
+    if d == "std::nullopt":
+        return " = py::none()"
+    if d.startswith('"'):
+        return f" = std::string({d})"
+    return f" = {d}"
+
+
+def gen_bindings(ops):
+    out = [HEADER, """// nn_core._C.ops: every schema row as a plain function with the schema's argument names
+// and defaults (as torch.ops.aten): the dispatching entry point, so interception (the
+// runtime's tracer) sees these calls like any other. Tensor? takes None; an OpId argument
+// takes the row name ("relu"); an IndexKey takes a Python subscript.
+#include "bindings/bindings.h"
+#include "ops/intercept.h"
+
+namespace nn::bind {
+namespace {
+
+OpId op_id_from_name(const std::string& name) {
+  for (int i = 0; i < kNumOps; ++i)
+    if (name == op_info(static_cast<OpId>(i)).name) return static_cast<OpId>(i);
+  throw ValueError(str("nn_core._C.ops: no op named '", name, "'"));
+}
+
+}  // namespace
+
+void bind_generated_ops(py::module_& parent) {
+  py::module_ m = parent.def_submodule("ops", "Every op of the schema (csrc/ops/ops.schema), unboxed.");
+"""]
+    for o in ops:
+        params, conv, pyargs = [], [], []
+        for a in o.args:
+            ptype, expr = PY_PARAM.get(a.type, (a.cpp, "{n}"))
+            params.append(f"{ptype} {a.name}")
+            conv.append(expr.format(n=a.name))
+            pyargs.append(f'py::arg("{a.name}"){py_default(a)}')
+        call = f"{o.func}({', '.join(conv)})"
+        body = f"{call};" if o.ret_kind == "None" else f"return {call};"
+        if o.args[0].type in ("Tensor", "Tensor(a!)") and not any(a.type == "IndexKey" for a in o.args):
+            body = f"MaybeReleaseGil gil({o.args[0].name}.numel()); {body}"  # large kernels run without the GIL
+        doc = o.signature.replace('"', '\\"')
+        extra = "".join(", " + p for p in pyargs)
+        out.append(f'  m.def("{o.name}", []({", ".join(params)}) {{ {body} }}, "{doc}"{extra});\n')
+    out.append("}\n\n}  // namespace nn::bind\n")
+    return "".join(out)
+
+
 def write_if_changed(path, text):
     if os.path.exists(path):
         with open(path) as f:
@@ -291,6 +352,7 @@ def main():
     write_if_changed(os.path.join(sys.argv[2], "op_table_generated.h"), gen_op_table(ops))
     write_if_changed(os.path.join(sys.argv[2], "ops_generated.h"), gen_header(ops))
     write_if_changed(os.path.join(sys.argv[2], "ops_generated.cpp"), gen_source(ops))
+    write_if_changed(os.path.join(sys.argv[2], "bindings_generated.cpp"), gen_bindings(ops))
 
 
 if __name__ == "__main__":
