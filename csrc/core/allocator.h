@@ -101,12 +101,17 @@ struct MemoryStats {
   int64_t cached_bytes;  // freed blocks kept for reuse (cpu_allocator.cpp, Note [Large-block cache])
 };
 
+// Allocators are never owned or deleted through this interface (the protected,
+// non-virtual destructor keeps the CPU allocator trivially destructible, so it is never
+// torn down while static destructors elsewhere may still allocate).
 class Allocator {
  public:
-  virtual ~Allocator() = default;
   // Returns a block of at least nbytes (nbytes() == nbytes), kAllocAlignment aligned,
   // on `device`; never an empty DataPtr. Throws OutOfMemoryError when it cannot.
   virtual DataPtr allocate(size_t nbytes, Device device) = 0;
+
+ protected:
+  ~Allocator() = default;
 };
 
 // The default allocator of one device type, with the device's memory counters.
@@ -116,6 +121,9 @@ class DeviceAllocator : public Allocator {
   virtual void reset_peak_stats(Device device) = 0;
   // Returns cached free blocks to the system; counters of blocks in use are unchanged.
   virtual void empty_cache() = 0;
+
+ protected:
+  ~DeviceAllocator() = default;
 };
 
 // Note [Allocator lookup]: one table entry per device type, set once at startup (the CPU

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -102,6 +103,8 @@ void cpu_delete(void*, void* data, size_t nbytes) noexcept {
 }
 }  // namespace
 
+// Constant-initialized and never destroyed (see ~Allocator in core/allocator.h).
+static_assert(std::is_trivially_destructible_v<CpuAllocator>);
 CpuAllocator g_cpu_allocator;
 
 DataPtr CpuAllocator::allocate(size_t nbytes, Device device) {
