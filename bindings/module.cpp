@@ -15,6 +15,21 @@
 namespace nn::bind {
 namespace {
 
+// The `device` argument of the memory functions: None -> the CPU; a device string or an
+// nn_core.device (anything with `type` and `index`) -> Device::parse(str(obj)).
+Device device_arg(py::handle obj, const char* op) {
+  if (obj.is_none()) return Device{};
+  const bool device_like = py::hasattr(obj, "type") && py::hasattr(obj, "index");
+  NN_CHECK(py::isinstance<py::str>(obj) || device_like, ValueError, op,
+           ": expected device=None, 'cpu', 'cuda', 'cuda:N' or an nn_core.device, got ",
+           py::repr(obj).cast<std::string>());
+  try {
+    return Device::parse(py::str(obj).cast<std::string>());
+  } catch (const ValueError& e) {
+    throw ValueError(str(op, ": ", e.what()));
+  }
+}
+
 void register_exceptions() {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
@@ -65,8 +80,8 @@ PYBIND11_MODULE(_C, m) {
     set_num_threads(n);
   });
   m.def("get_num_threads", &get_num_threads);
-  m.def("memory_stats", [] {
-    const MemoryStats s = cpu_memory_stats();
+  m.def("memory_stats", [](py::handle device) {
+    const MemoryStats s = memory_stats(device_arg(device, "memory_stats"));
     py::dict d;
     d["bytes_in_use"] = s.bytes_in_use;
     d["peak_bytes"] = s.peak_bytes;
@@ -74,9 +89,13 @@ PYBIND11_MODULE(_C, m) {
     d["num_frees"] = s.num_frees;
     d["cached_bytes"] = s.cached_bytes;
     return d;
-  });
-  m.def("reset_peak_memory_stats", &reset_peak_memory_stats);
-  m.def("empty_cache", &empty_cache);
+  }, py::arg("device") = py::none(),
+     "The memory counters of a device's allocator: bytes_in_use, peak_bytes, num_allocs, num_frees,\n"
+     "cached_bytes. device: None or 'cpu' (the default), 'cuda', 'cuda:N' or an nn_core.device.");
+  m.def("reset_peak_memory_stats",
+        [](py::handle device) { reset_peak_memory_stats(device_arg(device, "reset_peak_memory_stats")); },
+        py::arg("device") = py::none(), "Sets the device's peak_bytes to its bytes_in_use (device as memory_stats).");
+  m.def("empty_cache", [] { empty_cache(); }, "Returns the allocators' cached free blocks to the system.");
   m.def("is_grad_enabled", &autograd::GradMode::is_enabled);
   m.def("set_grad_enabled", &autograd::GradMode::set_enabled);
   m.def("manual_seed", [](uint64_t seed) { manual_seed(seed); });
