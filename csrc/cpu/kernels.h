@@ -3,7 +3,7 @@
 #pragma once
 #include <vector>
 
-#include "ops/dispatch.h"
+#include "kernels/dispatch.h"
 
 namespace nn::cpu {
 void register_unary_kernels(KernelRegistry& r);

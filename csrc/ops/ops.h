@@ -1,6 +1,6 @@
-// ops.h — the C++ API of every op in the op table (ops/op_table.h). Each op checks its
+// ops.h — the C++ API of every op in the op table (kernels/op_table.h). Each op checks its
 // arguments (errors name the op, the shapes and the rule), allocates its output, calls
-// the device's kernel through ops/dispatch.h and records its backward node when any
+// the device's kernel through kernels/dispatch.h and records its backward node when any
 // input requires grad. Semantics and names follow PyTorch.
 #pragma once
 #include <optional>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "ops/op_table.h"
+#include "kernels/op_table.h"
 
 namespace nn {
 

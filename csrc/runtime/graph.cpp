@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "core/errors.h"
-#include "ops/op_table.h"
+#include "kernels/op_table.h"
 #include "ops/ops.h"
 
 namespace nn::runtime {

@@ -1,7 +1,11 @@
-// dispatch.h — kernel signatures per family and the (op, device) -> kernel tables.
+// dispatch.h — the kernel interface: kernel signatures per family, their option structs
+// and the (op, device) -> kernel tables. This layer sits between autograd and the
+// device backends (core <- autograd <- kernels <- cpu, cuda <- ops <- runtime):
+// cpu/ (and later cuda/) include it and nothing of ops/; ops/ reach kernels only
+// through it.
 //
 // Ops (csrc/ops) check arguments, allocate outputs, then call
-//   kernel<Family>(op, device)(args...)
+//   kernels().<family>.get(op, device)(args...)
 // Kernels register themselves per device (cpu/register_cpu_kernels.cpp; a CUDA file
 // does the same later). A missing (op, device) entry raises DeviceError naming both.
 //
@@ -26,12 +30,14 @@
 //   GatherKernel(src, index, out)   out[i, j] = src[index[i], j] with src (S, J),
 //                                   index (N,) int64 validated, out (N, J).
 //   ScatterAddKernel(dst, index, src, accumulate)  dst[index[i], j] (+)= src[i, j].
-//   Sgd/Adam/RmspropKernel(...)     fused optimizer updates (ops/optim.h; not ops: no
-//                                   op-table row, no autograd): every tensor contiguous,
+//   Sgd/Adam/RmspropKernel(...)     fused optimizer updates (ops/optim.h, options in
+//                                   kernels/optim.h; not ops: no op-table row, no
+//                                   autograd): every tensor contiguous,
 //                                   float32 or float64, p's numel; updated in place.
 #pragma once
 #include "core/tensor.h"
-#include "ops/op_table.h"
+#include "kernels/op_table.h"
+#include "kernels/optim.h"
 
 namespace nn {
 
@@ -131,10 +137,7 @@ using LayerNormBackwardKernel = void (*)(const Tensor& g, const Tensor& x, const
 // of the contiguous in/out (same numbers in forward and backward).
 using DropoutKernel = void (*)(const Tensor& in, const Tensor& out, double p, uint64_t seed, uint64_t offset);
 // Optimizer updates, one fused pass over a parameter tensor (update rules in
-// cpu/optim_kernels.cpp; the hyperparameter structs in ops/optim.h).
-struct SgdOptions;
-struct AdamOptions;
-struct RmspropOptions;
+// cpu/optim_kernels.cpp; the hyperparameter structs in kernels/optim.h).
 using SgdKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& momentum_buffer, bool first_step,
                            const SgdOptions& o);
 using AdamKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,

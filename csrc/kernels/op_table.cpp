@@ -1,5 +1,5 @@
 // op_table.cpp — the OpInfo rows generated from op_table.h.
-#include "ops/op_table.h"
+#include "kernels/op_table.h"
 
 namespace nn {
 namespace {
