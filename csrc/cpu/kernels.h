@@ -19,6 +19,8 @@ void register_norm_kernels(KernelRegistry& r);
 void register_attention_kernels(KernelRegistry& r);  // scaled_dot_product_attention
 void register_layer_norm_kernels(KernelRegistry& r);  // layer_norm, rms_norm, dropout
 void register_optim_kernels(KernelRegistry& r);
+void register_quantize_kernels(KernelRegistry& r);  // int8 element ops (cpu/quantize_kernels.cpp)
+void register_qgemm_kernels(KernelRegistry& r);     // int8 GEMM, packing, conv (cpu/qgemm_kernels.cpp)
 // The plain matmul kernel (dispatch.h MatmulKernel contract; float32/float64), used as
 // the reference the GEMM paths are tested against.
 void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);

@@ -8,6 +8,9 @@
 //   kernels().<family>.get(op, device)(args...)
 // Kernels register themselves per device (cpu/register_cpu_kernels.cpp; a CUDA file
 // does the same later). A missing (op, device) entry raises DeviceError naming both.
+// Functions without an op-table row (the optimizer updates, the int8 GEMM family) have
+// tables keyed by device only. The int8 signatures and the packed-weight handle are in
+// kernels/quantized.h.
 //
 // Kernel contracts (all tensors already validated by the op):
 //   UnaryKernel(op, in, out)        in, out: same sizes and dtype (a compute dtype:
@@ -38,6 +41,7 @@
 #include "core/tensor.h"
 #include "kernels/op_table.h"
 #include "kernels/optim.h"
+#include "kernels/quantized.h"
 
 namespace nn {
 
@@ -163,6 +167,19 @@ struct KernelTable {
   }
 };
 
+// A kernel of a function without an op-table row (the int8 GEMM family; factories), one
+// entry per device type. `name` (the calling op) names the missing entry in the error.
+template <typename Fn>
+struct DeviceKernelTable {
+  Fn fns[kNumDeviceTypes] = {};
+  void set(DeviceType d, Fn fn) { fns[static_cast<int>(d)] = fn; }
+  Fn get(const char* name, Device d) const {
+    Fn fn = fns[static_cast<int>(d.type)];
+    if (fn == nullptr) throw DeviceError(str(name, ": no kernel for device ", d.str(), " in this build"));
+    return fn;
+  }
+};
+
 struct KernelRegistry {
   KernelTable<UnaryKernel> unary;
   KernelTable<UnaryBackwardKernel> unary_backward;
@@ -190,6 +207,17 @@ struct KernelRegistry {
   KernelTable<LayerNormBackwardKernel> layer_norm_backward;
   KernelTable<DropoutKernel> dropout;
   OptimKernels optim[kNumDeviceTypes];  // indexed by device type; not op-table entries
+  // int8 (kernels/quantized.h): quantize_per_tensor / quantize_per_channel / dequantize,
+  // quantize_rows; the per-channel parameter check, weight packing and the int8 GEMM
+  // family have no op-table row and are keyed by device only.
+  KernelTable<QuantizeKernel> quantize;
+  KernelTable<QuantizeRowsKernel> quantize_rows;
+  DeviceKernelTable<QParamsKernel> qparams;
+  DeviceKernelTable<QPackKernel> qpack;
+  DeviceKernelTable<QUnpackKernel> qunpack;
+  DeviceKernelTable<QGemmKernel> qgemm;
+  DeviceKernelTable<QGemmKernel> qgemm_reference;
+  DeviceKernelTable<QConv2dKernel> qconv2d;
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation).

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "cpu/gemm/qgemm.h"
+#include "kernels/quantized.h"
 
 namespace nn::runtime {
 
@@ -60,7 +60,7 @@ struct Node {
   std::vector<int64_t> flags;
   std::vector<double> floats;
   std::string str;
-  std::shared_ptr<gemm::PackedQWeight> qweight;  // int8 ops: the packed weight (a constant)
+  QWeight qweight;  // int8 ops: the packed weight (a constant)
   std::string label() const;  // e.g. "linear+relu", "binary.add"
 };
 
