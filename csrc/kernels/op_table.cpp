@@ -1,4 +1,6 @@
-// op_table.cpp — the OpInfo rows generated from op_table.h.
+// op_table.cpp — the OpInfo rows, from the generated lists of op_table.h. (The schema
+// table's argument lookup, dispatch::arg_index, is in ops/intercept.cpp: it belongs to the
+// op layer, above the kernels.)
 #include "kernels/op_table.h"
 
 namespace nn {
@@ -14,8 +16,7 @@ const OpInfo kOpInfos[] = {
 #define NN_SPECIAL_ROW(name, grad) NN_ROW(Special)(#name, grad),
     NN_UNARY_OPS(NN_UNARY_ROW) NN_BINARY_OPS(NN_BINARY_ROW) NN_COMPARE_OPS(NN_COMPARE_ROW)
     NN_REDUCE_OPS(NN_REDUCE_ROW) NN_COMPOSITE_OPS(NN_COMPOSITE_ROW) NN_SHAPE_OPS(NN_SHAPE_ROW)
-    NN_SPECIAL_OPS(NN_SPECIAL_ROW) NN_CONV_OPS(NN_SPECIAL_ROW) NN_ATTENTION_OPS(NN_SPECIAL_ROW)
-    NN_QUANTIZED_OPS(NN_SPECIAL_ROW)
+    NN_SPECIAL_OPS(NN_SPECIAL_ROW)
 #undef NN_ROW
 };
 static_assert(sizeof(kOpInfos) / sizeof(kOpInfos[0]) == kNumOps, "op info rows out of sync");
