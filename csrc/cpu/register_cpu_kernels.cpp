@@ -18,5 +18,6 @@ void register_kernels(KernelRegistry& r) {
   register_optim_kernels(r);
   register_quantize_kernels(r);
   register_qgemm_kernels(r);
+  register_data_kernels(r);
 }
 }  // namespace nn::cpu

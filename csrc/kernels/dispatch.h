@@ -10,7 +10,8 @@
 // does the same later). A missing (op, device) entry raises DeviceError naming both.
 // Functions without an op-table row (the optimizer updates, the int8 GEMM family) have
 // tables keyed by device only. The int8 signatures and the packed-weight handle are in
-// kernels/quantized.h.
+// kernels/quantized.h; the data-dependent checks, mask coordinates, index rows, random
+// and arange fills (Note [Checks in kernels]) in kernels/data.h.
 //
 // Kernel contracts (all tensors already validated by the op):
 //   UnaryKernel(op, in, out)        in, out: same sizes and dtype (a compute dtype:
@@ -39,6 +40,7 @@
 //                                   float32 or float64, p's numel; updated in place.
 #pragma once
 #include "core/tensor.h"
+#include "kernels/data.h"
 #include "kernels/op_table.h"
 #include "kernels/optim.h"
 #include "kernels/quantized.h"
@@ -218,6 +220,14 @@ struct KernelRegistry {
   DeviceKernelTable<QGemmKernel> qgemm;
   DeviceKernelTable<QGemmKernel> qgemm_reference;
   DeviceKernelTable<QConv2dKernel> qconv2d;
+  // Data-dependent work (kernels/data.h): range checks (pow's exponents, embedding and
+  // advanced indices), advanced-index rows and bool-mask coordinates (index), arange;
+  // random fills have no op-table row (rand, randn, randint, uniform_, normal_).
+  KernelTable<RangeCheckKernel> range_check;
+  KernelTable<IndexRowsKernel> index_rows;
+  KernelTable<NonzeroKernel> nonzero;
+  KernelTable<ArangeKernel> arange;
+  DeviceKernelTable<RandomKernel> random;
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation).
