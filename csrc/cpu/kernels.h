@@ -1,7 +1,6 @@
 // kernels.h — registration entry points of the CPU kernel files (called once from
 // cpu/register_cpu_kernels.cpp when the registry is built).
 #pragma once
-#include <vector>
 
 #include "kernels/dispatch.h"
 
@@ -35,7 +34,4 @@ NN_DECLARE_VEC_MATH(generic)
 NN_DECLARE_VEC_MATH(avx2)
 NN_DECLARE_VEC_MATH(avx512)
 #undef NN_DECLARE_VEC_MATH
-
-// Flat positions of the true elements of a contiguous CPU bool tensor (row-major order).
-void nonzero_positions(const Tensor& mask, std::vector<int64_t>& flat_positions);
 }  // namespace nn::cpu
