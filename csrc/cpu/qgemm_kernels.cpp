@@ -136,7 +136,7 @@ void register_qgemm_kernels(KernelRegistry& r) {
   r.qunpack.set(DeviceType::CPU, &unpack_kernel);
   r.qgemm.set(DeviceType::CPU, &qgemm_kernel);
   r.qgemm_reference.set(DeviceType::CPU, &qgemm_reference_kernel);
-  r.qconv2d.set(DeviceType::CPU, &qconv2d_kernel);
+  r.qconv2d.set(OpId::quantized_conv2d, DeviceType::CPU, &qconv2d_kernel);
 }
 
 }  // namespace nn::cpu

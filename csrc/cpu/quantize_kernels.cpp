@@ -86,7 +86,7 @@ void dequantize_loop(const Q* q, float* out, int64_t outer, int64_t C, int64_t i
 }
 
 void quantize_kernel(OpId op, const Tensor& in, const Tensor& out, const QuantizeParams& p) {
-  if (op == OpId::dequantize) {
+  if (op == OpId::dequantize || op == OpId::dequantize_per_channel) {
     const bool per_channel = p.scales.defined();
     // Per tensor: one "channel" per element, as (numel, 1, 1).
     const float* s = per_channel ? p.scales.data<float>() : &p.scale;
@@ -171,6 +171,7 @@ void register_quantize_kernels(KernelRegistry& r) {
   r.quantize.set(OpId::quantize_per_tensor, DeviceType::CPU, &quantize_kernel);
   r.quantize.set(OpId::quantize_per_channel, DeviceType::CPU, &quantize_kernel);
   r.quantize.set(OpId::dequantize, DeviceType::CPU, &quantize_kernel);
+  r.quantize.set(OpId::dequantize_per_channel, DeviceType::CPU, &quantize_kernel);
   r.quantize_rows.set(OpId::quantize_rows, DeviceType::CPU, &quantize_rows_kernel);
   r.qparams.set(DeviceType::CPU, &qparams_kernel);
 }

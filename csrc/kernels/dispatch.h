@@ -8,10 +8,11 @@
 //   kernels().<family>.get(op, device)(args...)
 // Kernels register themselves per device (cpu/register_cpu_kernels.cpp; a CUDA file
 // does the same later). A missing (op, device) entry raises DeviceError naming both.
-// Functions without an op-table row (the optimizer updates, the int8 GEMM family) have
-// tables keyed by device only. The int8 signatures and the packed-weight handle are in
-// kernels/quantized.h; the data-dependent checks, mask coordinates, index rows, random
-// and arange fills (Note [Checks in kernels]) in kernels/data.h.
+// Functions without an op-table row of their own (the optimizer updates, the int8 GEMM
+// and weight packing, random fills) have tables keyed by device only. The int8
+// signatures and the packed-weight handle are in kernels/quantized.h; the data-dependent
+// checks, mask coordinates, index rows, random and arange fills (Note [Checks in
+// kernels]) in kernels/data.h.
 //
 // Kernel contracts (all tensors already validated by the op):
 //   UnaryKernel(op, in, out)        in, out: same sizes and dtype (a compute dtype:
@@ -169,7 +170,7 @@ struct KernelTable {
   }
 };
 
-// A kernel of a function without an op-table row (the int8 GEMM family; factories), one
+// A kernel of a function without an op-table row (the int8 GEMM family, random fills), one
 // entry per device type. `name` (the calling op) names the missing entry in the error.
 template <typename Fn>
 struct DeviceKernelTable {
@@ -209,9 +210,11 @@ struct KernelRegistry {
   KernelTable<LayerNormBackwardKernel> layer_norm_backward;
   KernelTable<DropoutKernel> dropout;
   OptimKernels optim[kNumDeviceTypes];  // indexed by device type; not op-table entries
-  // int8 (kernels/quantized.h): quantize_per_tensor / quantize_per_channel / dequantize,
-  // quantize_rows; the per-channel parameter check, weight packing and the int8 GEMM
-  // family have no op-table row and are keyed by device only.
+  // int8 (kernels/quantized.h): quantize_per_tensor / quantize_per_channel / dequantize /
+  // dequantize_per_channel, quantize_rows, quantized_conv2d. The per-channel parameter
+  // check, weight packing and the int8 GEMM (shared by quantized_linear,
+  // quantized_linear_dynamic and the raw qgemm of tests and benchmarks) are keyed by
+  // device only.
   KernelTable<QuantizeKernel> quantize;
   KernelTable<QuantizeRowsKernel> quantize_rows;
   DeviceKernelTable<QParamsKernel> qparams;
@@ -219,7 +222,7 @@ struct KernelRegistry {
   DeviceKernelTable<QUnpackKernel> qunpack;
   DeviceKernelTable<QGemmKernel> qgemm;
   DeviceKernelTable<QGemmKernel> qgemm_reference;
-  DeviceKernelTable<QConv2dKernel> qconv2d;
+  KernelTable<QConv2dKernel> qconv2d;
   // Data-dependent work (kernels/data.h): range checks (pow's exponents, embedding and
   // advanced indices), advanced-index rows and bool-mask coordinates (index), arange;
   // random fills have no op-table row (rand, randn, randint, uniform_, normal_).

@@ -58,9 +58,9 @@ struct QuantizeParams {
 };
 
 //   QuantizeKernel(op, in, out, p)   op quantize_per_tensor / quantize_per_channel: in
-//                                   float32, out uint8 or int8; op dequantize: in uint8 or
-//                                   int8, out float32 (per channel when p.scales is
-//                                   defined). in and out contiguous, of one shape.
+//                                   float32, out uint8 or int8; op dequantize /
+//                                   dequantize_per_channel: in uint8 or int8, out float32
+//                                   (per channel when p.scales is defined). in and out contiguous, of one shape.
 using QuantizeKernel = void (*)(OpId op, const Tensor& in, const Tensor& out, const QuantizeParams& p);
 //   QuantizeRowsKernel(x, q, scales, zero_points)  x float32 (M, K) contiguous; q uint8
 //                                   (M, K), scales float32 (M), zero_points int32 (M).

@@ -187,13 +187,13 @@ Tensor native_quantize_per_channel(const Tensor& x, const Tensor& scales, const 
 }
 
 namespace {
-Tensor dequantize_impl(const Tensor& q, const QuantizeParams& p, const char* op) {
+Tensor dequantize_impl(OpId id, const Tensor& q, const QuantizeParams& p, const char* op) {
   NN_CHECK(q.dtype() == DType::UInt8 || q.dtype() == DType::Int8, DTypeError, op,
            ": expected a uint8 or int8 tensor, got ", q.dtype());
-  const QuantizeKernel kernel = kernels().quantize.get(OpId::dequantize, q.device());
+  const QuantizeKernel kernel = kernels().quantize.get(id, q.device());
   Tensor qc = detail::contiguous_raw(q);
   Tensor out = empty(q.sizes(), DType::Float32, q.device());
-  kernel(OpId::dequantize, qc, out, p);
+  kernel(id, qc, out, p);
   return out;
 }
 }  // namespace
@@ -206,7 +206,7 @@ Tensor native_dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_
   QuantizeParams p;
   p.scale = static_cast<float>(scale);
   p.zero_point = static_cast<int32_t>(zero_point);
-  return dequantize_impl(q, p, op);
+  return dequantize_impl(OpId::dequantize, q, p, op);
 }
 
 Tensor native_dequantize_per_channel(const Tensor& q, const Tensor& scales, const Tensor& zero_points, int64_t axis) {
@@ -219,7 +219,7 @@ Tensor native_dequantize_per_channel(const Tensor& q, const Tensor& scales, cons
   p.outer = outer;
   p.channels = C;
   p.inner = inner;
-  return dequantize_impl(q, p, op);
+  return dequantize_impl(OpId::dequantize_per_channel, q, p, op);
 }
 
 std::tuple<Tensor, Tensor, Tensor> native_quantize_rows(const Tensor& x) {
@@ -372,7 +372,7 @@ Tensor native_quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_p
   const int64_t OH = span_h / st[0] + 1, OW = span_w / st[1] + 1;
   const QGemmEpilogue ep = static_input_epilogue(x_scale, x_zero_point, bias, Cout, activation, out_dtype,
                                                  out_scale, out_zero_point, op);
-  const QConv2dKernel kernel = kernels().qconv2d.get(op, x.device());
+  const QConv2dKernel kernel = kernels().qconv2d.get(OpId::quantized_conv2d, x.device());
   Conv2dParams p;
   p.stride[0] = st[0], p.stride[1] = st[1];
   p.padding[0] = pd[0], p.padding[1] = pd[1];
