@@ -1,6 +1,7 @@
 // quantized.cpp (bindings) — the int8 quantization ops of nn_core._C (ops/quantized_ops.h)
-// and the PackedQWeight class (an int8 weight packed once for the int8 GEMM). The
-// public Python API is nn_core.quantized, which wraps these.
+// and the PackedQWeight class (an int8 weight packed once for the int8 GEMM: the
+// kernels/quantized.h handle). The public Python API is nn_core.quantized, which wraps
+// these. qgemm_kernel_name reports the CPU backend's choice (cpu/gemm/qgemm.h).
 #include "bindings/bindings.h"
 #include "cpu/gemm/qgemm.h"
 #include "ops/quantized_ops.h"
@@ -20,17 +21,17 @@ std::vector<int64_t> ints(py::handle obj) {
 }  // namespace
 
 void bind_quantized(py::module_& m) {
-  py::class_<gemm::PackedQWeight, std::shared_ptr<gemm::PackedQWeight>>(m, "PackedQWeight",
+  py::class_<PackedInt8Weight, QWeight>(m, "PackedQWeight",
       "An int8 weight (out_features, in_features) packed once into the int8 GEMM's layout, with its\n"
       "column sums (for the activation zero-point correction) and its scales. Build with\n"
       "_C.pack_linear_weight(w_int8, scales).")
-      .def_property_readonly("in_features", &gemm::PackedQWeight::K)
-      .def_property_readonly("out_features", &gemm::PackedQWeight::N)
-      .def_property_readonly("packed_bytes", &gemm::PackedQWeight::packed_bytes)
-      .def_property_readonly("scales", [](const gemm::PackedQWeight& w) { return w.scales; })
-      .def("__repr__", [](const gemm::PackedQWeight& w) {
+      .def_property_readonly("in_features", &PackedInt8Weight::K)
+      .def_property_readonly("out_features", &PackedInt8Weight::N)
+      .def_property_readonly("packed_bytes", &PackedInt8Weight::packed_bytes)
+      .def_property_readonly("scales", &PackedInt8Weight::scales)
+      .def("__repr__", [](const PackedInt8Weight& w) {
         return str("PackedQWeight(out_features=", w.N(), ", in_features=", w.K(), ", scales=",
-                   w.scales.size() == 1 ? "per_tensor" : "per_channel", ", packed_bytes=", w.packed_bytes(), ")");
+                   w.scales().size() == 1 ? "per_tensor" : "per_channel", ", packed_bytes=", w.packed_bytes(), ")");
       });
 
   m.def("quantize_per_tensor", [](const Tensor& x, double scale, int64_t zp, DType dtype) {

@@ -1,4 +1,4 @@
-"""The op test harness: one OpInfo per row of the C++ op table (csrc/ops/op_table.h).
+"""The op test harness: one OpInfo per row of the C++ op table (csrc/kernels/op_table.h).
 
 Each entry says how to call the op in nn_core, gives a float64 NumPy reference, a
 sample-input generator (tests/samples.py: broadcasting, sizes 0/1/7/127/129, stepped,

@@ -352,6 +352,91 @@ def test_qtensor_repr_accessors_numpy(rng):
         qc.q_scale()
 
 
+# ---- every int8 op through the kernel registry, under NN_CORE_ISA --------------------
+
+# Runs every int8 op once (in a fresh process, so NN_CORE_ISA is read from the
+# environment as a user would set it) and prints the ISA, the int8 GEMM kernel and a
+# digest of all outputs. Inside, the dynamic linear must equal the reference GEMM on its
+# own quantized rows.
+_ISA_SCRIPT = r"""
+import hashlib, json, sys
+import numpy as np
+import nn_core as nc
+from nn_core import _C
+rng = np.random.default_rng(int(sys.argv[1]))
+x = nc.from_numpy(rng.standard_normal((9, 40)).astype(np.float32) * 3)
+w = rng.integers(-128, 128, (13, 40), dtype=np.int8)
+p = _C.pack_linear_weight(nc.from_numpy(w), nc.from_numpy(rng.uniform(0.01, 0.02, 13).astype(np.float32)))
+bias = nc.from_numpy(rng.standard_normal(13).astype(np.float32))
+cs, cz = nc.from_numpy(rng.uniform(0.01, 0.1, 40).astype(np.float32)), nc.from_numpy(rng.integers(-9, 9, 40))
+o = {}
+o["q_tensor"] = _C.quantize_per_tensor(x, 0.05, 3, nc.uint8)
+o["q_channel"] = _C.quantize_per_channel(x, cs, cz, 1, nc.int8)
+o["dq_tensor"] = _C.dequantize_per_tensor(o["q_tensor"], 0.05, 3)
+o["dq_channel"] = _C.dequantize_per_channel(o["q_channel"], cs, cz, 1)
+o["rows_q"], o["rows_s"], o["rows_z"] = _C.quantize_rows(x)
+o["linear_dynamic"] = _C.quantized_linear_dynamic(x, p, bias, "gelu")
+o["linear"] = _C.quantized_linear(o["q_tensor"], 0.05, 3, p, bias, "relu", nc.uint8, 0.1, 7)
+img = nc.from_numpy(rng.integers(0, 256, (2, 10, 5, 6), dtype=np.uint8))
+pc = _C.pack_linear_weight(nc.from_numpy(rng.integers(-128, 128, (4, 10 * 2 * 2), dtype=np.int8)), nc.ones(1))
+o["conv"] = _C.quantized_conv2d(img, 0.02, 5, pc, 2, 2, None, 1, 1, 1, "none", nc.int8, 0.5, -3)
+o["unpack"] = _C.unpack_linear_weight(p)
+ref = _C.qgemm(o["rows_q"], p, a_scales=o["rows_s"], a_zero_points=o["rows_z"], bias=bias, activation="gelu",
+               reference=True)
+assert np.array_equal(ref.numpy(), o["linear_dynamic"].numpy()), "dynamic linear != reference GEMM"
+assert np.array_equal(o["unpack"].numpy(), w)
+h = hashlib.sha256()
+for k in sorted(o):
+    h.update(k.encode() + np.ascontiguousarray(o[k].numpy()).tobytes())
+info = nc.backend_info()
+print(json.dumps({"isa": info["isa"], "qgemm_kernel": info["qgemm_kernel"], "digest": h.hexdigest()}))
+"""
+
+
+def test_int8_ops_follow_nn_core_isa_with_identical_results():
+    import json
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(nc.__file__))
+    results = {}
+    for isa in ISAS:
+        env = dict(os.environ, NN_CORE_ISA=isa, PYTHONPATH=root, PYTHONSAFEPATH="1")
+        r = subprocess.run([sys.executable, "-c", _ISA_SCRIPT, "7"], capture_output=True, text=True, env=env,
+                           timeout=120)
+        assert r.returncode == 0, f"NN_CORE_ISA={isa}: {r.stderr}"
+        results[isa] = json.loads(r.stdout.strip().splitlines()[-1])
+        assert results[isa]["isa"] == isa
+        want = KERNELS.get(isa)
+        if isa == "avx512":
+            want = ("qgemm_amx_32x32" if _FEATS.get("amx_int8") else
+                    "qgemm_avx512vnni_14x32" if _FEATS["avx512_vnni"] else "qgemm_avx2_6x8")
+        assert results[isa]["qgemm_kernel"] == want, (isa, results[isa])
+    digests = {isa: r["digest"] for isa, r in results.items()}
+    assert len(set(digests.values())) == 1, f"int8 outputs differ between ISA paths: {digests}"
+
+
+def test_per_channel_parameter_errors_are_raised_after_the_kernel():
+    # The scales / zero points are checked by the device's kernel (ops/quantized.cpp
+    # raises after it): the first bad channel wins, its scale before its zero point.
+    x = nc.randn(2, 3)
+    zp = nc.zeros(3, dtype=nc.int64)
+    with pytest.raises(ValueError, match=r"quantize_per_channel: scale must be a finite positive float32 value, got 0"):
+        _C.quantize_per_channel(x, nc.tensor([0.1, 0.0, 0.1]), zp, 1, nc.int8)
+    with pytest.raises(ValueError, match=r"quantize_per_channel: scale must be .* got inf"):
+        _C.quantize_per_channel(x, nc.tensor([0.1, float("inf"), -1.0]), zp, 1, nc.int8)
+    with pytest.raises(ValueError, match=r"quantize_per_channel: zero_point 200 is outside the range of int8"):
+        _C.quantize_per_channel(x, nc.tensor([0.1, 0.1, 0.0]), nc.tensor([0, 200, 0]), 1, nc.int8)
+    with pytest.raises(ValueError, match=r"quantize_per_channel: scale must be .* got -1"):
+        _C.quantize_per_channel(x, nc.tensor([-1.0, 0.1, 0.1]), nc.tensor([0, 200, 0]), 1, nc.uint8)
+    q = _C.quantize_per_channel(x, nc.tensor([0.1, 0.1, 0.1]), zp, 1, nc.int8)
+    with pytest.raises(ValueError, match=r"dequantize_per_channel: scale must be .* got 1e-50"):
+        _C.dequantize_per_channel(q, nc.tensor([0.1, 1e-50, 0.1], dtype=nc.float64), zp, 1)
+    # dequantize does not range-check per-channel zero points (any int32 is exact).
+    assert _C.dequantize_per_channel(q, nc.tensor([0.1, 0.1, 0.1]), nc.tensor([0, 300, 0]), 1).shape == (2, 3)
+    with pytest.raises(ValueError, match=r"pack_linear_weight: scale must be .* got nan"):
+        _C.pack_linear_weight(nc.zeros(2, 4, dtype=nc.int8), nc.tensor([0.1, float("nan")]))
+
+
 # ---- errors ------------------------------------------------------------------------
 
 def test_errors_name_the_op_and_rule(rng):

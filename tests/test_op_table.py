@@ -1,5 +1,5 @@
 """The C++ op table and the test harness list the same ops: a row added to
-csrc/ops/op_table.h without an OpInfo entry in tests/op_db.py (or the reverse) fails."""
+csrc/kernels/op_table.h without an OpInfo entry in tests/op_db.py (or the reverse) fails."""
 import numpy as np
 import pytest
 

@@ -1,5 +1,5 @@
 // device.h — where a tensor's bytes live. Kernel lookup is keyed by DeviceType
-// (see ops/dispatch.h), so CUDA kernels slot in beside the CPU ones.
+// (see kernels/dispatch.h), so CUDA kernels slot in beside the CPU ones.
 #pragma once
 #include <ostream>
 #include <string>

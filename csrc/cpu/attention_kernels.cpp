@@ -1,5 +1,5 @@
 // attention_kernels.cpp — the fused (flash-style) scaled-dot-product attention kernels,
-// forward and backward, float32 and float64 (AttentionArgs contract in ops/dispatch.h).
+// forward and backward, float32 and float64 (AttentionArgs contract in kernels/dispatch.h).
 //
 // Layout: q (B, Hq, Lq, D), k (B, Hkv, Lk, D), v (B, Hkv, Lk, Dv), q head h reads kv
 // head h / (Hq / Hkv) (grouped-query attention). Rows are addressed through strides, so

@@ -4,7 +4,7 @@
 //
 // Layout: x (N, C, H, W), w (Cout, C/groups, kh, kw), y (N, Cout, OH, OW), contiguous.
 #pragma once
-#include "ops/dispatch.h"
+#include "kernels/dispatch.h"
 
 namespace nn::cpu {
 

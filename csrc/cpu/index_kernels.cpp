@@ -63,12 +63,6 @@ void scatter_rows(const Tensor& dst, const Tensor& index, const Tensor& src, boo
 
 }  // namespace
 
-void nonzero_positions(const Tensor& mask, std::vector<int64_t>& flat_positions) {
-  const bool* m = mask.data<bool>();
-  for (int64_t i = 0; i < mask.numel(); ++i)
-    if (m[i]) flat_positions.push_back(i);
-}
-
 void register_index_kernels(KernelRegistry& r) {
   r.gather.set(OpId::index, DeviceType::CPU, &gather_rows);
   r.scatter.set(OpId::index_put, DeviceType::CPU, &scatter_rows);

@@ -1,9 +1,8 @@
 // kernels.h — registration entry points of the CPU kernel files (called once from
 // cpu/register_cpu_kernels.cpp when the registry is built).
 #pragma once
-#include <vector>
 
-#include "ops/dispatch.h"
+#include "kernels/dispatch.h"
 
 namespace nn::cpu {
 void register_unary_kernels(KernelRegistry& r);
@@ -19,6 +18,9 @@ void register_norm_kernels(KernelRegistry& r);
 void register_attention_kernels(KernelRegistry& r);  // scaled_dot_product_attention
 void register_layer_norm_kernels(KernelRegistry& r);  // layer_norm, rms_norm, dropout
 void register_optim_kernels(KernelRegistry& r);
+void register_quantize_kernels(KernelRegistry& r);  // int8 element ops (cpu/quantize_kernels.cpp)
+void register_qgemm_kernels(KernelRegistry& r);     // int8 GEMM, packing, conv (cpu/qgemm_kernels.cpp)
+void register_data_kernels(KernelRegistry& r);      // checks, mask coordinates, random, arange (cpu/data_kernels.cpp)
 // The plain matmul kernel (dispatch.h MatmulKernel contract; float32/float64), used as
 // the reference the GEMM paths are tested against.
 void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);
@@ -32,7 +34,4 @@ NN_DECLARE_VEC_MATH(generic)
 NN_DECLARE_VEC_MATH(avx2)
 NN_DECLARE_VEC_MATH(avx512)
 #undef NN_DECLARE_VEC_MATH
-
-// Flat positions of the true elements of a contiguous CPU bool tensor (row-major order).
-void nonzero_positions(const Tensor& mask, std::vector<int64_t>& flat_positions);
 }  // namespace nn::cpu

@@ -1,6 +1,6 @@
 // layer_norm_kernels.cpp — fused layer_norm / rms_norm (forward and backward) and dropout
 // kernels, float32 and float64 (contracts: LayerNormKernel, LayerNormBackwardKernel, DropoutKernel
-// in ops/dispatch.h).
+// in kernels/dispatch.h).
 //
 // Layout: x is (R, N) contiguous, normalised along N; weight and bias are (N).
 // Forward (one pass over a row for the statistics, one for the output):

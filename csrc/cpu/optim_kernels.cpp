@@ -1,7 +1,8 @@
-// optim_kernels.cpp — CPU kernels of the fused optimizer updates (ops/optim.h). Each
-// kernel makes one pass over a contiguous parameter tensor, reading the gradient and
-// reading/writing the state tensors element by element; chunks of the range run on
-// parallel_for threads (disjoint writes, so results don't depend on the thread count).
+// optim_kernels.cpp — CPU kernels of the fused optimizer updates (ops/optim.h; options
+// in kernels/optim.h). Each kernel makes one pass over a contiguous parameter tensor,
+// reading the gradient and reading/writing the state tensors element by element; chunks
+// of the range run on parallel_for threads (disjoint writes, so results don't depend on
+// the thread count).
 //
 // Arithmetic is in the parameter's dtype (float or double) in the order PyTorch's
 // single-tensor implementations use, so float64 runs match a numpy transcription of the
@@ -27,7 +28,7 @@
 #include "core/parallel.h"
 #include "cpu/dtype_dispatch.h"
 #include "cpu/kernels.h"
-#include "ops/optim.h"
+#include "kernels/optim.h"
 
 namespace nn::cpu {
 namespace {

@@ -1,7 +1,7 @@
-// quantize_kernels.h — vectorised loops of the quantization ops (ops/quantized.cpp),
-// one copy per ISA unit (quantize_kernels_avx512.cpp). Each computes exactly the
-// scalar formulas of ops/quantized.cpp (the same float operations in the same order),
-// so results do not depend on the ISA:
+// quantize_kernels.h — vectorised loops of the quantization kernels
+// (cpu/quantize_kernels.cpp), one copy per ISA unit (quantize_kernels_avx512.cpp). Each
+// computes exactly the scalar formulas of cpu/quantize_kernels.cpp (the same float
+// operations in the same order), so results do not depend on the ISA:
 //   q = clamp(nearbyint(x * inv) + zp, qmin, qmax), NaN -> qmin.
 #pragma once
 #include <cstdint>

@@ -16,5 +16,8 @@ void register_kernels(KernelRegistry& r) {
   register_layer_norm_kernels(r);
   register_norm_kernels(r);
   register_optim_kernels(r);
+  register_quantize_kernels(r);
+  register_qgemm_kernels(r);
+  register_data_kernels(r);
 }
 }  // namespace nn::cpu

@@ -11,7 +11,6 @@
 #include "cpu/dtype_dispatch.h"
 #include "cpu/elementwise_loop.h"
 #include "cpu/kernels.h"
-#include "ops/dispatch.h"
 
 namespace nn::cpu {
 namespace {

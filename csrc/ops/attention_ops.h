@@ -1,5 +1,5 @@
 // attention_ops.h — C++ API of the attention and transformer building-block ops
-// (op table rows NN_ATTENTION_OPS in ops/op_table.h): ops/attention.cpp, ops/layer_norm.cpp.
+// (op table rows NN_ATTENTION_OPS in kernels/op_table.h): ops/attention.cpp, ops/layer_norm.cpp.
 // Semantics and argument names follow torch.nn.functional.
 #pragma once
 #include <optional>

@@ -6,6 +6,7 @@
 // outrank wrapped Python scalars; a lower-ranked operand only matters when its kind
 // (bool < integer < float) is higher. Half types compute in float32 (Note [Half types]).
 #include <cmath>
+#include <limits>
 
 #include "ops/internal.h"
 
@@ -99,8 +100,11 @@ Tensor native_binary_op(OpId op, const Tensor& a, const Tensor& b) {
   Tensor ac = detail::broadcast_view(cast_raw(a, compute), shape);
   Tensor bc = detail::broadcast_view(cast_raw(b, compute), shape);
   if (op == OpId::pow && is_integral(compute, false) && bc.numel() > 0) {
-    NN_CHECK(amin(cast_raw(b, DType::Int64), {}, false).data<int64_t>()[0] >= 0, ValueError,
-             "pow: integers to negative integer powers are not allowed");
+    // Note [Checks in kernels] (kernels/data.h): the device finds a negative exponent.
+    const Tensor exponent = detail::contiguous_raw(cast_raw(b, DType::Int64));
+    const DataCheck check = kernels().range_check.get(OpId::pow, b.device())(
+        exponent, 0, std::numeric_limits<int64_t>::max());
+    NN_CHECK(check.ok(), ValueError, "pow: integers to negative integer powers are not allowed");
   }
   Tensor out = empty(shape, compare ? DType::Bool : compute, a.device());
   kernels().binary.get(op, a.device())(op, ac, bc, out);

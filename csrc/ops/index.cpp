@@ -11,7 +11,6 @@
 // becomes one int64 row number per element of B (cpu/index_kernels.cpp).
 #include <numeric>
 
-#include "cpu/kernels.h"
 #include "ops/internal.h"
 
 namespace nn {
@@ -32,23 +31,17 @@ IndexList expand_masks(const Tensor& x, const IndexList& indices) {
       continue;
     }
     const Tensor& mask = *idx;
+    detail::check_same_device(x, mask, "index");
     NN_CHECK(d + mask.dim() <= x.dim(), IndexError, "index: too many indices for tensor of dimension ", x.dim(),
              " (boolean mask of shape ", mask.sizes(), " at dim ", d, ")");
     for (int64_t k = 0; k < mask.dim(); ++k)
       NN_CHECK(mask.sizes()[k] == x.sizes()[d + k], IndexError, "index: the shape of the mask ", mask.sizes(),
                " at index ", k, " does not match the shape of the indexed tensor ", x.sizes(), " at index ", d + k);
-    NN_CHECK(mask.device().type == DeviceType::CPU, DeviceError, "index: boolean masks must be on the cpu");
-    std::vector<int64_t> flat;
-    cpu::nonzero_positions(detail::contiguous_raw(mask), flat);
-    const int64_t count = static_cast<int64_t>(flat.size());
-    for (int64_t k = 0; k < mask.dim(); ++k) {
-      Tensor t = empty({count}, DType::Int64);
-      int64_t* p = t.data<int64_t>();
-      int64_t inner = 1;
-      for (int64_t j = mask.dim() - 1; j > k; --j) inner *= mask.sizes()[j];
-      for (int64_t i = 0; i < count; ++i) p[i] = (flat[i] / inner) % mask.sizes()[k];
-      out.push_back(t);
-    }
+    // (count, mask.dim()) coordinates of the true elements, from the device's kernel;
+    // column k indexes dim d + k.
+    const Tensor coords = kernels().nonzero.get(OpId::index, mask.device())(detail::contiguous_raw(mask));
+    const int64_t count = coords.sizes()[0];
+    for (int64_t k = 0; k < mask.dim(); ++k) out.push_back(make_view(coords, {count}, {mask.dim()}, coords.offset() + k));
     d += mask.dim();
   }
   return out;
@@ -74,6 +67,7 @@ AdvancedPlan plan_advanced(const Tensor& x, const IndexList& raw, const char* op
   for (int64_t d = 0; d < x.dim(); ++d) {
     if (d < static_cast<int64_t>(indices.size()) && indices[d]) {
       const Tensor& t = *indices[d];
+      detail::check_same_device(x, t, op);
       NN_CHECK(t.dtype() == DType::Int64 || t.dtype() == DType::Int32 || t.dtype() == DType::UInt8 ||
                    t.dtype() == DType::Int8,
                IndexError, op, ": tensors used as indices must be integer or bool tensors, got ", t.dtype());
@@ -88,19 +82,17 @@ AdvancedPlan plan_advanced(const Tensor& x, const IndexList& raw, const char* op
   p.first = p.indexed.empty() ? 0 : p.indexed[0];
   for (const Tensor& t : idx_tensors) p.index_shape = broadcast_shapes(p.index_shape, t.sizes(), op);
   const int64_t N = shape_numel(p.index_shape);
-  p.rows = empty({N}, DType::Int64);
-  int64_t* rows = p.rows.data<int64_t>();
-  std::fill(rows, rows + N, 0);
+  p.rows = empty({N}, DType::Int64, x.device());
+  if (N > 0) kernels().fill.get(OpId::fill_, x.device())(p.rows, 0.0);
   for (size_t k = 0; k < idx_tensors.size(); ++k) {
     const int64_t size = x.sizes()[p.indexed[k]];
     Tensor b = detail::contiguous_raw(detail::broadcast_view(idx_tensors[k], p.index_shape));
-    const int64_t* v = b.data<int64_t>();
-    for (int64_t n = 0; n < N; ++n) {
-      int64_t i = v[n];
-      if (i < -size || i >= size)
-        throw IndexError(str(op, ": index ", i, " is out of bounds for dimension ", p.indexed[k], " with size ", size));
-      if (i < 0) i += size;
-      rows[n] = rows[n] * size + i;
+    if (N > 0) {  // Note [Checks in kernels] (kernels/data.h)
+      const DataCheck check = kernels().range_check.get(OpId::index, x.device())(b, -size, size - 1);
+      if (!check.ok())
+        throw IndexError(str(op, ": index ", check.value, " is out of bounds for dimension ", p.indexed[k],
+                             " with size ", size));
+      kernels().index_rows.get(OpId::index, x.device())(b, size, p.rows);
     }
     p.S *= size;
   }

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "autograd/node.h"
-#include "ops/dispatch.h"
+#include "kernels/dispatch.h"
 #include "ops/ops.h"
 
 namespace nn::detail {

@@ -109,10 +109,11 @@ Tensor native_embedding(const Tensor& indices, const Tensor& weight, std::option
   }
   const Tensor idx = detail::contiguous_raw(detail::cast_raw(indices, DType::Int64));
   const int64_t N = idx.numel();
-  const int64_t* p = idx.data<int64_t>();
-  for (int64_t i = 0; i < N; ++i)
-    NN_CHECK(p[i] >= 0 && p[i] < V, IndexError, "embedding: index ", p[i], " is out of range for a weight with ", V,
+  if (N > 0) {  // Note [Checks in kernels] (kernels/data.h)
+    const DataCheck check = kernels().range_check.get(OpId::embedding, idx.device())(idx, 0, V - 1);
+    NN_CHECK(check.ok(), IndexError, "embedding: index ", check.value, " is out of range for a weight with ", V,
              " rows (shape ", weight.sizes(), ")");
+  }
   const Tensor flat = make_view(idx, {N}, {1}, idx.offset());
   Tensor rows = empty({N, Dm}, weight.dtype(), weight.device());
   if (N * Dm > 0) kernels().gather.get(OpId::index, weight.device())(weight, flat, rows);

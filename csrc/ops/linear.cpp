@@ -1,5 +1,5 @@
 // linear.cpp — bmm, linear and addmm. float32 and bfloat16 run as one GEMM call with
-// the bias and activation fused into the write-back (GemmKernel in ops/dispatch.h);
+// the bias and activation fused into the write-back (GemmKernel in kernels/dispatch.h);
 // other dtypes (float64, float16) are composed from matmul/add/activation ops, which
 // is also the reference the fused path is tested against.
 //

@@ -1,6 +1,7 @@
 // op_types.h — the argument types of the op schema (ops/ops.schema) that are not core
 // types: Dims, TensorIndex (one item of a Python subscript) and QWeight (a packed int8
-// weight). ops_generated.h (the op declarations) includes this file.
+// weight handle, declared with the int8 kernel interface in kernels/quantized.h).
+// ops_generated.h (the op declarations) includes this file.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -8,8 +9,8 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "cpu/gemm/qgemm.h"
-#include "ops/op_table.h"
+#include "kernels/op_table.h"
+#include "kernels/quantized.h"  // QWeight
 
 namespace nn {
 
@@ -24,7 +25,5 @@ struct TensorIndex {
   int64_t step = 1;
   nn::Tensor tensor;
 };
-
-using QWeight = std::shared_ptr<gemm::PackedQWeight>;
 
 }  // namespace nn

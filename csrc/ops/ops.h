@@ -2,7 +2,7 @@
 // declared in the generated ops_generated.h, included here: each nn::OP checks for an
 // interceptor (ops/intercept.h) and calls nn::native_OP, which checks its arguments
 // (errors name the op, the shapes and the rule), allocates its output, calls the device's
-// kernel through ops/dispatch.h and records its backward node when any input requires
+// kernel through kernels/dispatch.h and records its backward node when any input requires
 // grad. This file declares what is not a schema row: the family entry points, convenience
 // overloads, helpers and the factories that are not traced. Semantics follow PyTorch.
 #pragma once
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "ops/op_table.h"
+#include "kernels/op_table.h"
 #include "ops/op_types.h"
 #include "ops_generated.h"
 

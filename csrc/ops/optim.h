@@ -6,30 +6,15 @@
 // These are not tensor ops: no op-table row, no autograd node. Shapes: every state
 // tensor has the parameter's sizes and dtype (float32 or float64); `grad` may have any
 // strides; a non-contiguous parameter is updated through a contiguous copy. The update
-// rules (PyTorch's, term by term) are written out in cpu/optim_kernels.cpp.
+// rules (PyTorch's, term by term) are written out in cpu/optim_kernels.cpp; the option
+// structs are in kernels/optim.h.
 #pragma once
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "kernels/optim.h"
 
 namespace nn {
-
-struct SgdOptions {
-  double lr = 1e-3, momentum = 0, dampening = 0, weight_decay = 0;
-  bool nesterov = false, maximize = false;
-};
-
-struct AdamOptions {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
-  bool amsgrad = false;
-  bool decoupled_weight_decay = false;  // AdamW: p *= 1 - lr * weight_decay before the step
-  bool maximize = false;
-};
-
-struct RmspropOptions {
-  double lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0;
-  bool centered = false, maximize = false;
-};
 
 // momentum_buffer: undefined when momentum == 0. first_step: the buffer is set to the
 // (decayed) gradient instead of being blended into (PyTorch's lazy buffer creation).

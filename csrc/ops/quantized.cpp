@@ -1,20 +1,15 @@
 // quantized.cpp — int8 quantization ops (see ops/quantized_ops.h for the formulas):
-// argument checks, output allocation, and the loops / GEMM calls. Element loops are
-// plain C++ over contiguous float32 copies, threaded with parallel_for; the matrix
-// work goes through gemm::qgemm (cpu/gemm/qgemm.h). No autograd (not differentiable).
+// argument checks, output allocation and dispatch to the int8 kernels of the registry
+// (kernels/quantized.h; CPU: cpu/quantize_kernels.cpp, cpu/qgemm_kernels.cpp). Data-
+// dependent checks (per-channel scales and zero points, non-finite rows) run in the
+// kernels; the ops raise after them. No autograd (not differentiable).
 //
 // Layouts: quantize/dequantize keep x's shape and write contiguous outputs; per-channel
 // parameters index dim `axis`, viewed as (outer, C, inner). Linear: x (..., K) ->
 // (..., N), weight (N, K). Conv: NCHW, weight (Cout, C*kh*kw) with k = (c*kh + i)*kw + j.
-#include <atomic>
+#include <array>
 #include <cmath>
-#include <cstring>
-#include <limits>
-#include <type_traits>
 
-#include "core/parallel.h"
-#include "cpu/cpu_features.h"
-#include "cpu/quantize_kernels.h"
 #include "ops/internal.h"
 #include "ops/quantized_ops.h"
 
@@ -31,18 +26,8 @@ QRange qrange(DType dtype, const char* op) {
   throw DTypeError(str(op, ": quantized dtype must be uint8 or int8, got ", dtype));
 }
 
-// nearbyint(x * inv) + zp, clamped; NaN -> qmin (Note [QGEMM epilogue] uses the same).
-inline float quantize_value(float x, float inv, float zp, QRange r) {
-  float q = std::nearbyint(x * inv) + zp;
-  if (!(q >= r.qmin)) q = r.qmin;
-  if (q > r.qmax) q = r.qmax;
-  return q;
-}
-
 void check_scale(double scale, const char* op) {
-  NN_CHECK(std::isfinite(scale) && scale > 0 && static_cast<float>(scale) > 0 &&
-               std::isfinite(1.0f / static_cast<float>(scale)),
-           ValueError, op, ": scale must be a finite positive float32 value, got ", scale);
+  NN_CHECK(valid_qscale(scale), ValueError, op, ": scale must be a finite positive float32 value, got ", scale);
 }
 
 void check_zero_point(int64_t zp, QRange r, DType dtype, const char* op) {
@@ -52,33 +37,7 @@ void check_zero_point(int64_t zp, QRange r, DType dtype, const char* op) {
 
 Tensor float32_contiguous(const Tensor& x, const char* op) {
   NN_CHECK(is_floating(x.dtype()), DTypeError, op, ": expected a floating-point input, got ", x.dtype());
-  NN_CHECK(x.device().type == DeviceType::CPU, DeviceError, op, ": only CPU tensors are supported");
   return detail::contiguous_raw(detail::cast_raw(x, DType::Float32));
-}
-
-bool use_avx512() {
-#if defined(NN_CORE_X86)
-  return cpu::active_isa() == cpu::Isa::Avx512;
-#else
-  return false;
-#endif
-}
-
-// q[0, n) from x[0, n): the AVX-512 loop when active (same results), else scalar.
-template <typename Q>
-void quantize_span(const float* x, Q* q, int64_t n, float inv, float zp, QRange r) {
-#if defined(NN_CORE_X86)
-  if (use_avx512()) {
-    if constexpr (std::is_same_v<Q, uint8_t>) return cpu::quantize_u8_avx512(x, n, inv, zp, q);
-    else return cpu::quantize_s8_avx512(x, n, inv, zp, q);
-  }
-#endif
-  for (int64_t i = 0; i < n; ++i) q[i] = static_cast<Q>(quantize_value(x[i], inv, zp, r));
-}
-
-template <typename Q>
-void quantize_loop(const float* x, Q* q, int64_t n, float inv, float zp, QRange r) {
-  parallel_for(0, n, 1 << 14, [&](int64_t i0, int64_t i1) { quantize_span(x + i0, q + i0, i1 - i0, inv, zp, r); });
 }
 
 // (outer, C, inner) of x around axis.
@@ -89,9 +48,10 @@ std::array<int64_t, 3> around_axis(const Shape& s, int64_t axis) {
   return {outer, s[axis], inner};
 }
 
-// Per-channel parameters as float32 scales and int32 zero points (C values each).
-void channel_params(const Tensor& scales, const Tensor& zero_points, int64_t C, const char* op,
-                    std::vector<float>& s, std::vector<int32_t>& z, const QRange* r, DType dtype) {
+// Per-channel parameters of data x, as float32 scales and int32 zero points (C values
+// each) in p, checked by the device's kernel (zero points only when r is given).
+void channel_params(const Tensor& x, const Tensor& scales, const Tensor& zero_points, int64_t C, const char* op,
+                    QuantizeParams& p, const QRange* r, DType dtype) {
   NN_CHECK(scales.dim() == 1 && scales.sizes()[0] == C, ShapeError, op, ": scales must have shape (", C,
            ",) (the size of the channel axis), got ", scales.sizes());
   NN_CHECK(zero_points.dim() == 1 && zero_points.sizes()[0] == C, ShapeError, op,
@@ -99,32 +59,29 @@ void channel_params(const Tensor& scales, const Tensor& zero_points, int64_t C, 
   NN_CHECK(is_floating(scales.dtype()), DTypeError, op, ": scales must be floating point, got ", scales.dtype());
   NN_CHECK(!is_floating(zero_points.dtype()) && zero_points.dtype() != DType::Bool, DTypeError, op,
            ": zero_points must be integers, got ", zero_points.dtype());
+  detail::check_same_device(x, scales, op);
+  detail::check_same_device(x, zero_points, op);
   Tensor sd = detail::contiguous_raw(detail::cast_raw(scales, DType::Float64));
   Tensor zd = detail::contiguous_raw(detail::cast_raw(zero_points, DType::Int64));
-  s.resize(C);
-  z.resize(C);
-  for (int64_t c = 0; c < C; ++c) {
-    const double v = sd.data<double>()[c];
-    check_scale(v, op);
-    s[c] = static_cast<float>(v);
-    const int64_t zp = zd.data<int64_t>()[c];
-    if (r != nullptr) check_zero_point(zp, *r, dtype, op);
-    z[c] = static_cast<int32_t>(zp);
-  }
+  p.scales = empty({C}, DType::Float32, x.device());
+  p.zero_points = empty({C}, DType::Int32, x.device());
+  const QParamsCheck bad = kernels().qparams.get(op, x.device())(
+      sd, zd, p.scales, p.zero_points, r != nullptr ? static_cast<int64_t>(r->qmin) : 1,
+      r != nullptr ? static_cast<int64_t>(r->qmax) : 0);
+  if (bad.channel < 0) return;
+  if (bad.bad_scale) check_scale(bad.scale, op);
+  check_zero_point(bad.zero_point, *r, dtype, op);
 }
 
-gemm::Activation parse_act(const std::string& name, const char* op) {
-  if (name == "none") return gemm::Activation::None;
-  if (name == "relu") return gemm::Activation::Relu;
-  if (name == "gelu") return gemm::Activation::Gelu;
+QActivation parse_act(const std::string& name, const char* op) {
+  if (name == "none") return QActivation::None;
+  if (name == "relu") return QActivation::Relu;
+  if (name == "gelu") return QActivation::Gelu;
   throw ValueError(str(op, ": activation must be 'none', 'relu' or 'gelu', got '", name, "'"));
 }
 
-gemm::QOutput out_kind(DType dtype, const char* op) {
-  if (dtype == DType::Float32) return gemm::QOutput::Float32;
-  if (dtype == DType::UInt8) return gemm::QOutput::UInt8;
-  if (dtype == DType::Int8) return gemm::QOutput::Int8;
-  if (dtype == DType::Int32) return gemm::QOutput::Int32;
+void check_out_dtype(DType dtype, const char* op) {
+  if (dtype == DType::Float32 || dtype == DType::UInt8 || dtype == DType::Int8 || dtype == DType::Int32) return;
   throw DTypeError(str(op, ": output dtype must be float32, uint8 or int8, got ", dtype));
 }
 
@@ -140,10 +97,16 @@ void check_qweight(const QWeight& w, const char* op) {
   NN_CHECK(w != nullptr, ValueError, op, ": the packed weight is None");
 }
 
-void set_requant(gemm::QEpilogue& ep, DType out_dtype, double out_scale, int64_t out_zp, const char* op) {
-  ep.output = out_kind(out_dtype, op);
-  NN_CHECK(ep.output != gemm::QOutput::Int32, DTypeError, op, ": output dtype must be float32, uint8 or int8");
-  if (ep.output == gemm::QOutput::Float32) return;
+// The packed weight lives on the device of the data it multiplies.
+void check_qweight_device(const QWeight& w, const Tensor& x, const char* op) {
+  NN_CHECK(w->device() == x.device(), DeviceError, op, ": the packed weight is on ", w->device(), " but the input is on ",
+           x.device());
+}
+
+void set_requant(QGemmEpilogue& ep, DType out_dtype, double out_scale, int64_t out_zp, const char* op) {
+  check_out_dtype(out_dtype, op);
+  NN_CHECK(out_dtype != DType::Int32, DTypeError, op, ": output dtype must be float32, uint8 or int8");
+  if (out_dtype == DType::Float32) return;
   check_scale(out_scale, op);
   check_zero_point(out_zp, qrange(out_dtype, op), out_dtype, op);
   ep.out_scale = static_cast<float>(out_scale);
@@ -152,20 +115,19 @@ void set_requant(gemm::QEpilogue& ep, DType out_dtype, double out_scale, int64_t
 
 // The epilogue of the static ops (quantized_linear, quantized_conv2d): a uint8 input
 // quantized per tensor with (x_scale, x_zero_point), n output columns with an optional
-// bias (converted to float32 into *bias_holder, which must outlive the GEMM call), the
-// activation and the requantization of the output. Validates every parameter.
-gemm::QEpilogue static_input_epilogue(double x_scale, int64_t x_zero_point, const Tensor& bias, int64_t n,
-                                      const std::string& activation, DType out_dtype, double out_scale,
-                                      int64_t out_zero_point, const char* op, Tensor* bias_holder) {
+// bias (converted to float32), the activation and the requantization of the output.
+// Validates every parameter.
+QGemmEpilogue static_input_epilogue(double x_scale, int64_t x_zero_point, const Tensor& bias, int64_t n,
+                                    const std::string& activation, DType out_dtype, double out_scale,
+                                    int64_t out_zero_point, const char* op) {
   check_scale(x_scale, op);
   check_zero_point(x_zero_point, {0.0f, 255.0f}, DType::UInt8, op);
-  gemm::QEpilogue ep;
+  QGemmEpilogue ep;
   ep.act = parse_act(activation, op);
   set_requant(ep, out_dtype, out_scale, out_zero_point, op);
   ep.a_scale = static_cast<float>(x_scale);
   ep.a_zero_point = static_cast<int32_t>(x_zero_point);
-  *bias_holder = bias_f32(bias, n, op);
-  if (bias_holder->defined()) ep.bias = bias_holder->data<float>();
+  ep.bias = bias_f32(bias, n, op);
   return ep;
 }
 
@@ -182,6 +144,12 @@ Shape with_last(const Shape& s, int64_t n) {
   return out;
 }
 
+// A contiguous (..., n) output seen as the (M, n) matrix the GEMM writes.
+Tensor as_matrix(const Tensor& out, int64_t n) {
+  const int64_t m = n == 0 ? shape_numel(Shape(out.sizes().begin(), out.sizes().end() - 1)) : out.numel() / n;
+  return make_view(out, {m, n}, {n, 1}, out.offset());
+}
+
 }  // namespace
 
 Tensor native_quantize_per_tensor(const Tensor& x, double scale, int64_t zero_point, DType dtype) {
@@ -189,11 +157,13 @@ Tensor native_quantize_per_tensor(const Tensor& x, double scale, int64_t zero_po
   const QRange r = qrange(dtype, op);
   check_scale(scale, op);
   check_zero_point(zero_point, r, dtype, op);
+  const QuantizeKernel kernel = kernels().quantize.get(OpId::quantize_per_tensor, x.device());
   Tensor xf = float32_contiguous(x, op);
-  Tensor q = empty(x.sizes(), dtype);
-  const float inv = 1.0f / static_cast<float>(scale), zp = static_cast<float>(zero_point);
-  if (dtype == DType::UInt8) quantize_loop(xf.data<float>(), q.data<uint8_t>(), x.numel(), inv, zp, r);
-  else quantize_loop(xf.data<float>(), q.data<int8_t>(), x.numel(), inv, zp, r);
+  Tensor q = empty(x.sizes(), dtype, x.device());
+  QuantizeParams p;
+  p.scale = static_cast<float>(scale);
+  p.zero_point = static_cast<int32_t>(zero_point);
+  kernel(OpId::quantize_per_tensor, xf, q, p);
   return q;
 }
 
@@ -204,46 +174,26 @@ Tensor native_quantize_per_channel(const Tensor& x, const Tensor& scales, const 
   NN_CHECK(x.dim() >= 1, ShapeError, op, ": input must have at least 1 dimension, got a 0-dim tensor");
   axis = wrap_dim(axis, x.dim(), op);
   const auto [outer, C, inner] = around_axis(x.sizes(), axis);
-  std::vector<float> s;
-  std::vector<int32_t> z;
-  channel_params(scales, zero_points, C, op, s, z, &r, dtype);
+  const QuantizeKernel kernel = kernels().quantize.get(OpId::quantize_per_channel, x.device());
+  QuantizeParams p;
+  channel_params(x, scales, zero_points, C, op, p, &r, dtype);
+  p.outer = outer;
+  p.channels = C;
+  p.inner = inner;
   Tensor xf = float32_contiguous(x, op);
-  Tensor q = empty(x.sizes(), dtype);
-  const float* xp = xf.data<float>();
-  parallel_for(0, outer * C, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, inner)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t c = b % C;
-      const float inv = 1.0f / s[c], zp = static_cast<float>(z[c]);
-      if (dtype == DType::UInt8) quantize_span(xp + b * inner, q.data<uint8_t>() + b * inner, inner, inv, zp, r);
-      else quantize_span(xp + b * inner, q.data<int8_t>() + b * inner, inner, inv, zp, r);
-    }
-  });
+  Tensor q = empty(x.sizes(), dtype, x.device());
+  kernel(OpId::quantize_per_channel, xf, q, p);
   return q;
 }
 
 namespace {
-template <typename Q>
-void dequantize_loop(const Q* q, float* out, int64_t outer, int64_t C, int64_t inner, const float* s,
-                     const int32_t* z, bool per_channel) {
-  parallel_for(0, outer * C, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, inner)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t c = per_channel ? b % C : 0;
-      for (int64_t i = b * inner; i < (b + 1) * inner; ++i)
-        out[i] = static_cast<float>(static_cast<int32_t>(q[i]) - z[c]) * s[c];
-    }
-  });
-}
-
-Tensor dequantize_impl(const Tensor& q, const std::vector<float>& s, const std::vector<int32_t>& z, int64_t outer,
-                       int64_t C, int64_t inner, bool per_channel, const char* op) {
+Tensor dequantize_impl(OpId id, const Tensor& q, const QuantizeParams& p, const char* op) {
   NN_CHECK(q.dtype() == DType::UInt8 || q.dtype() == DType::Int8, DTypeError, op,
            ": expected a uint8 or int8 tensor, got ", q.dtype());
+  const QuantizeKernel kernel = kernels().quantize.get(id, q.device());
   Tensor qc = detail::contiguous_raw(q);
-  Tensor out = empty(q.sizes(), DType::Float32);
-  if (q.dtype() == DType::UInt8)
-    dequantize_loop(qc.data<uint8_t>(), out.data<float>(), outer, C, inner, s.data(), z.data(), per_channel);
-  else
-    dequantize_loop(qc.data<int8_t>(), out.data<float>(), outer, C, inner, s.data(), z.data(), per_channel);
+  Tensor out = empty(q.sizes(), DType::Float32, q.device());
+  kernel(id, qc, out, p);
   return out;
 }
 }  // namespace
@@ -253,8 +203,10 @@ Tensor native_dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_
   check_scale(scale, op);
   NN_CHECK(zero_point >= -128 && zero_point <= 255, ValueError, op, ": zero_point ", zero_point,
            " is outside [-128, 255]");
-  return dequantize_impl(q, {static_cast<float>(scale)}, {static_cast<int32_t>(zero_point)}, q.numel(), 1, 1, false,
-                         op);
+  QuantizeParams p;
+  p.scale = static_cast<float>(scale);
+  p.zero_point = static_cast<int32_t>(zero_point);
+  return dequantize_impl(OpId::dequantize, q, p, op);
 }
 
 Tensor native_dequantize_per_channel(const Tensor& q, const Tensor& scales, const Tensor& zero_points, int64_t axis) {
@@ -262,55 +214,25 @@ Tensor native_dequantize_per_channel(const Tensor& q, const Tensor& scales, cons
   NN_CHECK(q.dim() >= 1, ShapeError, op, ": input must have at least 1 dimension, got a 0-dim tensor");
   axis = wrap_dim(axis, q.dim(), op);
   const auto [outer, C, inner] = around_axis(q.sizes(), axis);
-  std::vector<float> s;
-  std::vector<int32_t> z;
-  channel_params(scales, zero_points, C, op, s, z, nullptr, q.dtype());
-  return dequantize_impl(q, s, z, outer, C, inner, true, op);
+  QuantizeParams p;
+  channel_params(q, scales, zero_points, C, op, p, nullptr, q.dtype());
+  p.outer = outer;
+  p.channels = C;
+  p.inner = inner;
+  return dequantize_impl(OpId::dequantize_per_channel, q, p, op);
 }
 
 std::tuple<Tensor, Tensor, Tensor> native_quantize_rows(const Tensor& x) {
   const char* op = "quantize_rows";
   NN_CHECK(x.dim() >= 1, ShapeError, op, ": input must have at least 1 dimension, got a 0-dim tensor");
+  const QuantizeRowsKernel kernel = kernels().quantize_rows.get(OpId::quantize_rows, x.device());
   const int64_t K = x.sizes().back();
   Tensor xf = rows_of(float32_contiguous(x, op), K);
   const int64_t M = xf.sizes()[0];
-  Tensor q = empty(x.sizes(), DType::UInt8);
-  Tensor scales = empty({M}, DType::Float32), zps = empty({M}, DType::Int32);
-  const float* xp = xf.data<float>();
-  uint8_t* qp = q.data<uint8_t>();
-  float* sp = scales.data<float>();
-  int32_t* zp = zps.data<int32_t>();
-  std::atomic<bool> bad{false};
-  parallel_for(0, M, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, K)), [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      const float* row = xp + m * K;
-      float lo = 0.0f, hi = 0.0f;
-      bool finite = true;
-#if defined(NN_CORE_X86)
-      if (use_avx512()) {
-        bool nan = false;
-        cpu::row_minmax_avx512(row, K, &lo, &hi, &nan);
-        finite = !nan && std::isfinite(lo) && std::isfinite(hi);
-      } else
-#endif
-      {
-        for (int64_t k = 0; k < K; ++k) {
-          lo = std::min(lo, row[k]);
-          hi = std::max(hi, row[k]);
-          finite = finite && std::isfinite(row[k]);
-        }
-      }
-      float scale = (hi - lo) / 255.0f;
-      if (!finite || !std::isfinite(scale)) bad.store(true);
-      if (!(scale >= std::numeric_limits<float>::min())) scale = hi == lo ? 1.0f : std::numeric_limits<float>::min();
-      const float inv = 1.0f / scale;
-      const float z = quantize_value(-lo, inv, 0.0f, {0.0f, 255.0f});
-      sp[m] = scale;
-      zp[m] = static_cast<int32_t>(z);
-      quantize_span(row, qp + m * K, K, inv, z, {0.0f, 255.0f});
-    }
-  });
-  NN_CHECK(!bad.load(), ValueError, op, ": input of shape ", x.sizes(),
+  Tensor q = empty(x.sizes(), DType::UInt8, x.device());
+  Tensor scales = empty({M}, DType::Float32, x.device()), zps = empty({M}, DType::Int32, x.device());
+  const bool finite = kernel(xf, as_matrix(q, K), scales, zps);
+  NN_CHECK(finite, ValueError, op, ": input of shape ", x.sizes(),
            " has non-finite values (or a row range that overflows float32); rows cannot be quantized");
   return {q, scales, zps};
 }
@@ -320,29 +242,26 @@ QWeight pack_linear_weight(const Tensor& w, const Tensor& scales) {
   NN_CHECK(w.dim() == 2, ShapeError, op, ": weight must be 2-D (out_features, in_features), got shape ", w.sizes());
   NN_CHECK(w.dtype() == DType::Int8, DTypeError, op, ": weight must be int8 (symmetric), got ", w.dtype());
   const int64_t N = w.sizes()[0], K = w.sizes()[1];
-  NN_CHECK(K <= gemm::kQgemmMaxK, ValueError, op, ": in_features ", K, " exceeds ", gemm::kQgemmMaxK,
+  NN_CHECK(K <= kQgemmMaxK, ValueError, op, ": in_features ", K, " exceeds ", kQgemmMaxK,
            " (int32 accumulation must stay exact)");
   NN_CHECK(scales.dim() <= 1 && (scales.numel() == 1 || scales.numel() == N), ShapeError, op,
            ": scales must hold 1 value (per tensor) or out_features = ", N, " values (per channel), got shape ",
            scales.sizes());
   NN_CHECK(is_floating(scales.dtype()), DTypeError, op, ": scales must be floating point, got ", scales.dtype());
+  detail::check_same_device(w, scales, op);
+  const QPackKernel pack = kernels().qpack.get(op, w.device());
   Tensor sd = detail::contiguous_raw(detail::cast_raw(scales, DType::Float64));
-  std::vector<float> s(static_cast<size_t>(scales.numel()));
-  for (size_t i = 0; i < s.size(); ++i) {
-    check_scale(sd.data<double>()[i], op);
-    s[i] = static_cast<float>(sd.data<double>()[i]);
-  }
-  Tensor wc = detail::nonnegative_strides(w);
-  // B = W^T: B[k, n] = W[n, k].
-  return gemm::pack_qweight(K, N, wc.data<int8_t>(), wc.strides()[1], wc.strides()[0], s);
+  Tensor s = empty({scales.numel()}, DType::Float32, w.device());
+  const QParamsCheck bad = kernels().qparams.get(op, w.device())(sd, Tensor(), s, Tensor(), 1, 0);
+  if (bad.channel >= 0) check_scale(bad.scale, op);
+  return pack(detail::nonnegative_strides(w), s);
 }
 
 Tensor unpack_linear_weight(const QWeight& w) {
-  check_qweight(w, "unpack_linear_weight");
-  Tensor out = empty({w->N(), w->K()}, DType::Int8);
-  int8_t* p = out.data<int8_t>();
-  for (int64_t n = 0; n < w->N(); ++n)
-    for (int64_t k = 0; k < w->K(); ++k) p[n * w->K() + k] = w->at(k, n);
+  const char* op = "unpack_linear_weight";
+  check_qweight(w, op);
+  Tensor out = empty({w->N(), w->K()}, DType::Int8, w->device());
+  kernels().qunpack.get(op, w->device())(*w, out);
   return out;
 }
 
@@ -353,10 +272,11 @@ Tensor qgemm(const Tensor& a, const QWeight& w, double a_scale, int64_t a_zero_p
   check_qweight(w, op);
   NN_CHECK(a.dim() == 2, ShapeError, op, ": a must be 2-D (M, K), got shape ", a.sizes());
   NN_CHECK(a.dtype() == DType::UInt8, DTypeError, op, ": a must be uint8, got ", a.dtype());
+  check_qweight_device(w, a, op);
   const int64_t M = a.sizes()[0], K = a.sizes()[1], N = w->N();
   NN_CHECK(K == w->K(), ShapeError, op, ": a of shape ", a.sizes(), " and a packed weight of (N, K) = (", N, ", ",
            w->K(), ") are incompatible (K must match)");
-  gemm::QEpilogue ep;
+  QGemmEpilogue ep;
   ep.act = parse_act(activation, op);
   DType out_dtype;
   if (output == "float32") out_dtype = DType::Float32;
@@ -364,33 +284,26 @@ Tensor qgemm(const Tensor& a, const QWeight& w, double a_scale, int64_t a_zero_p
   else if (output == "uint8") out_dtype = DType::UInt8;
   else if (output == "int8") out_dtype = DType::Int8;
   else throw ValueError(str(op, ": output must be 'float32', 'int32', 'uint8' or 'int8', got '", output, "'"));
-  ep.output = out_kind(out_dtype, op);
+  check_out_dtype(out_dtype, op);
   if (out_dtype == DType::UInt8 || out_dtype == DType::Int8) set_requant(ep, out_dtype, out_scale, out_zero_point, op);
   check_scale(a_scale, op);
   check_zero_point(a_zero_point, {0.0f, 255.0f}, DType::UInt8, op);
   ep.a_scale = static_cast<float>(a_scale);
   ep.a_zero_point = static_cast<int32_t>(a_zero_point);
-  Tensor sa, za;
   if (a_scales.defined()) {
     NN_CHECK(a_scales.dim() == 1 && a_scales.sizes()[0] == M && a_zero_points.defined() &&
                  a_zero_points.dim() == 1 && a_zero_points.sizes()[0] == M,
              ShapeError, op, ": per-row a_scales and a_zero_points must both have shape (", M, ",)");
-    sa = detail::contiguous_raw(detail::cast_raw(a_scales, DType::Float32));
-    za = detail::contiguous_raw(detail::cast_raw(a_zero_points, DType::Int32));
-    ep.a_scales = sa.data<float>();
-    ep.a_zero_points = za.data<int32_t>();
+    detail::check_same_device(a, a_scales, op);
+    detail::check_same_device(a, a_zero_points, op);
+    ep.a_scales = detail::contiguous_raw(detail::cast_raw(a_scales, DType::Float32));
+    ep.a_zero_points = detail::contiguous_raw(detail::cast_raw(a_zero_points, DType::Int32));
   }
-  Tensor b = bias_f32(bias, N, op);
-  if (b.defined()) ep.bias = b.data<float>();
+  ep.bias = bias_f32(bias, N, op);
   Tensor ac = detail::nonnegative_strides(a);
-  Tensor out = empty({M, N}, out_dtype);
-  if (reference) {
-    Tensor wt = unpack_linear_weight(w);  // (N, K): B[k, n] = wt[n*K + k]
-    gemm::qgemm_ref(M, N, K, ac.data<uint8_t>(), ac.strides()[0], ac.strides()[1], wt.data<int8_t>(), 1, K,
-                    w->scales, out.data_bytes(), N, 1, ep);
-  } else {
-    gemm::qgemm(M, ac.data<uint8_t>(), ac.strides()[0], ac.strides()[1], *w, out.data_bytes(), N, 1, ep);
-  }
+  Tensor out = empty({M, N}, out_dtype, a.device());
+  const auto& table = reference ? kernels().qgemm_reference : kernels().qgemm;
+  table.get(op, a.device())(ac, *w, out, ep);
   return out;
 }
 
@@ -400,18 +313,18 @@ Tensor native_quantized_linear_dynamic(const Tensor& x, const QWeight& w, const 
   NN_CHECK(x.dim() >= 1, ShapeError, op, ": input must have at least 1 dimension, got a 0-dim tensor");
   NN_CHECK(x.sizes().back() == w->K(), ShapeError, op, ": input shape ", x.sizes(), " and weight (", w->N(), ", ",
            w->K(), ") are incompatible (the input's last dim must equal in_features ", w->K(), ")");
-  gemm::QEpilogue ep;
+  check_qweight_device(w, x, op);
+  QGemmEpilogue ep;
   ep.act = parse_act(activation, op);
-  Tensor b = bias_f32(bias, w->N(), op);
-  if (b.defined()) ep.bias = b.data<float>();
+  ep.bias = bias_f32(bias, w->N(), op);
+  const QGemmKernel kernel = kernels().qgemm.get(op, x.device());
   auto [q, scales, zps] = quantize_rows(x);
   const int64_t K = w->K(), N = w->N();
   Tensor q2 = rows_of(q, K);
-  const int64_t M = q2.sizes()[0];
-  ep.a_scales = scales.data<float>();
-  ep.a_zero_points = zps.data<int32_t>();
-  Tensor out = empty(with_last(x.sizes(), N), DType::Float32);
-  gemm::qgemm(M, q2.data<uint8_t>(), K, 1, *w, out.data_bytes(), N, 1, ep);
+  ep.a_scales = scales;
+  ep.a_zero_points = zps;
+  Tensor out = empty(with_last(x.sizes(), N), DType::Float32, x.device());
+  kernel(q2, *w, as_matrix(out, N), ep);
   return out;
 }
 
@@ -423,12 +336,13 @@ Tensor native_quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_p
            x.dtype());
   NN_CHECK(x.dim() >= 1 && x.sizes().back() == w->K(), ShapeError, op, ": input shape ", x.sizes(),
            " and weight (", w->N(), ", ", w->K(), ") are incompatible (the input's last dim must equal in_features)");
-  Tensor b;
-  const gemm::QEpilogue ep = static_input_epilogue(x_scale, x_zero_point, bias, w->N(), activation, out_dtype,
-                                                   out_scale, out_zero_point, op, &b);
+  check_qweight_device(w, x, op);
+  const QGemmEpilogue ep = static_input_epilogue(x_scale, x_zero_point, bias, w->N(), activation, out_dtype,
+                                                 out_scale, out_zero_point, op);
+  const QGemmKernel kernel = kernels().qgemm.get(op, x.device());
   Tensor x2 = rows_of(x, w->K());
-  Tensor out = empty(with_last(x.sizes(), w->N()), out_dtype);
-  gemm::qgemm(x2.sizes()[0], x2.data<uint8_t>(), w->K(), 1, *w, out.data_bytes(), w->N(), 1, ep);
+  Tensor out = empty(with_last(x.sizes(), w->N()), out_dtype, x.device());
+  kernel(x2, *w, as_matrix(out, w->N()), ep);
   return out;
 }
 
@@ -451,39 +365,21 @@ Tensor native_quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_p
   NN_CHECK(w->K() == K, ShapeError, op, ": input shape ", x.sizes(), " with a ", kh, "x", kw,
            " kernel needs a weight with in_channels*kh*kw = ", K, " columns, the packed weight has ", w->K(),
            " (groups = 1 only)");
+  check_qweight_device(w, x, op);
   const int64_t span_h = H + 2 * pd[0] - dl[0] * (kh - 1) - 1, span_w = W + 2 * pd[1] - dl[1] * (kw - 1) - 1;
   NN_CHECK(span_h >= 0 && span_w >= 0, ValueError, op, ": kernel (", kh, ", ", kw, ") with dilation (", dl[0],
            ", ", dl[1], ") is larger than the padded input (", H + 2 * pd[0], ", ", W + 2 * pd[1], ")");
-  const int64_t OH = span_h / st[0] + 1, OW = span_w / st[1] + 1, P = OH * OW;
-  Tensor b;
-  const gemm::QEpilogue ep = static_input_epilogue(x_scale, x_zero_point, bias, Cout, activation, out_dtype,
-                                                   out_scale, out_zero_point, op, &b);
+  const int64_t OH = span_h / st[0] + 1, OW = span_w / st[1] + 1;
+  const QGemmEpilogue ep = static_input_epilogue(x_scale, x_zero_point, bias, Cout, activation, out_dtype,
+                                                 out_scale, out_zero_point, op);
+  const QConv2dKernel kernel = kernels().qconv2d.get(OpId::quantized_conv2d, x.device());
+  Conv2dParams p;
+  p.stride[0] = st[0], p.stride[1] = st[1];
+  p.padding[0] = pd[0], p.padding[1] = pd[1];
+  p.dilation[0] = dl[0], p.dilation[1] = dl[1];
   Tensor xc = detail::contiguous_raw(x);
-  Tensor out = empty({N, Cout, OH, OW}, out_dtype);
-  const int64_t esize = out_dtype == DType::Float32 ? 4 : 1;
-  std::vector<uint8_t> cols(static_cast<size_t>(P * K));
-  const uint8_t pad = static_cast<uint8_t>(x_zero_point);  // real 0
-  for (int64_t n = 0; n < N; ++n) {
-    const uint8_t* xn = xc.data<uint8_t>() + n * C * H * W;
-    // im2col: row p = (oh, ow), column k = (c*kh + i)*kw + j.
-    parallel_for(0, P, 64, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const int64_t oh = p / OW, ow = p % OW;
-        uint8_t* row = cols.data() + p * K;
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t i = 0; i < kh; ++i) {
-            const int64_t ih = oh * st[0] - pd[0] + i * dl[0];
-            for (int64_t j = 0; j < kw; ++j) {
-              const int64_t iw = ow * st[1] - pd[1] + j * dl[1];
-              const bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
-              row[(c * kh + i) * kw + j] = inside ? xn[(c * H + ih) * W + iw] : pad;
-            }
-          }
-      }
-    });
-    // C[p, co] -> y[n, co, p]: row stride 1, column stride P.
-    gemm::qgemm(P, cols.data(), K, 1, *w, out.data_bytes() + n * Cout * P * esize, 1, P, ep);
-  }
+  Tensor out = empty({N, Cout, OH, OW}, out_dtype, x.device());
+  kernel(xc, *w, kh, kw, p, out, ep);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // quantized_ops.h — int8 quantization ops (ops/quantized.cpp): quantize / dequantize
 // per tensor and per channel, dynamic per-row quantization of activations, and the
-// quantized linear / conv2d built on the int8 GEMM (cpu/gemm/qgemm.h).
+// quantized linear / conv2d built on the int8 GEMM. The packed weight (QWeight) and the
+// kernel interface are in kernels/quantized.h; the CPU GEMM is cpu/gemm/qgemm.h.
 //
 // Conventions (PyTorch's affine quantization):
 //   quantize:   q = clamp(nearbyint(x * (1/scale)) + zero_point, qmin, qmax)
@@ -20,7 +21,6 @@
 #include "ops/ops.h"
 
 namespace nn {
-
 
 // quantize_per_tensor: a schema row (ops_generated.h)
 // scales: float (C,), zero_points: integer (C,), C = x.size(axis).
@@ -52,8 +52,8 @@ Tensor unpack_linear_weight(const QWeight& w);
 
 // The raw GEMM for tests and benchmarks: a uint8 (M, K) any strides; per-tensor
 // (a_scales/a_zero_points undefined) or per-row activation parameters; output
-// "float32" | "int32" | "uint8" | "int8". reference=true runs gemm::qgemm_ref on the
-// unpacked weight instead of the packed kernels.
+// "float32" | "int32" | "uint8" | "int8". reference=true runs the device's reference
+// kernel (CPU: gemm::qgemm_ref on the unpacked weight) instead of the packed kernels.
 Tensor qgemm(const Tensor& a, const QWeight& w, double a_scale, int64_t a_zero_point,
              const Tensor& a_scales, const Tensor& a_zero_points, const Tensor& bias,
              const std::string& activation, const std::string& output, double out_scale,

@@ -1,7 +1,7 @@
 // op_table.h — the op ids. Every op is one row of ops/ops.schema; tools/gen_ops.py
 // writes the rows per family as X-macro lists (op_table_generated.h: NN_UNARY_OPS(X),
 // NN_BINARY_OPS(X), ..., NN_ALL_OPS(X), with X(name, differentiable)), from which come
-// the OpId enum, the op names (op_info), the per-op kernel tables (ops/dispatch.h) and
+// the OpId enum, the op names (op_info), the per-op kernel tables (kernels/dispatch.h) and
 // the kernels' registration lists (a unary row without its functor fails to compile).
 //
 // Families:

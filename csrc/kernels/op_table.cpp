@@ -1,10 +1,7 @@
-// op_table.cpp — the OpInfo rows, from the generated lists of op_table.h.
-#include "ops/op_table.h"
-
-#include <cstring>
-
-#include "core/errors.h"
-#include "ops/intercept.h"
+// op_table.cpp — the OpInfo rows, from the generated lists of op_table.h. (The schema
+// table's argument lookup, dispatch::arg_index, is in ops/intercept.cpp: it belongs to the
+// op layer, above the kernels.)
+#include "kernels/op_table.h"
 
 namespace nn {
 namespace {
@@ -41,14 +38,3 @@ const char* op_family_name(OpFamily f) {
 }
 
 }  // namespace nn
-
-namespace nn::dispatch {
-
-int arg_index(OpId op, const char* name) {
-  const OpSchema& s = op_schema(op);
-  for (int i = 0; i < s.num_args; ++i)
-    if (std::strcmp(s.args[i].name, name) == 0) return i;
-  throw ValueError(str(s.name, ": the schema has no argument '", name, "' (", s.signature, ")"));
-}
-
-}  // namespace nn::dispatch

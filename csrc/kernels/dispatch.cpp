@@ -1,5 +1,5 @@
 // dispatch.cpp — builds the kernel registry from each device's registration function.
-#include "ops/dispatch.h"
+#include "kernels/dispatch.h"
 
 namespace nn {
 

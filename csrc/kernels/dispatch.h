@@ -1,9 +1,18 @@
-// dispatch.h — kernel signatures per family and the (op, device) -> kernel tables.
+// dispatch.h — the kernel interface: kernel signatures per family, their option structs
+// and the (op, device) -> kernel tables. This layer sits between autograd and the
+// device backends (core <- autograd <- kernels <- cpu, cuda <- ops <- runtime):
+// cpu/ (and later cuda/) include it and nothing of ops/; ops/ reach kernels only
+// through it.
 //
 // Ops (csrc/ops) check arguments, allocate outputs, then call
-//   kernel<Family>(op, device)(args...)
+//   kernels().<family>.get(op, device)(args...)
 // Kernels register themselves per device (cpu/register_cpu_kernels.cpp; a CUDA file
 // does the same later). A missing (op, device) entry raises DeviceError naming both.
+// Functions without an op-table row of their own (the optimizer updates, the int8 GEMM
+// and weight packing, random fills) have tables keyed by device only. The int8
+// signatures and the packed-weight handle are in kernels/quantized.h; the data-dependent
+// checks, mask coordinates, index rows, random and arange fills (Note [Checks in
+// kernels]) in kernels/data.h.
 //
 // Kernel contracts (all tensors already validated by the op):
 //   UnaryKernel(op, in, out)        in, out: same sizes and dtype (a compute dtype:
@@ -26,12 +35,16 @@
 //   GatherKernel(src, index, out)   out[i, j] = src[index[i], j] with src (S, J),
 //                                   index (N,) int64 validated, out (N, J).
 //   ScatterAddKernel(dst, index, src, accumulate)  dst[index[i], j] (+)= src[i, j].
-//   Sgd/Adam/RmspropKernel(...)     fused optimizer updates (ops/optim.h; not ops: no
-//                                   op-table row, no autograd): every tensor contiguous,
+//   Sgd/Adam/RmspropKernel(...)     fused optimizer updates (ops/optim.h, options in
+//                                   kernels/optim.h; not ops: no op-table row, no
+//                                   autograd): every tensor contiguous,
 //                                   float32 or float64, p's numel; updated in place.
 #pragma once
 #include "core/tensor.h"
-#include "ops/op_table.h"
+#include "kernels/data.h"
+#include "kernels/op_table.h"
+#include "kernels/optim.h"
+#include "kernels/quantized.h"
 
 namespace nn {
 
@@ -131,10 +144,7 @@ using LayerNormBackwardKernel = void (*)(const Tensor& g, const Tensor& x, const
 // of the contiguous in/out (same numbers in forward and backward).
 using DropoutKernel = void (*)(const Tensor& in, const Tensor& out, double p, uint64_t seed, uint64_t offset);
 // Optimizer updates, one fused pass over a parameter tensor (update rules in
-// cpu/optim_kernels.cpp; the hyperparameter structs in ops/optim.h).
-struct SgdOptions;
-struct AdamOptions;
-struct RmspropOptions;
+// cpu/optim_kernels.cpp; the hyperparameter structs in kernels/optim.h).
 using SgdKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& momentum_buffer, bool first_step,
                            const SgdOptions& o);
 using AdamKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
@@ -156,6 +166,19 @@ struct KernelTable {
     Fn fn = fns[static_cast<int>(op)][static_cast<int>(d.type)];
     if (fn == nullptr)
       throw DeviceError(str(op_info(op).name, ": no kernel for device ", d.str(), " in this build"));
+    return fn;
+  }
+};
+
+// A kernel of a function without an op-table row (the int8 GEMM family, random fills), one
+// entry per device type. `name` (the calling op) names the missing entry in the error.
+template <typename Fn>
+struct DeviceKernelTable {
+  Fn fns[kNumDeviceTypes] = {};
+  void set(DeviceType d, Fn fn) { fns[static_cast<int>(d)] = fn; }
+  Fn get(const char* name, Device d) const {
+    Fn fn = fns[static_cast<int>(d.type)];
+    if (fn == nullptr) throw DeviceError(str(name, ": no kernel for device ", d.str(), " in this build"));
     return fn;
   }
 };
@@ -187,6 +210,27 @@ struct KernelRegistry {
   KernelTable<LayerNormBackwardKernel> layer_norm_backward;
   KernelTable<DropoutKernel> dropout;
   OptimKernels optim[kNumDeviceTypes];  // indexed by device type; not op-table entries
+  // int8 (kernels/quantized.h): quantize_per_tensor / quantize_per_channel / dequantize /
+  // dequantize_per_channel, quantize_rows, quantized_conv2d. The per-channel parameter
+  // check, weight packing and the int8 GEMM (shared by quantized_linear,
+  // quantized_linear_dynamic and the raw qgemm of tests and benchmarks) are keyed by
+  // device only.
+  KernelTable<QuantizeKernel> quantize;
+  KernelTable<QuantizeRowsKernel> quantize_rows;
+  DeviceKernelTable<QParamsKernel> qparams;
+  DeviceKernelTable<QPackKernel> qpack;
+  DeviceKernelTable<QUnpackKernel> qunpack;
+  DeviceKernelTable<QGemmKernel> qgemm;
+  DeviceKernelTable<QGemmKernel> qgemm_reference;
+  KernelTable<QConv2dKernel> qconv2d;
+  // Data-dependent work (kernels/data.h): range checks (pow's exponents, embedding and
+  // advanced indices), advanced-index rows and bool-mask coordinates (index), arange;
+  // random fills have no op-table row (rand, randn, randint, uniform_, normal_).
+  KernelTable<RangeCheckKernel> range_check;
+  KernelTable<IndexRowsKernel> index_rows;
+  KernelTable<NonzeroKernel> nonzero;
+  KernelTable<ArangeKernel> arange;
+  DeviceKernelTable<RandomKernel> random;
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation).
