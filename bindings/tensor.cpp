@@ -107,19 +107,21 @@ void bind_tensor(py::module_& m) {
       .def("_storage_id", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage().get()); })
       .def("_is_view", [](const Tensor& t) { return t.impl()->is_view; })
       // autograd
-      .def_property("requires_grad", &Tensor::requires_grad, [](Tensor& t, bool r) { t.set_requires_grad(r); })
+      .def_property("requires_grad", &Tensor::requires_grad,
+                    [](Tensor& t, bool r) { autograd::set_requires_grad(t, r); })
       .def("requires_grad_", [](py::object self, bool r) {
-        self.cast<Tensor&>().set_requires_grad(r);
+        autograd::set_requires_grad(self.cast<Tensor&>(), r);
         return self;
       }, py::arg("requires_grad") = true)
       .def_property("grad", [](const Tensor& t) -> py::object {
-        Tensor g = t.grad();
+        Tensor g = autograd::grad(t);
         return g.defined() ? py::cast(g) : py::none();
-      }, [](Tensor& t, py::object g) { t.set_grad(g.is_none() ? Tensor() : g.cast<Tensor>()); })
+      }, [](Tensor& t, py::object g) { autograd::set_grad(t, g.is_none() ? Tensor() : g.cast<Tensor>()); })
       .def_property_readonly("grad_fn", [](const Tensor& t) -> py::object {
-        return t.grad_fn() ? py::cast(t.grad_fn()) : py::none();
+        const std::shared_ptr<autograd::Node>& fn = autograd::grad_fn(t);
+        return fn ? py::cast(fn) : py::none();
       })
-      .def_property_readonly("is_leaf", &Tensor::is_leaf)
+      .def_property_readonly("is_leaf", [](const Tensor& t) { return autograd::is_leaf(t); })
       .def("backward", [](const Tensor& t, py::object gradient, bool retain_graph) {
         Tensor g = gradient.is_none() ? Tensor() : tensor_from_object(gradient, std::nullopt);
         py::gil_scoped_release release;

@@ -1,9 +1,8 @@
 // tensor.cpp — Tensor accessors, shape helpers and tensor/view creation.
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <limits>
-
-#include "autograd/node.h"
 
 namespace nn {
 
@@ -20,27 +19,6 @@ const StoragePtr& Tensor::storage() const { return impl_->storage; }
 bool Tensor::is_contiguous() const { return impl_->is_contiguous; }
 char* Tensor::data_bytes() const {
   return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(itemsize(impl_->dtype));
-}
-bool Tensor::requires_grad() const { return impl_->requires_grad; }
-void Tensor::set_requires_grad(bool r) {
-  NN_CHECK(!(r && !is_floating(impl_->dtype)), DTypeError,
-           "requires_grad_: only floating-point tensors can require gradients, got ", impl_->dtype);
-  NN_CHECK(impl_->grad_fn == nullptr || r, RuntimeError,
-           "requires_grad_(False): this tensor is not a leaf (it was produced by ", impl_->grad_fn->name(),
-           "); use .detach() instead");
-  impl_->requires_grad = r;
-}
-const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
-bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
-Tensor Tensor::grad() const { return impl_->grad; }
-void Tensor::set_grad(const Tensor& g) {
-  if (g.defined()) {
-    NN_CHECK(g.sizes() == sizes(), ShapeError, "assigning .grad: gradient shape ", g.sizes(),
-             " does not match the tensor's shape ", sizes());
-    NN_CHECK(g.dtype() == dtype(), DTypeError, "assigning .grad: gradient dtype ", g.dtype(),
-             " does not match the tensor's dtype ", dtype());
-  }
-  impl_->grad = g;
 }
 uint64_t Tensor::version() const { return impl_->storage->version(); }
 void Tensor::bump_version() const { impl_->storage->bump_version(); }
