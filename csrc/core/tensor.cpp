@@ -77,6 +77,44 @@ Tensor from_storage(StoragePtr storage, Shape sizes, Shape strides, int64_t offs
   return Tensor(std::move(impl));
 }
 
+Tensor from_external_strided(char* data, const Shape& sizes, const std::vector<int64_t>& byte_strides, DType dtype,
+                             std::function<void()> release, const char* op) {
+  NN_CHECK(byte_strides.size() == sizes.size(), ValueError, op, ": ", byte_strides.size(), " strides for ",
+           sizes.size(), " dimensions");
+  const int64_t item = static_cast<int64_t>(itemsize(dtype));
+  Shape strides(sizes.size());
+  int64_t low = 0, high = 0;  // byte extent reachable below and above `data`
+  const bool empty_tensor = shape_numel(sizes) == 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    NN_CHECK(byte_strides[i] % item == 0, ValueError, op, ": byte stride ", byte_strides[i], " of dim ", i,
+             " is not a multiple of the element size ", item, "; make a copy first");
+    strides[i] = byte_strides[i] / item;
+    if (!empty_tensor && sizes[i] > 1) {
+      const int64_t extent = (sizes[i] - 1) * byte_strides[i];
+      (extent < 0 ? low : high) += extent;
+    }
+  }
+  const size_t nbytes = empty_tensor ? 0 : static_cast<size_t>(high - low + item);
+  auto storage = std::make_shared<Storage>(data + low, nbytes, Device{}, std::move(release));
+  return from_storage(std::move(storage), sizes, std::move(strides), -low / item, dtype);
+}
+
+Tensor from_external_contiguous(void* data, size_t nbytes, const Shape& sizes, DType dtype,
+                                std::function<void()> release, const char* op) {
+  const int64_t item = static_cast<int64_t>(itemsize(dtype));
+  int64_t numel = 1;
+  for (int64_t s : sizes) {
+    NN_CHECK(s >= 0 && (s == 0 || numel <= INT64_MAX / s), ValueError, op, ": bad shape ", sizes);
+    numel *= s;
+  }
+  NN_CHECK(numel <= INT64_MAX / item && numel * item == static_cast<int64_t>(nbytes), ValueError, op, ": shape ",
+           sizes, " of ", dtype_name(dtype), " needs ", numel * item, " bytes, the buffer has ", nbytes);
+  NN_CHECK(reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(item) == 0, ValueError, op,
+           ": the buffer is not aligned to ", item, " bytes; copy instead");
+  auto storage = std::make_shared<Storage>(data, nbytes, Device{}, std::move(release));
+  return from_storage(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype);
+}
+
 Tensor empty(const Shape& sizes, DType dtype, Device device) {
   const int64_t n = shape_numel(sizes);
   const size_t item = itemsize(dtype);

@@ -16,6 +16,7 @@
 // the in-place checks need that without allocating meta for every plain view.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -101,5 +102,16 @@ Tensor empty_like(const Tensor& t);   // contiguous, same sizes/dtype/device
 Tensor make_view(const Tensor& base, Shape sizes, Shape strides, int64_t offset);  // no autograd
 Tensor make_view_dtype(const Tensor& base, Shape sizes, Shape strides, int64_t offset, DType dtype);
 Tensor from_storage(StoragePtr storage, Shape sizes, Shape strides, int64_t offset, DType dtype);
+
+// Tensors over memory owned elsewhere (numpy arrays, DLPack, buffers); `release` runs when
+// the storage dies. `op` names the caller in error messages (ValueError).
+// - from_external_strided: sizes with byte strides (any sign; each a multiple of the item
+//   size); the storage spans exactly the bytes the view can reach.
+// - from_external_contiguous: a row-major tensor that must fill exactly `nbytes` bytes at
+//   `data`, which must be aligned to the item size.
+Tensor from_external_strided(char* data, const Shape& sizes, const std::vector<int64_t>& byte_strides, DType dtype,
+                             std::function<void()> release, const char* op);
+Tensor from_external_contiguous(void* data, size_t nbytes, const Shape& sizes, DType dtype,
+                                std::function<void()> release, const char* op);
 
 }  // namespace nn
