@@ -9,7 +9,7 @@
 #include "cpu/cpu_features.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/qgemm.h"
-#include "cpu/kernels.h"
+#include "ops/reference_ops.h"
 
 namespace nn::bind {
 namespace {
@@ -134,15 +134,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("_set_gemm_direct_linear_rows", [](std::optional<int64_t> rows) {  // None: measured default
     gemm::set_direct_linear_max_rows_override(rows ? *rows : -1);
   }, py::arg("rows"));
-  m.def("_matmul_reference", [](const Tensor& a, const Tensor& b) {
-    NN_CHECK(a.dim() == 3 && b.dim() == 3 && a.sizes()[0] == b.sizes()[0] && a.sizes()[2] == b.sizes()[1] &&
-                 (a.dtype() == DType::Float32 || a.dtype() == DType::Float64) && a.dtype() == b.dtype(),
-             ValueError, "_matmul_reference: expects float32/float64 (B, M, K) and (B, K, N)");
-    Tensor out = empty({a.sizes()[0], a.sizes()[1], b.sizes()[2]}, a.dtype());
-    py::gil_scoped_release release;
-    cpu::matmul_reference(a, b, out);
-    return out;
-  });
+  m.def("_matmul_reference", &reference::matmul, py::call_guard<py::gil_scoped_release>());
 
   bind_tensor(m);
   bind_functions(m);
