@@ -125,10 +125,9 @@ PYBIND11_MODULE(_C, m) {
   });
   m.def("_set_isa", [](std::optional<std::string> name) {
     if (!name) return cpu::set_isa_override(std::nullopt);
-    if (*name == "generic") return cpu::set_isa_override(cpu::Isa::Generic);
-    if (*name == "avx2") return cpu::set_isa_override(cpu::Isa::Avx2);
-    if (*name == "avx512") return cpu::set_isa_override(cpu::Isa::Avx512);
-    throw ValueError(str("_set_isa: unknown ISA '", *name, "' (expected generic, avx2 or avx512)"));
+    const std::optional<cpu::Isa> isa = cpu::parse_isa(name->c_str());
+    NN_CHECK(isa.has_value(), ValueError, "_set_isa: unknown ISA '", *name, "' (expected generic, avx2 or avx512)");
+    cpu::set_isa_override(*isa);
   }, py::arg("name"));
   m.def("_set_amx_enabled", &cpu::set_amx_enabled);
   m.def("_set_gemm_direct_linear_rows", [](std::optional<int64_t> rows) {  // None: measured default

@@ -43,6 +43,7 @@ Isa active_isa();
 void set_isa_override(std::optional<Isa> isa);
 
 const char* isa_name(Isa isa);  // "generic", "avx2", "avx512"
+std::optional<Isa> parse_isa(const char* name);  // the inverse of isa_name; nullopt for other names
 
 // bf16 dot-product instructions (vdpbf16ps) usable; implies Avx512 is supported.
 bool has_avx512_bf16();
