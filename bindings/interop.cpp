@@ -8,7 +8,6 @@
 
 #include "bindings/bindings.h"
 #include "core/dlpack.h"
-#include "ops/internal.h"
 
 namespace nn::bind {
 namespace {
@@ -113,10 +112,7 @@ bool to_operand(py::handle obj, Tensor& out) {
     int overflow = 0;
     const long long v = PyLong_AsLongLongAndOverflow(p, &overflow);
     if (overflow != 0) throw ValueError("operand: Python integer is too large for int64");
-    out = wrapped_scalar(static_cast<double>(v), true);
-    if (static_cast<long long>(static_cast<double>(v)) != v) {  // keep exact int64 values
-      out.data<int64_t>()[0] = v;
-    }
+    out = wrapped_integer(v);
     return true;
   }
   if (PyFloat_Check(p)) {
@@ -150,11 +146,8 @@ Tensor tensor_from_object(py::handle obj, std::optional<DType> dtype) {
   else dt = dtype_from_numpy(arr.dtype());
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   std::vector<int64_t> bstrides(arr.strides(), arr.strides() + arr.ndim());
-  Tensor view = from_external_strided(static_cast<char*>(const_cast<void*>(arr.data())), shape, bstrides,
-                            dtype_from_numpy(arr.dtype()), keep_alive(arr), "tensor");
-  Tensor out = empty(shape, dtype ? *dtype : dt);
-  detail::copy_raw(out, view);
-  return out;
+  return copy_from_external(static_cast<const char*>(arr.data()), shape, bstrides, dtype_from_numpy(arr.dtype()),
+                            dtype ? *dtype : dt, "tensor");
 }
 
 std::vector<TensorIndex> parse_index(py::handle key) {

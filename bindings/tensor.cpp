@@ -64,6 +64,20 @@ py::object inplace_unary(py::object self_obj) {
   return self_obj;
 }
 
+// self.add_(other, alpha=...) / sub_: alpha None or the int 1 means "unscaled".
+template <void (*fn)(const Tensor&, const Tensor&, const Tensor&)>
+py::object inplace_scaled(py::object self_obj, py::handle other, py::handle alpha, const char* name) {
+  const Tensor& self = self_obj.cast<const Tensor&>();
+  Tensor o = operand_or_throw(other, name);
+  const bool unscaled = alpha.is_none() || (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1);
+  Tensor a = unscaled ? Tensor() : operand_or_throw(alpha, name);
+  {
+    MaybeReleaseGil gil(self.numel());
+    fn(self, o, a);
+  }
+  return self_obj;
+}
+
 py::tuple shape_tuple(const Shape& s) {
   py::tuple t(s.size());
   for (size_t i = 0; i < s.size(); ++i) t[i] = py::int_(s[i]);
@@ -185,11 +199,7 @@ void bind_tensor(py::module_& m) {
       .def("__neg__", [](const Tensor& t) { return neg(t); })
       .def("__pos__", [](const Tensor& t) { return t; })
       .def("__abs__", [](const Tensor& t) { return abs(t); })
-      .def("__invert__", [](const Tensor& t) {
-        NN_CHECK(t.dtype() == DType::Bool, DTypeError, "~ (bitwise not) is only supported on bool tensors, got ",
-                 t.dtype());
-        return logical_not(t);
-      })
+      .def("__invert__", &bitwise_not)
       .def("__iadd__", &inplace_operator<OpId::add>)
       .def("__isub__", &inplace_operator<OpId::sub>)
       .def("__imul__", &inplace_operator<OpId::mul>)
@@ -197,16 +207,10 @@ void bind_tensor(py::module_& m) {
       .def("__ipow__", &inplace_operator<OpId::pow>)
       // in-place methods
       .def("add_", [](py::object self, py::handle other, py::handle alpha) {
-        if (alpha.is_none() || (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1))
-          return inplace_method<OpId::add>(self, other);
-        Tensor scaled = mul(operand_or_throw(other, "add_"), operand_or_throw(alpha, "add_"));
-        return inplace_method<OpId::add>(self, py::cast(scaled));
+        return inplace_scaled<add_>(self, other, alpha, "add_");
       }, py::arg("other"), py::arg("alpha") = py::none())
       .def("sub_", [](py::object self, py::handle other, py::handle alpha) {
-        if (alpha.is_none() || (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1))
-          return inplace_method<OpId::sub>(self, other);
-        Tensor scaled = mul(operand_or_throw(other, "sub_"), operand_or_throw(alpha, "sub_"));
-        return inplace_method<OpId::sub>(self, py::cast(scaled));
+        return inplace_scaled<sub_>(self, other, alpha, "sub_");
       }, py::arg("other"), py::arg("alpha") = py::none())
       .def("mul_", &inplace_method<OpId::mul>)
       .def("div_", &inplace_method<OpId::div>)
@@ -240,9 +244,7 @@ void bind_tensor(py::module_& m) {
         return self;
       })
       .def("clamp_", [](py::object self, std::optional<double> lo, std::optional<double> hi) {
-        const Tensor& t = self.cast<const Tensor&>();
-        Tensor r = clamp(t, lo, hi);
-        copy_(t, r);
+        clamp_(self.cast<const Tensor&>(), lo, hi);
         return self;
       }, py::arg("min") = py::none(), py::arg("max") = py::none())
       .def("uniform_", [](py::object self, double a, double b) {
