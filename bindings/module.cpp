@@ -59,10 +59,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("is_floating_point", [](DType t) { return is_floating(t); })
       .def_property_readonly("name", [](DType t) { return dtype_name(t); });
 
-  m.def("set_num_threads", [](int n) {
-    NN_CHECK(n >= 1, ValueError, "set_num_threads: expected a positive number of threads, got ", n);
-    set_num_threads(n);
-  });
+  m.def("set_num_threads", &set_num_threads);
   m.def("get_num_threads", &get_num_threads);
   m.def("memory_stats", [] {
     const MemoryStats s = cpu_memory_stats();
@@ -119,8 +116,7 @@ PYBIND11_MODULE(_C, m) {
   });
   m.def("_supported_isas", [] {
     py::list out;
-    for (cpu::Isa isa : {cpu::Isa::Generic, cpu::Isa::Avx2, cpu::Isa::Avx512})
-      if (cpu::isa_supported(isa)) out.append(cpu::isa_name(isa));
+    for (cpu::Isa isa : cpu::supported_isas()) out.append(cpu::isa_name(isa));
     return out;
   });
   m.def("_set_isa", [](std::optional<std::string> name) {

@@ -128,6 +128,13 @@ const char* isa_name(Isa isa) {
   return "unknown";
 }
 
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
 std::optional<Isa> parse_isa(const char* name) {
   for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
     if (std::strcmp(name, isa_name(isa)) == 0) return isa;
