@@ -14,19 +14,6 @@ void bind_attention(py::module_& m) {
         },
         py::arg("query"), py::arg("key"), py::arg("value"), py::arg("attn_mask") = py::none(),
         py::arg("dropout_p") = 0.0, py::arg("is_causal") = false, py::arg("scale") = py::none());
-  m.def("layer_norm",
-        [](const Tensor& x, const Shape& shape, std::optional<Tensor> w, std::optional<Tensor> b, double eps) {
-          MaybeReleaseGil gil(x.numel());
-          return layer_norm(x, shape, w ? *w : Tensor(), b ? *b : Tensor(), eps);
-        },
-        py::arg("input"), py::arg("normalized_shape"), py::arg("weight") = py::none(), py::arg("bias") = py::none(),
-        py::arg("eps") = 1e-5);
-  m.def("rms_norm",
-        [](const Tensor& x, const Shape& shape, std::optional<Tensor> w, std::optional<double> eps) {
-          MaybeReleaseGil gil(x.numel());
-          return rms_norm(x, shape, w ? *w : Tensor(), eps);
-        },
-        py::arg("input"), py::arg("normalized_shape"), py::arg("weight") = py::none(), py::arg("eps") = py::none());
   m.def("embedding",
         [](const Tensor& idx, const Tensor& w, std::optional<int64_t> padding_idx) {
           return embedding(idx, w, padding_idx);

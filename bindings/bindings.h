@@ -46,5 +46,6 @@ void bind_checkpoint(py::module_& m);
 void bind_runtime_metrics(py::module_& m);
 void bind_runtime(py::module_& m);
 void bind_quantized(py::module_& m);
+void bind_generated_ops(py::module_& m);  // build/generated/bindings_generated.cpp
 
 }  // namespace nn::bind

@@ -9,10 +9,26 @@
 #include "cpu/cpu_features.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/qgemm.h"
+#include "ops/intercept.h"
 #include "ops/reference_ops.h"
 
 namespace nn::bind {
 namespace {
+
+// The `device` argument of the memory functions: None -> the CPU; a device string or an
+// nn_core.device (anything with `type` and `index`) -> Device::parse(str(obj)).
+Device device_arg(py::handle obj, const char* op) {
+  if (obj.is_none()) return Device{};
+  const bool device_like = py::hasattr(obj, "type") && py::hasattr(obj, "index");
+  NN_CHECK(py::isinstance<py::str>(obj) || device_like, ValueError, op,
+           ": expected device=None, 'cpu', 'cuda', 'cuda:N' or an nn_core.device, got ",
+           py::repr(obj).cast<std::string>());
+  try {
+    return Device::parse(py::str(obj).cast<std::string>());
+  } catch (const ValueError& e) {
+    throw ValueError(str(op, ": ", e.what()));
+  }
+}
 
 void register_exceptions() {
   py::register_exception_translator([](std::exception_ptr p) {
@@ -61,8 +77,8 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("set_num_threads", &set_num_threads);
   m.def("get_num_threads", &get_num_threads);
-  m.def("memory_stats", [] {
-    const MemoryStats s = cpu_memory_stats();
+  m.def("memory_stats", [](py::handle device) {
+    const MemoryStats s = memory_stats(device_arg(device, "memory_stats"));
     py::dict d;
     d["bytes_in_use"] = s.bytes_in_use;
     d["peak_bytes"] = s.peak_bytes;
@@ -70,9 +86,13 @@ PYBIND11_MODULE(_C, m) {
     d["num_frees"] = s.num_frees;
     d["cached_bytes"] = s.cached_bytes;
     return d;
-  });
-  m.def("reset_peak_memory_stats", &reset_peak_memory_stats);
-  m.def("empty_cache", &empty_cache);
+  }, py::arg("device") = py::none(),
+     "The memory counters of a device's allocator: bytes_in_use, peak_bytes, num_allocs, num_frees,\n"
+     "cached_bytes. device: None or 'cpu' (the default), 'cuda', 'cuda:N' or an nn_core.device.");
+  m.def("reset_peak_memory_stats",
+        [](py::handle device) { reset_peak_memory_stats(device_arg(device, "reset_peak_memory_stats")); },
+        py::arg("device") = py::none(), "Sets the device's peak_bytes to its bytes_in_use (device as memory_stats).");
+  m.def("empty_cache", [] { empty_cache(); }, "Returns the allocators' cached free blocks to the system.");
   m.def("is_grad_enabled", &autograd::GradMode::is_enabled);
   m.def("set_grad_enabled", &autograd::GradMode::set_enabled);
   m.def("manual_seed", [](uint64_t seed) { manual_seed(seed); });
@@ -87,6 +107,34 @@ PYBIND11_MODULE(_C, m) {
     for (int i = 0; i < kNumOps; ++i) {
       const OpInfo& info = op_info(static_cast<OpId>(i));
       rows.append(py::make_tuple(info.name, op_family_name(info.family), info.differentiable));
+    }
+    return rows;
+  });
+
+  // The schema (csrc/ops/ops.schema) as data: one dict per row, in OpId order.
+  m.def("op_schema", [] {
+    static const char* const kArgTypeNames[] = {
+        "Tensor", "Tensor?", "Tensor(a!)", "Tensor[]", "Tensor?[]", "int", "int?", "int[]", "int[]?", "SymInt",
+        "SymInt?", "SymInt[]", "float", "float?", "Scalar", "bool", "str", "ScalarType", "ScalarType?", "OpId",
+        "IndexKey", "QWeight"};
+    static const char* const kReturnNames[] = {"()", "Tensor", "(Tensor, Tensor)", "(Tensor, Tensor, Tensor)",
+                                               "Tensor[]"};
+    py::list rows;
+    for (int i = 0; i < kNumOps; ++i) {
+      const dispatch::OpSchema& s = dispatch::op_schema(static_cast<OpId>(i));
+      py::list args;
+      for (int a = 0; a < s.num_args; ++a)
+        args.append(py::make_tuple(s.args[a].name, kArgTypeNames[static_cast<int>(s.args[a].type)]));
+      py::dict row;
+      row["name"] = s.name;
+      row["cpp_name"] = s.cpp_name;
+      row["label"] = s.label;
+      row["family"] = op_family_name(op_info(static_cast<OpId>(i)).family);
+      row["differentiable"] = s.differentiable;
+      row["returns"] = kReturnNames[static_cast<int>(s.returns)];
+      row["args"] = args;
+      row["signature"] = s.signature;
+      rows.append(row);
     }
     return rows;
   });
@@ -141,4 +189,5 @@ PYBIND11_MODULE(_C, m) {
   bind_runtime_metrics(m);
   bind_runtime(m);
   bind_quantized(m);
+  bind_generated_ops(m);  // after the types its defaults and arguments use
 }

@@ -152,6 +152,15 @@ void bind_tensor(py::module_& m) {
         if (!to_operand(value, v)) v = tensor_from_object(value, t.dtype());
         set_item(t, parse_index(key), v);
       })
+      // As torch.Tensor.index_put(_): indices one (optional) index tensor per leading dim.
+      .def("index_put", [](const Tensor& t, const std::vector<std::optional<Tensor>>& indices, const Tensor& values,
+                           bool accumulate) { return index_put(t, indices, values, accumulate); },
+           py::arg("indices"), py::arg("values"), py::arg("accumulate") = false)
+      .def("index_put_", [](py::object self, const std::vector<std::optional<Tensor>>& indices, const Tensor& values,
+                            bool accumulate) {
+        index_put_(self.cast<const Tensor&>(), indices, values, accumulate);
+        return self;
+      }, py::arg("indices"), py::arg("values"), py::arg("accumulate") = false)
       .def("__len__", [](const Tensor& t) {
         if (t.dim() == 0) throw py::type_error("len() of a 0-d tensor");
         return t.sizes()[0];

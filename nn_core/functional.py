@@ -10,6 +10,7 @@ relu = _C.relu
 sigmoid = _C.sigmoid
 tanh = _C.tanh
 silu = _C.silu
+hardswish = _C.ops.hardswish  # x * relu6(x + 3) / 6 (MobileNetV3)
 
 
 def linear(input, weight, bias=None, activation: str = "none"):
@@ -160,13 +161,13 @@ def _sdpa_reference(query, key, value, attn_mask=None, is_causal: bool = False, 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalises over the trailing ``normalized_shape`` dims (fused kernel with backward)."""
-    return _C.layer_norm(input, _shape_list(normalized_shape), weight, bias, eps)
+    return _C.ops.layer_norm(input, _shape_list(normalized_shape), weight, bias, eps)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """``x / sqrt(mean(x^2) + eps) * weight`` over the trailing dims; eps defaults to the
     dtype's machine epsilon (as PyTorch)."""
-    return _C.rms_norm(input, _shape_list(normalized_shape), weight, eps)
+    return _C.ops.rms_norm(input, _shape_list(normalized_shape), weight, eps)
 
 
 def embedding(input, weight, padding_idx=None):

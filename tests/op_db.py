@@ -290,6 +290,9 @@ OP_DB = [
     unary("gelu", _gelu, dom=Dom(-6, 6), call=ffn("gelu")),  # functional only (as in PyTorch)
     unary("gelu_tanh", _gelu_tanh, dom=Dom(-6, 6), call=lambda x: nc.functional.gelu(x, approximate="tanh")),
     unary("silu", lambda x: x * _sigmoid(x), dom=Dom(-10, 10), call=ffn("silu")),
+    # Domain past both kinks (-3, 3); hypothesis rarely lands on them exactly (gradcheck
+    # would see the one-sided slopes there).
+    unary("hardswish", lambda x: x * np.clip(x + 3, 0, 6) / 6, dom=Dom(-6, 6), call=ffn("hardswish")),
     unary("logical_not", lambda x: x == 0, dom=Dom(-1, 1, "ints"), dtypes=ALL, **BOOL_OUT),  # exact zeros
     # ---- binary
     binary("add", _op.add, lambda a, b, alpha=1: a + alpha * b, s_binary(alpha=True), out_dtype=binary_out),
@@ -406,3 +409,4 @@ OP_DB += OPS_CONV + OPS_ATTENTION
 OPS = {op.name: op for op in OP_DB}
 assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"
 from op_db_quantized import OPS_QUANTIZED; OP_DB += OPS_QUANTIZED; OPS = {op.name: op for op in OP_DB}  # noqa: E402,E702
+from op_db_special import OPS_SPECIAL; OP_DB += OPS_SPECIAL; OPS = {op.name: op for op in OP_DB}  # noqa: E402,E702

@@ -1,114 +1,68 @@
-// allocator.cpp — aligned CPU allocation with atomic counters (see allocator.h).
+// allocator.cpp — the per-device allocator table, the thread's override guard, external
+// memory wrapped as a DataPtr, and the memory counters by device (see allocator.h).
 #include "core/allocator.h"
 
-#include <atomic>
-#include <cstdlib>
-#include <mutex>
-#include <unordered_map>
-#include <vector>
+#include <memory>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
+#include "core/cpu_allocator.h"
 #include "core/errors.h"
 
 namespace nn {
+
+namespace detail {
+// Constant-initialized: the CPU entry is valid before any static constructor runs.
+std::atomic<DeviceAllocator*> g_device_allocators[kNumDeviceTypes] = {{&g_cpu_allocator}, {nullptr}};
+
+void throw_no_allocator(const char* what, Device device) {
+  throw DeviceError(str(what, " on ", device.str(), ": this build has no ",
+                        device.type == DeviceType::CUDA ? "CUDA" : "such", " backend (no allocator is registered for ",
+                        device.str(), ")"));
+}
+}  // namespace detail
+
 namespace {
-std::atomic<int64_t> g_bytes_in_use{0};
-std::atomic<int64_t> g_peak_bytes{0};
-std::atomic<int64_t> g_num_allocs{0};
-std::atomic<int64_t> g_num_frees{0};
-
-void raise_peak(int64_t now) {
-  int64_t peak = g_peak_bytes.load(std::memory_order_relaxed);
-  while (now > peak && !g_peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-  }
+void run_release(void* ctx, void*, size_t) noexcept {
+  std::unique_ptr<std::function<void()>> release(static_cast<std::function<void()>*>(ctx));
+  (*release)();
 }
 
-// Blocks of at least this size are 2 MiB aligned and marked for transparent huge pages:
-// first touch then costs one fault per 2 MiB instead of one per 4 KiB (NumPy does the
-// same), which matters for elementwise ops on large tensors.
-constexpr size_t kHugePageThreshold = size_t(4) << 20;
-constexpr size_t kHugePageSize = size_t(2) << 20;
-
-// Note [Large-block cache]: freed blocks of at least kHugePageThreshold bytes are kept
-// (up to kCacheLimit bytes in all) and handed out again for a request of the same
-// rounded size. Repeated large ops (a * b + c on 10^7 elements) then reuse memory that
-// is already mapped instead of faulting in and zeroing fresh pages on every call.
-// Cached blocks are not "in use": memory_stats() reports them as cached_bytes, and
-// empty_cache() returns them to the system.
-constexpr size_t kCacheLimit = size_t(512) << 20;
-std::mutex g_cache_mutex;
-std::unordered_map<size_t, std::vector<void*>> g_cache;
-std::atomic<int64_t> g_cached_bytes{0};
-
-void* take_cached(size_t rounded) {
-  std::lock_guard<std::mutex> lock(g_cache_mutex);
-  auto it = g_cache.find(rounded);
-  if (it == g_cache.end() || it->second.empty()) return nullptr;
-  void* p = it->second.back();
-  it->second.pop_back();
-  g_cached_bytes.fetch_sub(static_cast<int64_t>(rounded), std::memory_order_relaxed);
-  return p;
-}
-
-bool put_cached(void* p, size_t rounded) {
-  std::lock_guard<std::mutex> lock(g_cache_mutex);
-  if (static_cast<size_t>(g_cached_bytes.load(std::memory_order_relaxed)) + rounded > kCacheLimit) return false;
-  g_cache[rounded].push_back(p);
-  g_cached_bytes.fetch_add(static_cast<int64_t>(rounded), std::memory_order_relaxed);
-  return true;
-}
-
-size_t rounded_size(size_t nbytes) {
-  const size_t align = nbytes >= kHugePageThreshold ? kHugePageSize : kAllocAlignment;
-  return nbytes == 0 ? kAllocAlignment : (nbytes + align - 1) / align * align;
+DeviceAllocator& checked_device_allocator(Device device, const char* what) {
+  DeviceAllocator* a = device_allocator(device.type);
+  if (a == nullptr) detail::throw_no_allocator(what, device);
+  return *a;
 }
 }  // namespace
 
+DataPtr DataPtr::wrap(void* data, size_t nbytes, Device device, std::function<void()> release) {
+  if (!release) return DataPtr(data, nbytes, nullptr, nullptr, device);
+  auto* ctx = new std::function<void()>(std::move(release));
+  return DataPtr(data, nbytes, ctx, &run_release, device);
+}
+
+void register_device_allocator(DeviceType type, DeviceAllocator* allocator) {
+  NN_CHECK(type != DeviceType::CPU, ValueError, "register_device_allocator: the CPU allocator cannot be replaced");
+  NN_CHECK(allocator != nullptr, ValueError, "register_device_allocator: allocator is null");
+  detail::g_device_allocators[static_cast<int>(type)].store(allocator, std::memory_order_release);
+}
+
+AllocatorOverride::AllocatorOverride(DeviceType type, Allocator* allocator)
+    : type_(static_cast<int>(type)), prev_(detail::tl_allocator_override[type_]) {
+  detail::tl_allocator_override[type_] = allocator;
+}
+
+AllocatorOverride::~AllocatorOverride() { detail::tl_allocator_override[type_] = prev_; }
+
+MemoryStats memory_stats(Device device) { return checked_device_allocator(device, "memory_stats").stats(device); }
+
+void reset_peak_memory_stats(Device device) {
+  checked_device_allocator(device, "reset_peak_memory_stats").reset_peak_stats(device);
+}
+
 void empty_cache() {
-  std::lock_guard<std::mutex> lock(g_cache_mutex);
-  for (auto& [size, blocks] : g_cache)
-    for (void* p : blocks) std::free(p);
-  g_cache.clear();
-  g_cached_bytes.store(0);
+  for (auto& entry : detail::g_device_allocators)
+    if (DeviceAllocator* a = entry.load(std::memory_order_acquire)) a->empty_cache();
 }
 
-void* cpu_alloc(size_t nbytes) {
-  // Round up to the alignment (aligned_alloc requires a multiple) and never ask for 0.
-  const bool huge = nbytes >= kHugePageThreshold;
-  const size_t align = huge ? kHugePageSize : kAllocAlignment;
-  const size_t rounded = rounded_size(nbytes);
-  if (rounded < nbytes) throw OutOfMemoryError(str("cpu_alloc: cannot allocate ", nbytes, " bytes"));
-  void* p = huge ? take_cached(rounded) : nullptr;
-  if (p == nullptr) {
-    p = std::aligned_alloc(align, rounded);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (p != nullptr && huge) madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-  }
-  if (p == nullptr)
-    throw OutOfMemoryError(str("cpu_alloc: out of memory allocating ", nbytes, " bytes (",
-                               g_bytes_in_use.load(), " bytes already in use by nn_core)"));
-  const int64_t now = g_bytes_in_use.fetch_add(static_cast<int64_t>(nbytes), std::memory_order_relaxed) +
-                      static_cast<int64_t>(nbytes);
-  raise_peak(now);
-  g_num_allocs.fetch_add(1, std::memory_order_relaxed);
-  return p;
-}
-
-void cpu_free(void* ptr, size_t nbytes) {
-  if (ptr == nullptr) return;
-  if (!(nbytes >= kHugePageThreshold && put_cached(ptr, rounded_size(nbytes)))) std::free(ptr);
-  g_bytes_in_use.fetch_sub(static_cast<int64_t>(nbytes), std::memory_order_relaxed);
-  g_num_frees.fetch_add(1, std::memory_order_relaxed);
-}
-
-MemoryStats cpu_memory_stats() {
-  return {g_bytes_in_use.load(), g_peak_bytes.load(), g_num_allocs.load(), g_num_frees.load(), g_cached_bytes.load()};
-}
-
-void reset_peak_memory_stats() { g_peak_bytes.store(g_bytes_in_use.load()); }
+MemoryStats cpu_memory_stats() { return g_cpu_allocator.stats(Device{}); }
 
 }  // namespace nn

@@ -1,6 +1,8 @@
 // storage.h — a refcounted block of bytes on one device, shared by every view of it.
-// The version counter lives here so that all views of the same bytes see in-place
-// edits (autograd's saved-tensor check reads it: see autograd/node.h).
+// The bytes are held by a DataPtr (core/allocator.h) that carries its own deleter, so
+// Storage never knows which allocator (the CPU one, the runtime's memory planner, numpy's
+// buffer) made them. The version counter lives here so that all views of the same bytes
+// see in-place edits (autograd's saved-tensor check reads it: see autograd/node.h).
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -13,57 +15,29 @@
 
 namespace nn {
 
-// A thread-local hook on new allocations, used by the inference runtime's memory planning
-// (runtime/memory_plan.h): while set on this thread, Storage(nbytes, device) asks it
-// first; a non-null answer becomes external storage released with `release`.
-struct StorageAllocHook {
-  virtual void* allocate(size_t nbytes, std::function<void()>& release) = 0;
-
- protected:
-  ~StorageAllocHook() = default;
-};
-inline thread_local StorageAllocHook* tl_storage_alloc_hook = nullptr;
-
 class Storage {
  public:
-  // Allocates nbytes with the device's allocator (or the thread's StorageAllocHook).
-  Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-    NN_CHECK(device.type == DeviceType::CPU, DeviceError,
-             "allocation on ", device.str(), ": this build has no kernels for that device");
-    if (__builtin_expect(tl_storage_alloc_hook != nullptr, 0) &&
-        (data_ = tl_storage_alloc_hook->allocate(nbytes, release_)) != nullptr) {
-      external_ = true;
-      return;
-    }
-    data_ = cpu_alloc(nbytes);
-  }
+  // Allocates nbytes with allocator_for(device): the thread's override if one is
+  // installed, else the device's allocator (DeviceError when this build has none).
+  Storage(size_t nbytes, Device device) : data_(allocate(nbytes, device)) {}
+  // Takes ownership of a block from any allocator.
+  explicit Storage(DataPtr data) : data_(std::move(data)) {}
   // Wraps memory owned elsewhere (numpy, DLPack); `release` is called on destruction.
   Storage(void* data, size_t nbytes, Device device, std::function<void()> release)
-      : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)), external_(true) {}
-  ~Storage() {
-    if (external_) {
-      if (release_) release_();
-    } else {
-      cpu_free(data_, nbytes_);
-    }
-  }
+      : data_(DataPtr::wrap(data, nbytes, device, std::move(release))) {}
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
-  void* data() const { return data_; }
-  size_t nbytes() const { return nbytes_; }
-  Device device() const { return device_; }
-  bool is_external() const { return external_; }
+  void* data() const { return data_.get(); }
+  size_t nbytes() const { return data_.nbytes(); }
+  Device device() const { return data_.device(); }
+  const DataPtr& data_ptr() const { return data_; }
 
   uint64_t version() const { return version_.load(std::memory_order_relaxed); }
   void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
-  void* data_ = nullptr;
-  size_t nbytes_ = 0;
-  Device device_;
-  std::function<void()> release_;
-  bool external_ = false;
+  DataPtr data_;
   std::atomic<uint64_t> version_{0};
 };
 

@@ -96,6 +96,14 @@ template <> struct UnaryFunctor<OpId::silu> : FloatOnly {
     return s * (T(1) + x * (T(1) - s));
   }
 };
+template <> struct UnaryFunctor<OpId::hardswish> : FloatOnly {
+  // x * relu6(x + 3) / 6; the derivative at the kinks -3 and 3 is the left one (PyTorch's).
+  template <class T> static T apply(T x) {
+    if (!(x > T(-3))) return x != x ? x : T(0);  // NaN stays NaN
+    return x < T(3) ? x * (x + T(3)) / T(6) : x;
+  }
+  template <class T> static T deriv(T x, T) { return x < T(-3) ? T(0) : (x <= T(3) ? x / T(3) + T(0.5) : T(1)); }
+};
 template <> struct UnaryFunctor<OpId::logical_not> {
   static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false;
   template <class T> static bool apply(T x) { return !(x != T(0)); }

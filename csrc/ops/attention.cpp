@@ -14,7 +14,6 @@
 #include "core/random.h"
 #include "ops/attention_ops.h"
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -85,9 +84,8 @@ void check_attention_args(const Tensor& q, const Tensor& k, const Tensor& v, con
 
 }  // namespace
 
-Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
+Tensor native_scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
                                     double dropout_p, bool is_causal, std::optional<double> scale) {
-  NN_TRACE(scaled_dot_product_attention, q, k, v, attn_mask, dropout_p, is_causal, scale);
   check_attention_args(q, k, v, attn_mask, dropout_p);
   const int64_t B = q.sizes()[0], Hq = q.sizes()[1], Lq = q.sizes()[2], D = q.sizes()[3];
   const int64_t Lk = k.sizes()[2], Dv = v.sizes()[3];
@@ -133,8 +131,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   return result;
 }
 
-Tensor dropout(const Tensor& x, double p, bool training) {
-  NN_TRACE(dropout, x, p, training);
+Tensor native_dropout(const Tensor& x, double p, bool training) {
   NN_CHECK(p >= 0 && p <= 1, ValueError, "dropout: p must be in [0, 1], got ", p);
   NN_CHECK(is_floating(x.dtype()), DTypeError, "dropout: expected a floating-point tensor, got ", x.dtype());
   if (!training || p == 0) return x;

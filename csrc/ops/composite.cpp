@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 
@@ -24,8 +23,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   return reshape(sum(x, dims, true), shape);
 }
 
-Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
-  NN_TRACE(clamp, x, min, max);
+Tensor native_clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
   NN_CHECK(min || max, ValueError, "clamp: at least one of 'min' or 'max' must not be None");
   const bool integral = !is_floating(x.dtype());
   Tensor out = x;
@@ -41,13 +39,11 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
   return out;
 }
 
-Tensor leaky_relu(const Tensor& x, double negative_slope) {
-  NN_TRACE(leaky_relu, x, negative_slope);
+Tensor native_leaky_relu(const Tensor& x, double negative_slope) {
   return where(gt(x, wrapped_scalar(0, true)), x, mul(x, wrapped_scalar(negative_slope, false)));
 }
 
-Tensor softplus(const Tensor& x, double beta, double threshold) {
-  NN_TRACE(softplus, x, beta, threshold);
+Tensor native_softplus(const Tensor& x, double beta, double threshold) {
   // softplus(z) = max(z, 0) + log1p(exp(-|z|)), z = beta * x: no overflow for large |z|
   // and full relative accuracy for very negative z. The gradient is sigmoid(z): at z = 0,
   // maximum() gives each tied side half (1/2) and |z|' = 0, so 1/2 as it should be.
@@ -70,15 +66,13 @@ static int64_t reduced_count(const Tensor& x, const Dims& dims) {
   return n;
 }
 
-Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
-  NN_TRACE(mean, x, dims, keepdim);
+Tensor native_mean(const Tensor& x, const Dims& dims, bool keepdim) {
   NN_CHECK(is_floating(x.dtype()), DTypeError, "mean: input dtype must be floating point, got ", x.dtype(),
            " (cast it first, e.g. x.float())");
   return div(sum(x, dims, keepdim), wrapped_scalar(static_cast<double>(reduced_count(x, dims)), false));
 }
 
-Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
-  NN_TRACE(var, x, dims, correction, keepdim);
+Tensor native_var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
   NN_CHECK(is_floating(x.dtype()), DTypeError, "var: input dtype must be floating point, got ", x.dtype());
   const double n = static_cast<double>(reduced_count(x, dims));
   Tensor centered = sub(x, mean(x, dims, true));
@@ -86,12 +80,11 @@ Tensor var(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
   return div(sum(mul(centered, centered), dims, keepdim), wrapped_scalar(denom, false));
 }
 
-Tensor std(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
-  NN_TRACE(std, x, dims, correction, keepdim);
+Tensor native_std(const Tensor& x, const Dims& dims, double correction, bool keepdim) {
   return sqrt(var(x, dims, correction, keepdim));
 }
 
-Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
+Tensor native_logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
   Tensor xf = is_floating(x.dtype()) ? x : cast(x, DType::Float32);
   if (reduced_count(xf, dims) == 0) {
     Tensor s = sum(xf, dims, keepdim);  // for the output shape
@@ -106,7 +99,7 @@ Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
   return out;
 }
 
-std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
+std::vector<Tensor> native_split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
   const int64_t d = wrap_dim(dim, x.dim(), "split");
   NN_CHECK(x.dim() > 0, ValueError, "split: cannot split a 0-dim tensor");
   int64_t total = 0;
@@ -137,7 +130,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
   return split(x, sizes, d);
 }
 
-std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
+std::vector<Tensor> native_chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   NN_CHECK(chunks > 0, ValueError, "chunk: number of chunks must be positive, got ", chunks);
   const int64_t d = wrap_dim(dim, x.dim(), "chunk");
   NN_CHECK(x.dim() > 0, ValueError, "chunk: cannot chunk a 0-dim tensor");
@@ -147,7 +140,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   return split(x, size, d);
 }
 
-Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
+Tensor native_stack(const std::vector<Tensor>& tensors, int64_t dim) {
   NN_CHECK(!tensors.empty(), ValueError, "stack: expected a non-empty list of tensors");
   const int64_t d = wrap_dim(dim, tensors[0].dim() + 1, "stack");
   std::vector<Tensor> expanded;
@@ -159,7 +152,7 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   return cat(expanded, d);
 }
 
-Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
+Tensor native_flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
   if (x.dim() == 0) {
     wrap_dim(start_dim, 0, "flatten");
     wrap_dim(end_dim, 0, "flatten");

@@ -13,7 +13,6 @@
 #include <array>
 
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -37,10 +36,9 @@ Tensor channel_sum(const Tensor& g) { return sum(g, {0, 2, 3}, false); }
 
 }  // namespace
 
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride_v,
+Tensor native_conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride_v,
               const std::vector<int64_t>& padding_v, const std::vector<int64_t>& dilation_v, int64_t groups,
               bool relu) {
-  NN_TRACE(conv2d, input, weight, bias, stride_v, padding_v, dilation_v, groups, relu);
   const char* op = "conv2d";
   NN_CHECK(input.dim() == 3 || input.dim() == 4, ShapeError, op,
            ": expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape ", input.sizes());
@@ -152,7 +150,7 @@ std::vector<int64_t> conv1d_arg(const std::vector<int64_t>& v, const char* what,
 }
 }  // namespace
 
-Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride,
+Tensor native_conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, const std::vector<int64_t>& stride,
               const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation, int64_t groups) {
   Tensor y = conv2d(conv1d_input(input), conv1d_weight(weight), bias, conv1d_arg(stride, "stride", 1),
                     conv1d_arg(padding, "padding", 0), conv1d_arg(dilation, "dilation", 1), groups, false);
@@ -166,11 +164,10 @@ Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   return squeeze(y, Dims{y.dim() - 2});
 }
 
-Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+Tensor native_conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
                         const std::vector<int64_t>& stride_v, const std::vector<int64_t>& padding_v,
                         const std::vector<int64_t>& output_padding_v, int64_t groups,
                         const std::vector<int64_t>& dilation_v) {
-  NN_TRACE(conv_transpose2d, input, weight, bias, stride_v, padding_v, output_padding_v, groups, dilation_v);
   const char* op = "conv_transpose2d";
   NN_CHECK(input.dim() == 3 || input.dim() == 4, ShapeError, op,
            ": expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape ", input.sizes());

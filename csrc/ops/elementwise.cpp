@@ -8,7 +8,6 @@
 #include <cmath>
 
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -63,8 +62,7 @@ Tensor wrapped_scalar(double value, bool is_integral, bool is_bool) {
   return t;
 }
 
-Tensor unary_op(OpId op, const Tensor& x) {
-  NN_TRACE(unary_op, op, x);
+Tensor native_unary_op(OpId op, const Tensor& x) {
   const char* name = op_info(op).name;
   NN_CHECK(x.defined(), ValueError, name, ": input is undefined");
   DType out_dtype = x.dtype();
@@ -86,13 +84,7 @@ Tensor unary_op(OpId op, const Tensor& x) {
   return out;
 }
 
-#define NN_DEFINE_UNARY(name, grad) \
-  Tensor name(const Tensor& x) { return unary_op(OpId::name, x); }
-NN_UNARY_OPS(NN_DEFINE_UNARY)
-#undef NN_DEFINE_UNARY
-
-Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
-  NN_TRACE(binary_op, op, a, b);
+Tensor native_binary_op(OpId op, const Tensor& a, const Tensor& b) {
   const char* name = op_info(op).name;
   NN_CHECK(a.defined() && b.defined(), ValueError, name, ": input is undefined");
   detail::check_same_device(a, b, name);
@@ -167,14 +159,7 @@ Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-#define NN_DEFINE_BINARY(name, grad) \
-  Tensor name(const Tensor& a, const Tensor& b) { return binary_op(OpId::name, a, b); }
-NN_BINARY_OPS(NN_DEFINE_BINARY)
-NN_COMPARE_OPS(NN_DEFINE_BINARY)
-#undef NN_DEFINE_BINARY
-
-void binary_op_(OpId op, const Tensor& self, const Tensor& other) {
-  NN_TRACE(binary_op_, op, self, other);
+void native_binary_op_(OpId op, const Tensor& self, const Tensor& other) {
   const char* name = op_info(op).name;
   detail::check_inplace_target(self, name);
   detail::check_same_device(self, other, name);
@@ -207,8 +192,7 @@ void binary_op_(OpId op, const Tensor& self, const Tensor& other) {
   self.bump_version();
 }
 
-void unary_op_(OpId op, const Tensor& self) {
-  NN_TRACE(unary_op_, op, self);
+void native_unary_op_(OpId op, const Tensor& self) {
   const char* name = op_info(op).name;
   detail::check_inplace_target(self, name);
   Tensor result;
@@ -226,8 +210,7 @@ void unary_op_(OpId op, const Tensor& self) {
   if (result.requires_grad()) detail::rebase_history(self, result);
 }
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  NN_TRACE(where, cond, a, b);
+Tensor native_where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   detail::check_same_device(cond, a, "where");
   detail::check_same_device(a, b, "where");
   const Shape shape = broadcast_shapes(broadcast_shapes(cond.sizes(), a.sizes(), "where"), b.sizes(), "where");
@@ -252,8 +235,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor cast(const Tensor& x, DType dtype) {
-  NN_TRACE(cast, x, dtype);
+Tensor native_cast(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
   Tensor out = cast_raw(x, dtype);
   if (is_floating(dtype) && autograd::needs_grad({&x})) {
@@ -265,8 +247,7 @@ Tensor cast(const Tensor& x, DType dtype) {
   return out;
 }
 
-void copy_(const Tensor& dst, const Tensor& src) {
-  NN_TRACE(copy_, dst, src);
+void native_copy_(const Tensor& dst, const Tensor& src) {
   detail::check_inplace_target(dst, "copy_");
   detail::check_same_device(dst, src, "copy_");
   const Shape shape = broadcast_shapes(dst.sizes(), src.sizes(), "copy_");
@@ -286,8 +267,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
   dst.bump_version();
 }
 
-void fill_(const Tensor& t, double value) {
-  NN_TRACE(fill_, t, value);
+void native_fill_(const Tensor& t, double value) {
   detail::check_inplace_target(t, "fill_");
   kernels().fill.get(OpId::fill_, t.device())(t, value);
   t.bump_version();
@@ -297,8 +277,7 @@ void fill_(const Tensor& t, double value) {
   }
 }
 
-Tensor clone(const Tensor& x) {
-  NN_TRACE(clone, x);
+Tensor native_clone(const Tensor& x) {
   Tensor out = empty(x.sizes(), x.dtype(), x.device());
   detail::copy_raw(out, x);
   if (autograd::needs_grad({&x})) {
@@ -307,8 +286,7 @@ Tensor clone(const Tensor& x) {
   return out;
 }
 
-Tensor detach(const Tensor& x) {
-  NN_TRACE(detach, x);
+Tensor native_detach(const Tensor& x) {
   return make_view(x, x.sizes(), x.strides(), x.offset());
 }
 

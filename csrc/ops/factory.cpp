@@ -8,7 +8,6 @@
 #include "core/random.h"
 #include "cpu/dtype_dispatch.h"
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 namespace {
@@ -78,15 +77,13 @@ uint64_t initial_seed() { return get_generator_state().seed; }
 Tensor zeros(const Shape& shape, DType dtype) { return full(shape, 0.0, dtype); }
 Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
 
-Tensor full(const Shape& shape, double value, DType dtype) {
-  NN_TRACE(full, shape, value, dtype);
+Tensor native_full(const Shape& shape, double value, DType dtype) {
   Tensor t = empty(shape, dtype);
   if (t.numel() > 0) kernels().fill.get(OpId::fill_, t.device())(t, value);
   return t;
 }
 
-Tensor arange(double start, double end, double step, DType dtype) {
-  NN_TRACE(arange, start, end, step, dtype);
+Tensor native_arange(double start, double end, double step, DType dtype) {
   NN_CHECK(step != 0, ValueError, "arange: step must be nonzero");
   NN_CHECK(std::isfinite(start) && std::isfinite(end), ValueError, "arange: start and end must be finite, got ",
            start, " and ", end);

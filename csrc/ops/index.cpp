@@ -13,7 +13,6 @@
 
 #include "cpu/kernels.h"
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -152,8 +151,7 @@ Tensor collapse_2d(const Tensor& t, int64_t rows, int64_t cols) {
 
 }  // namespace
 
-Tensor index(const Tensor& x, const IndexList& indices) {
-  NN_TRACE(index, x, indices);
+Tensor native_index(const Tensor& x, const IndexList& indices) {
   AdvancedPlan p = plan_advanced(x, indices, "index");
   const int64_t N = p.rows.numel();
   Tensor src = collapse_2d(as_rows(x, p), p.S, p.J);
@@ -178,8 +176,7 @@ Tensor index(const Tensor& x, const IndexList& indices) {
   return out;
 }
 
-void index_put_(const Tensor& x, const IndexList& indices, const Tensor& values, bool accumulate) {
-  NN_TRACE(index_put_, x, indices, values, accumulate);
+void native_index_put_(const Tensor& x, const IndexList& indices, const Tensor& values, bool accumulate) {
   detail::check_inplace_target(x, "index_put_");
   AdvancedPlan p = plan_advanced(x, indices, "index_put_");
   const Shape vshape = broadcast_shapes(p.result_shape, values.sizes(), "index_put_");
@@ -202,7 +199,7 @@ void index_put_(const Tensor& x, const IndexList& indices, const Tensor& values,
   x.bump_version();
 }
 
-Tensor index_put(const Tensor& x, const IndexList& indices, const Tensor& values, bool accumulate) {
+Tensor native_index_put(const Tensor& x, const IndexList& indices, const Tensor& values, bool accumulate) {
   Tensor out = empty_like(x);
   detail::copy_raw(out, x);
   {
@@ -278,8 +275,7 @@ Tensor apply_basic(const Tensor& x, const std::vector<TensorIndex>& key, IndexLi
 
 }  // namespace
 
-Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
-  NN_TRACE(get_item, x, key);
+Tensor native_get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
   IndexList advanced;
   Tensor r = apply_basic(x, key, advanced);
   if (!advanced.empty()) return index(r, advanced);
@@ -292,8 +288,7 @@ Tensor get_item(const Tensor& x, const std::vector<TensorIndex>& key) {
   return r;
 }
 
-void set_item(const Tensor& x, const std::vector<TensorIndex>& key, const Tensor& value) {
-  NN_TRACE(set_item, x, key, value);
+void native_set_item(const Tensor& x, const std::vector<TensorIndex>& key, const Tensor& value) {
   detail::check_inplace_target(x, "__setitem__");
   detail::check_same_device(x, value, "__setitem__");
   if (autograd::needs_grad({&x, &value})) {

@@ -5,7 +5,6 @@
 
 #include "ops/attention_ops.h"
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -74,14 +73,12 @@ Tensor norm_impl(OpId op, const Tensor& x, const Shape& normalized_shape, const 
 
 }  // namespace
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
+Tensor native_layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,
                   double eps) {
-  NN_TRACE(layer_norm, x, normalized_shape, weight, bias, eps);
   return norm_impl(OpId::layer_norm, x, normalized_shape, weight, bias, eps);
 }
 
-Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, std::optional<double> eps) {
-  NN_TRACE(rms_norm, x, normalized_shape, weight, eps);
+Tensor native_rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, std::optional<double> eps) {
   double e = 0;
   if (eps) {
     e = *eps;
@@ -96,8 +93,7 @@ Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& we
   return norm_impl(OpId::rms_norm, x, normalized_shape, weight, Tensor(), e);
 }
 
-Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
-  NN_TRACE(embedding, indices, weight, padding_idx);
+Tensor native_embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx) {
   NN_CHECK(weight.dim() == 2, ShapeError, "embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape ",
            weight.sizes());
   NN_CHECK(indices.dtype() == DType::Int64 || indices.dtype() == DType::Int32 || indices.dtype() == DType::Int8 ||

@@ -9,7 +9,6 @@
 // linear that needs gradients runs the GEMM with bias only and applies gelu as its own
 // op, so the pre-activation is saved there.
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -36,8 +35,7 @@ Tensor as_matrix(const Tensor& x, int64_t K) {
 
 }  // namespace
 
-Tensor bmm(const Tensor& a, const Tensor& b) {
-  NN_TRACE(bmm, a, b);
+Tensor native_bmm(const Tensor& a, const Tensor& b) {
   NN_CHECK(a.dim() == 3 && b.dim() == 3, ShapeError, "bmm: expected 3-D tensors, got shapes ", a.sizes(), " and ",
            b.sizes());
   NN_CHECK(a.sizes()[0] == b.sizes()[0], ShapeError, "bmm: batch sizes differ: ", a.sizes(), " and ", b.sizes());
@@ -46,8 +44,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   return matmul(a, b);
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::string& activation) {
-  NN_TRACE(linear, x, weight, bias, activation);
+Tensor native_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const std::string& activation) {
   const GemmActivation act = parse_activation(activation);
   NN_CHECK(weight.dim() == 2, ShapeError, "linear: weight must be 2-D (out_features, in_features), got shape ",
            weight.sizes());
@@ -120,8 +117,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, const s
   return out;
 }
 
-Tensor addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, double beta, double alpha) {
-  NN_TRACE(addmm, input, mat1, mat2, beta, alpha);
+Tensor native_addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2, double beta, double alpha) {
   NN_CHECK(mat1.dim() == 2 && mat2.dim() == 2, ShapeError, "addmm: mat1 and mat2 must be 2-D, got shapes ",
            mat1.sizes(), " and ", mat2.sizes());
   const int64_t M = mat1.sizes()[0], K = mat1.sizes()[1], N = mat2.sizes()[1];

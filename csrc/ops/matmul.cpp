@@ -3,12 +3,10 @@
 // batch dims broadcast. The kernel sees (B, M, K) @ (B, K, N) views (stride 0 where a
 // batch is broadcast) and writes a contiguous (B, M, N).
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  NN_TRACE(matmul, a, b);
+Tensor native_matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_device(a, b, "matmul");
   NN_CHECK(a.dim() >= 1 && b.dim() >= 1, ValueError, "matmul: both arguments need at least 1 dimension, got shapes ",
            a.sizes(), " and ", b.sizes());

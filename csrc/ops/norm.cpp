@@ -5,7 +5,6 @@
 #include <cmath>
 
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -69,9 +68,8 @@ Tensor apply_and_record(OpId op, const Tensor& input, const Tensor& x3, const Te
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+Tensor native_batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum, double eps) {
-  NN_TRACE(batch_norm, input, running_mean, running_var, weight, bias, training, momentum, eps);
   const char* op = "batch_norm";
   NN_CHECK(input.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, *), got ", input.sizes());
   NN_CHECK(is_floating(input.dtype()), DTypeError, op, ": expected a floating-point input, got ", input.dtype());
@@ -119,8 +117,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   return apply_and_record(OpId::batch_norm, input, x3, mean, rstd, weight, bias, 0, training);
 }
 
-Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
-  NN_TRACE(group_norm, input, num_groups, weight, bias, eps);
+Tensor native_group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
   const char* op = "group_norm";
   NN_CHECK(input.dim() >= 2, ShapeError, op, ": expected an input of shape (N, C, *), got ", input.sizes());
   NN_CHECK(is_floating(input.dtype()), DTypeError, op, ": expected a floating-point input, got ", input.dtype());

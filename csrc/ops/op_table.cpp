@@ -1,5 +1,10 @@
-// op_table.cpp — the OpInfo rows generated from op_table.h.
+// op_table.cpp — the OpInfo rows, from the generated lists of op_table.h.
 #include "ops/op_table.h"
+
+#include <cstring>
+
+#include "core/errors.h"
+#include "ops/intercept.h"
 
 namespace nn {
 namespace {
@@ -14,8 +19,7 @@ const OpInfo kOpInfos[] = {
 #define NN_SPECIAL_ROW(name, grad) NN_ROW(Special)(#name, grad),
     NN_UNARY_OPS(NN_UNARY_ROW) NN_BINARY_OPS(NN_BINARY_ROW) NN_COMPARE_OPS(NN_COMPARE_ROW)
     NN_REDUCE_OPS(NN_REDUCE_ROW) NN_COMPOSITE_OPS(NN_COMPOSITE_ROW) NN_SHAPE_OPS(NN_SHAPE_ROW)
-    NN_SPECIAL_OPS(NN_SPECIAL_ROW) NN_CONV_OPS(NN_SPECIAL_ROW) NN_ATTENTION_OPS(NN_SPECIAL_ROW)
-    NN_QUANTIZED_OPS(NN_SPECIAL_ROW)
+    NN_SPECIAL_OPS(NN_SPECIAL_ROW)
 #undef NN_ROW
 };
 static_assert(sizeof(kOpInfos) / sizeof(kOpInfos[0]) == kNumOps, "op info rows out of sync");
@@ -37,3 +41,14 @@ const char* op_family_name(OpFamily f) {
 }
 
 }  // namespace nn
+
+namespace nn::dispatch {
+
+int arg_index(OpId op, const char* name) {
+  const OpSchema& s = op_schema(op);
+  for (int i = 0; i < s.num_args; ++i)
+    if (std::strcmp(s.args[i].name, name) == 0) return i;
+  throw ValueError(str(s.name, ": the schema has no argument '", name, "' (", s.signature, ")"));
+}
+
+}  // namespace nn::dispatch

@@ -6,7 +6,6 @@
 #include <array>
 
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -87,10 +86,9 @@ Tensor run_pool(OpId op, const Tensor& input, const Pool2dParams& p, int64_t OH,
 
 }  // namespace
 
-std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size,
+std::pair<Tensor, Tensor> native_max_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size,
                                      const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                                      const std::vector<int64_t>& dilation, bool ceil_mode) {
-  NN_TRACE(max_pool2d, input, kernel_size, stride, padding, dilation, ceil_mode);
   const char* op = "max_pool2d";
   check_pool_input(input, op);
   const Pool2dParams p = make_params(op, kernel_size, stride, padding, dilation);
@@ -106,10 +104,9 @@ std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const std::vector<int6
   return {y, idx};
 }
 
-Tensor avg_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size, const std::vector<int64_t>& stride,
+Tensor native_avg_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size, const std::vector<int64_t>& stride,
                   const std::vector<int64_t>& padding, bool ceil_mode, bool count_include_pad,
                   std::optional<int64_t> divisor_override) {
-  NN_TRACE(avg_pool2d, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override);
   const char* op = "avg_pool2d";
   check_pool_input(input, op);
   Pool2dParams p = make_params(op, kernel_size, stride, padding, {1});
@@ -126,8 +123,7 @@ Tensor avg_pool2d(const Tensor& input, const std::vector<int64_t>& kernel_size, 
   return run_pool(OpId::avg_pool2d, input, p, OH, OW, nullptr);
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& input, const std::vector<int64_t>& output_size) {
-  NN_TRACE(adaptive_avg_pool2d, input, output_size);
+Tensor native_adaptive_avg_pool2d(const Tensor& input, const std::vector<int64_t>& output_size) {
   const char* op = "adaptive_avg_pool2d";
   check_pool_input(input, op);
   const auto o = detail::pair_arg(output_size, op, "output_size", 1);

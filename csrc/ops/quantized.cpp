@@ -17,7 +17,6 @@
 #include "cpu/quantize_kernels.h"
 #include "ops/internal.h"
 #include "ops/quantized_ops.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 namespace {
@@ -185,8 +184,7 @@ Shape with_last(const Shape& s, int64_t n) {
 
 }  // namespace
 
-Tensor quantize_per_tensor(const Tensor& x, double scale, int64_t zero_point, DType dtype) {
-  NN_TRACE(quantize_per_tensor, x, scale, zero_point, dtype);
+Tensor native_quantize_per_tensor(const Tensor& x, double scale, int64_t zero_point, DType dtype) {
   const char* op = "quantize_per_tensor";
   const QRange r = qrange(dtype, op);
   check_scale(scale, op);
@@ -199,7 +197,7 @@ Tensor quantize_per_tensor(const Tensor& x, double scale, int64_t zero_point, DT
   return q;
 }
 
-Tensor quantize_per_channel(const Tensor& x, const Tensor& scales, const Tensor& zero_points, int64_t axis,
+Tensor native_quantize_per_channel(const Tensor& x, const Tensor& scales, const Tensor& zero_points, int64_t axis,
                             DType dtype) {
   const char* op = "quantize_per_channel";
   const QRange r = qrange(dtype, op);
@@ -250,8 +248,7 @@ Tensor dequantize_impl(const Tensor& q, const std::vector<float>& s, const std::
 }
 }  // namespace
 
-Tensor dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_point) {
-  NN_TRACE(dequantize_per_tensor, q, scale, zero_point);
+Tensor native_dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_point) {
   const char* op = "dequantize";
   check_scale(scale, op);
   NN_CHECK(zero_point >= -128 && zero_point <= 255, ValueError, op, ": zero_point ", zero_point,
@@ -260,7 +257,7 @@ Tensor dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_point) 
                          op);
 }
 
-Tensor dequantize_per_channel(const Tensor& q, const Tensor& scales, const Tensor& zero_points, int64_t axis) {
+Tensor native_dequantize_per_channel(const Tensor& q, const Tensor& scales, const Tensor& zero_points, int64_t axis) {
   const char* op = "dequantize_per_channel";
   NN_CHECK(q.dim() >= 1, ShapeError, op, ": input must have at least 1 dimension, got a 0-dim tensor");
   axis = wrap_dim(axis, q.dim(), op);
@@ -271,7 +268,7 @@ Tensor dequantize_per_channel(const Tensor& q, const Tensor& scales, const Tenso
   return dequantize_impl(q, s, z, outer, C, inner, true, op);
 }
 
-std::tuple<Tensor, Tensor, Tensor> quantize_rows(const Tensor& x) {
+std::tuple<Tensor, Tensor, Tensor> native_quantize_rows(const Tensor& x) {
   const char* op = "quantize_rows";
   NN_CHECK(x.dim() >= 1, ShapeError, op, ": input must have at least 1 dimension, got a 0-dim tensor");
   const int64_t K = x.sizes().back();
@@ -397,8 +394,7 @@ Tensor qgemm(const Tensor& a, const QWeight& w, double a_scale, int64_t a_zero_p
   return out;
 }
 
-Tensor quantized_linear_dynamic(const Tensor& x, const QWeight& w, const Tensor& bias, const std::string& activation) {
-  NN_TRACE(quantized_linear_dynamic, x, w, bias, activation);
+Tensor native_quantized_linear_dynamic(const Tensor& x, const QWeight& w, const Tensor& bias, const std::string& activation) {
   const char* op = "quantized_linear_dynamic";
   check_qweight(w, op);
   NN_CHECK(x.dim() >= 1, ShapeError, op, ": input must have at least 1 dimension, got a 0-dim tensor");
@@ -419,9 +415,8 @@ Tensor quantized_linear_dynamic(const Tensor& x, const QWeight& w, const Tensor&
   return out;
 }
 
-Tensor quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, const Tensor& bias,
+Tensor native_quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, const Tensor& bias,
                         const std::string& activation, DType out_dtype, double out_scale, int64_t out_zero_point) {
-  NN_TRACE(quantized_linear, x, x_scale, x_zero_point, w, bias, activation, out_dtype, out_scale, out_zero_point);
   const char* op = "quantized_linear";
   check_qweight(w, op);
   NN_CHECK(x.dtype() == DType::UInt8, DTypeError, op, ": input must be uint8 (quantized per tensor), got ",
@@ -437,12 +432,11 @@ Tensor quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_point, c
   return out;
 }
 
-Tensor quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, int64_t kh,
-                        int64_t kw, const Tensor& bias, std::vector<int64_t> stride, std::vector<int64_t> padding,
-                        std::vector<int64_t> dilation, const std::string& activation, DType out_dtype,
+Tensor native_quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w, int64_t kh,
+                        int64_t kw, const Tensor& bias, const std::vector<int64_t>& stride,
+                        const std::vector<int64_t>& padding, const std::vector<int64_t>& dilation,
+                        const std::string& activation, DType out_dtype,
                         double out_scale, int64_t out_zero_point) {
-  NN_TRACE(quantized_conv2d, x, x_scale, x_zero_point, w, kh, kw, bias, stride, padding, dilation, activation,
-           out_dtype, out_scale, out_zero_point);
   const char* op = "quantized_conv2d";
   check_qweight(w, op);
   NN_CHECK(x.dim() == 4, ShapeError, op, ": input must be 4-D (N, C, H, W), got shape ", x.sizes());

@@ -17,26 +17,22 @@
 #include <tuple>
 #include <vector>
 
-#include "core/tensor.h"
-#include "cpu/gemm/qgemm.h"
+#include "ops/ops.h"
 
 namespace nn {
 
-using QWeight = std::shared_ptr<gemm::PackedQWeight>;
 
-Tensor quantize_per_tensor(const Tensor& x, double scale, int64_t zero_point, DType dtype);
+// quantize_per_tensor: a schema row (ops_generated.h)
 // scales: float (C,), zero_points: integer (C,), C = x.size(axis).
-Tensor quantize_per_channel(const Tensor& x, const Tensor& scales, const Tensor& zero_points,
-                            int64_t axis, DType dtype);
-Tensor dequantize_per_tensor(const Tensor& q, double scale, int64_t zero_point);
-Tensor dequantize_per_channel(const Tensor& q, const Tensor& scales, const Tensor& zero_points,
-                              int64_t axis);
+// quantize_per_channel: a schema row (ops_generated.h)
+// dequantize_per_tensor: a schema row (ops_generated.h)
+// dequantize_per_channel: a schema row (ops_generated.h)
 
 // Dynamic quantization of the rows of x (all dims but the last are rows) to uint8:
 // per row, lo = min(0, min x), hi = max(0, max x), scale = (hi - lo) / 255 (1 for an
 // all-zero row), zero_point = clamp(nearbyint(-lo * (1/scale)), 0, 255). Returns
 // (q uint8 of x's shape, scales float32 (rows,), zero_points int32 (rows,)).
-std::tuple<Tensor, Tensor, Tensor> quantize_rows(const Tensor& x);
+// quantize_rows: a schema row (ops_generated.h)
 
 // Packs an int8 weight w (N, K) (a Linear weight, out x in) with its scales (a float
 // tensor of 1 or N values) into the GEMM layout, once.
@@ -46,20 +42,13 @@ Tensor unpack_linear_weight(const QWeight& w);
 
 // y = act(x @ W^T * scales + bias). x float (..., K), quantized per row at run time;
 // float32 output (..., N).
-Tensor quantized_linear_dynamic(const Tensor& x, const QWeight& w, const Tensor& bias,
-                                const std::string& activation);
+// quantized_linear_dynamic: a schema row (ops_generated.h)
 // x uint8 (..., K) quantized per tensor (x_scale, x_zero_point); out_dtype float32
 // (dequantized) or uint8/int8 (requantized with out_scale, out_zero_point).
-Tensor quantized_linear(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w,
-                        const Tensor& bias, const std::string& activation, DType out_dtype,
-                        double out_scale, int64_t out_zero_point);
+// quantized_linear: a schema row (ops_generated.h)
 // x uint8 (N, C, H, W) per tensor; w packed from the (Cout, C*kh*kw) int8 weight
 // (groups = 1); im2col (padding with the input zero point, i.e. real 0) + the int8 GEMM.
-Tensor quantized_conv2d(const Tensor& x, double x_scale, int64_t x_zero_point, const QWeight& w,
-                        int64_t kh, int64_t kw, const Tensor& bias, std::vector<int64_t> stride,
-                        std::vector<int64_t> padding, std::vector<int64_t> dilation,
-                        const std::string& activation, DType out_dtype, double out_scale,
-                        int64_t out_zero_point);
+// quantized_conv2d: a schema row (ops_generated.h)
 
 // The raw GEMM for tests and benchmarks: a uint8 (M, K) any strides; per-tensor
 // (a_scales/a_zero_points undefined) or per-row activation parameters; output

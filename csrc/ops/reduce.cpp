@@ -8,7 +8,6 @@
 #include <algorithm>
 
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -104,8 +103,7 @@ Tensor extreme_backward(const Tensor& g, const Tensor& x, const Tensor& result, 
 
 }  // namespace
 
-Tensor sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<DType> dtype) {
-  NN_TRACE(sum, x, dims, keepdim, dtype);
+Tensor native_sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<DType> dtype) {
   DType target = dtype ? *dtype : (is_floating(x.dtype()) ? x.dtype() : DType::Int64);
   Tensor xc = detail::cast_raw(x, compute_dtype(target));
   ReducePlan p = plan_reduction(xc, dims, keepdim, "sum");
@@ -126,8 +124,7 @@ Tensor sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<DType>
   return out;
 }
 
-Tensor prod(const Tensor& x, const Dims& dims, bool keepdim) {
-  NN_TRACE(prod, x, dims, keepdim);
+Tensor native_prod(const Tensor& x, const Dims& dims, bool keepdim) {
   const DType target = is_floating(x.dtype()) ? x.dtype() : DType::Int64;
   Tensor xc = detail::cast_raw(x, compute_dtype(target));
   ReducePlan p = plan_reduction(xc, dims, keepdim, "prod");
@@ -170,10 +167,10 @@ static Tensor extreme(OpId op, const Tensor& x, const Dims& dims, bool keepdim) 
   return out;
 }
 
-Tensor amax(const Tensor& x, const Dims& dims, bool keepdim) {
-  NN_TRACE(amax, x, dims, keepdim); return extreme(OpId::amax, x, dims, keepdim); }
-Tensor amin(const Tensor& x, const Dims& dims, bool keepdim) {
-  NN_TRACE(amin, x, dims, keepdim); return extreme(OpId::amin, x, dims, keepdim); }
+Tensor native_amax(const Tensor& x, const Dims& dims, bool keepdim) {
+return extreme(OpId::amax, x, dims, keepdim); }
+Tensor native_amin(const Tensor& x, const Dims& dims, bool keepdim) {
+return extreme(OpId::amin, x, dims, keepdim); }
 
 static std::pair<Tensor, Tensor> extreme_with_index(OpId op, const Tensor& x, int64_t dim, bool keepdim) {
   const char* name = op_info(op).name;
@@ -201,12 +198,10 @@ static std::pair<Tensor, Tensor> extreme_with_index(OpId op, const Tensor& x, in
   return {values, indices};
 }
 
-std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
-  NN_TRACE(max, x, dim, keepdim);
+std::pair<Tensor, Tensor> native_max(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_with_index(OpId::max, x, dim, keepdim);
 }
-std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
-  NN_TRACE(min, x, dim, keepdim);
+std::pair<Tensor, Tensor> native_min(const Tensor& x, int64_t dim, bool keepdim) {
   return extreme_with_index(OpId::min, x, dim, keepdim);
 }
 
@@ -225,12 +220,10 @@ static Tensor arg_extreme(OpId op, const Tensor& x, std::optional<int64_t> dim, 
   return idx;
 }
 
-Tensor argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
-  NN_TRACE(argmax, x, dim, keepdim);
+Tensor native_argmax(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
   return arg_extreme(OpId::argmax, x, dim, keepdim);
 }
-Tensor argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
-  NN_TRACE(argmin, x, dim, keepdim);
+Tensor native_argmin(const Tensor& x, std::optional<int64_t> dim, bool keepdim) {
   return arg_extreme(OpId::argmin, x, dim, keepdim);
 }
 
@@ -273,9 +266,9 @@ static Tensor softmax_impl(OpId op, const Tensor& x, int64_t dim) {
   return out;
 }
 
-Tensor softmax(const Tensor& x, int64_t dim) {
-  NN_TRACE(softmax, x, dim); return softmax_impl(OpId::softmax, x, dim); }
-Tensor log_softmax(const Tensor& x, int64_t dim) {
-  NN_TRACE(log_softmax, x, dim); return softmax_impl(OpId::log_softmax, x, dim); }
+Tensor native_softmax(const Tensor& x, int64_t dim) {
+return softmax_impl(OpId::softmax, x, dim); }
+Tensor native_log_softmax(const Tensor& x, int64_t dim) {
+return softmax_impl(OpId::log_softmax, x, dim); }
 
 }  // namespace nn

@@ -6,7 +6,6 @@
 #include <numeric>
 
 #include "ops/internal.h"
-#include "runtime/trace_hook.h"
 
 namespace nn {
 using autograd::SavedTensor;
@@ -117,8 +116,7 @@ void record_reshape_like(const char* name, const Tensor& x, const Tensor& out) {
 
 }  // namespace
 
-Tensor view(const Tensor& x, const Shape& shape) {
-  NN_TRACE(view, x, shape);
+Tensor native_view(const Tensor& x, const Shape& shape) {
   const Shape sizes = infer_size(shape, x.numel(), "view", x.sizes());
   auto strides = view_strides(x.sizes(), x.strides(), sizes);
   NN_CHECK(strides.has_value(), ValueError, "view: size ", sizes, " is not compatible with input of shape ",
@@ -130,8 +128,7 @@ Tensor view(const Tensor& x, const Shape& shape) {
   return out;
 }
 
-Tensor reshape(const Tensor& x, const Shape& shape) {
-  NN_TRACE(reshape, x, shape);
+Tensor native_reshape(const Tensor& x, const Shape& shape) {
   const Shape sizes = infer_size(shape, x.numel(), "reshape", x.sizes());
   if (view_strides(x.sizes(), x.strides(), sizes).has_value()) return view(x, sizes);
   Tensor c = contiguous(x);
@@ -140,8 +137,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   return out;
 }
 
-Tensor permute(const Tensor& x, const Dims& dims) {
-  NN_TRACE(permute, x, dims);
+Tensor native_permute(const Tensor& x, const Dims& dims) {
   const int64_t n = x.dim();
   NN_CHECK(static_cast<int64_t>(dims.size()) == n, ValueError, "permute: number of dims ", dims,
            " doesn't match the tensor's ", n, " dimensions");
@@ -165,8 +161,7 @@ Tensor permute(const Tensor& x, const Dims& dims) {
   return out;
 }
 
-Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
-  NN_TRACE(transpose, x, dim0, dim1);
+Tensor native_transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
   const int64_t n = x.dim();
   if (n == 0) {
     wrap_dim(dim0, 0, "transpose");
@@ -179,8 +174,7 @@ Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
   return permute(x, order);
 }
 
-Tensor expand(const Tensor& x, const Shape& shape) {
-  NN_TRACE(expand, x, shape);
+Tensor native_expand(const Tensor& x, const Shape& shape) {
   const size_t n = shape.size(), m = x.sizes().size();
   NN_CHECK(n >= m, ShapeError, "expand: the number of sizes provided (", n,
            ") must be greater or equal to the number of dimensions in the tensor (", m, ")");
@@ -210,8 +204,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   return out;
 }
 
-Tensor squeeze(const Tensor& x, std::optional<Dims> dims) {
-  NN_TRACE(squeeze, x, dims);
+Tensor native_squeeze(const Tensor& x, std::optional<Dims> dims) {
   const int64_t n = x.dim();
   std::vector<bool> drop(n, false);
   if (!dims) {
@@ -234,8 +227,7 @@ Tensor squeeze(const Tensor& x, std::optional<Dims> dims) {
   return out;
 }
 
-Tensor unsqueeze(const Tensor& x, int64_t dim) {
-  NN_TRACE(unsqueeze, x, dim);
+Tensor native_unsqueeze(const Tensor& x, int64_t dim) {
   const int64_t n = x.dim();
   const int64_t d = wrap_dim(dim, n + 1, "unsqueeze");
   Shape sizes = x.sizes(), strides = x.strides();
@@ -248,8 +240,7 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
   return out;
 }
 
-Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> stop, int64_t step) {
-  NN_TRACE(slice, x, dim, start, stop, step);
+Tensor native_slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::optional<int64_t> stop, int64_t step) {
   const int64_t d = wrap_dim(dim, x.dim(), "slice");
   NN_CHECK(x.dim() > 0, IndexError, "slice: cannot slice a 0-dim tensor");
   NN_CHECK(step != 0, ValueError, "slice: step cannot be zero");
@@ -293,8 +284,7 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start, std::op
   return out;
 }
 
-Tensor select(const Tensor& x, int64_t dim, int64_t index) {
-  NN_TRACE(select, x, dim, index);
+Tensor native_select(const Tensor& x, int64_t dim, int64_t index) {
   NN_CHECK(x.dim() > 0, IndexError, "select: cannot index a 0-dim tensor");
   const int64_t d = wrap_dim(dim, x.dim(), "select");
   const int64_t len = x.sizes()[d];
@@ -322,8 +312,7 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   return out;
 }
 
-Tensor contiguous(const Tensor& x) {
-  NN_TRACE(contiguous, x);
+Tensor native_contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
   Tensor out = detail::contiguous_raw(x);
   if (autograd::needs_grad({&x}))
@@ -331,8 +320,7 @@ Tensor contiguous(const Tensor& x) {
   return out;
 }
 
-Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
-  NN_TRACE(cat, tensors, dim);
+Tensor native_cat(const std::vector<Tensor>& tensors, int64_t dim) {
   NN_CHECK(!tensors.empty(), ValueError, "cat: expected a non-empty list of tensors");
   const Tensor& first = tensors[0];
   const int64_t n = first.dim();

@@ -1,5 +1,5 @@
-// executor.h — runs one graph node: calls the same nn:: op the tracer recorded, with the
-// node's attributes (ints already resolved for the current input shapes).
+// executor.h — runs one graph node: the op the tracer recorded, through its boxed call,
+// with the node's arguments (SymInt values already resolved for the current input shapes).
 #pragma once
 #include <vector>
 
@@ -7,7 +7,8 @@
 
 namespace nn::runtime {
 
-// in: the node's input tensors (undefined for -1); out: cleared and filled with its outputs.
+// in: the node's input tensors (undefined for -1); ints: the node's SymInt values (in
+// sym_int_values order); out: cleared and filled with its outputs.
 void exec_node(const Node& n, const int64_t* ints, const std::vector<Tensor>& in, std::vector<Tensor>& out);
 
 }  // namespace nn::runtime

@@ -6,21 +6,12 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <type_traits>
 
 #include "core/errors.h"
-#include "ops/op_table.h"
 #include "ops/ops.h"
 
 namespace nn::runtime {
-
-const char* op_name(Op op) {
-  static const char* names[] = {
-#define NN_RT_NAME(name) #name,
-      NN_RUNTIME_OPS(NN_RT_NAME)
-#undef NN_RT_NAME
-  };
-  return names[static_cast<int>(op)];
-}
 
 int64_t SymInt::eval(const int64_t* sym_values) const {
   int64_t v = coef;
@@ -45,11 +36,15 @@ std::string SymInt::str(const std::vector<std::string>& names) const {
 }
 
 std::string Node::label() const {
-  std::string s = op_name(op);
-  if (op == Op::unary || op == Op::binary || op == Op::unary_inplace || op == Op::binary_inplace)
-    s += std::string(".") + op_info(static_cast<OpId>(flags[0])).name;
-  if (op == Op::linear && !str.empty() && str != "none") s += "+" + str;
-  if (op == Op::conv2d && flags.back()) s += "+relu";
+  const dispatch::OpSchema& schema = dispatch::op_schema(op);
+  std::string s = schema.label;
+  for (int i = 0; i < schema.num_args; ++i)
+    if (schema.args[i].type == dispatch::ArgType::OpId) s += std::string(".") + op_info(std::get<OpId>(args[i])).name;
+  if (op == OpId::linear) {
+    const std::string& act = std::get<std::string>(args[dispatch::arg_index(op, "activation")]);
+    if (!act.empty() && act != "none") s += "+" + act;
+  }
+  if (op == OpId::conv2d && std::get<bool>(args[dispatch::arg_index(op, "relu")])) s += "+relu";
   return s;
 }
 
@@ -73,6 +68,82 @@ SymInt factor(int64_t v, const std::vector<int64_t>& primes) {
       ++s.exp[k];
     }
   return s;
+}
+
+// Equality of two boxed values of one simple type (tensor-holding values compare equal:
+// their tensors are graph values, compared through the nodes' inputs).
+bool same_value(const dispatch::IValue& a, const dispatch::IValue& b) {
+  if (a.index() != b.index()) return false;
+  return std::visit(
+      [&](const auto& va) {
+        using T = std::decay_t<decltype(va)>;
+        if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double> || std::is_same_v<T, bool> ||
+                      std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, DType> ||
+                      std::is_same_v<T, std::string> || std::is_same_v<T, QWeight> || std::is_same_v<T, OpId>) {
+          return va == std::get<T>(b);
+        } else {
+          return true;
+        }
+      },
+      a);
+}
+
+// The kind of the first non-size argument that differs between two recordings of one op
+// ("float" for a float attribute, "other" else), or nullptr when they agree. Tensor slots
+// compare by structure only (their values are the nodes' inputs); SymInt values compare
+// through sym_ints.
+const char* different_attribute(const Node& x, const Node& y) {
+  using dispatch::ArgType;
+  const dispatch::OpSchema& schema = dispatch::op_schema(x.op);
+  for (int i = 0; i < schema.num_args; ++i) {
+    const dispatch::IValue &a = x.args[i], &b = y.args[i];
+    if (a.index() != b.index()) return "other";
+    switch (schema.args[i].type) {
+      case ArgType::Tensor:
+      case ArgType::OptionalTensor:
+      case ArgType::MutableTensor:
+      case ArgType::SymInt:
+      case ArgType::OptionalSymInt:
+        break;
+      case ArgType::TensorList:
+        if (std::get<std::vector<Tensor>>(a).size() != std::get<std::vector<Tensor>>(b).size()) return "other";
+        break;
+      case ArgType::OptionalTensorList: {
+        const auto &la = std::get<std::vector<std::optional<Tensor>>>(a), &lb = std::get<std::vector<std::optional<Tensor>>>(b);
+        if (la.size() != lb.size()) return "other";
+        for (size_t k = 0; k < la.size(); ++k)
+          if (la[k].has_value() != lb[k].has_value()) return "other";
+        break;
+      }
+      case ArgType::SymIntList:
+        if (std::get<std::vector<int64_t>>(a).size() != std::get<std::vector<int64_t>>(b).size()) return "other";
+        break;
+      case ArgType::IndexKey: {
+        const auto &ka = std::get<std::vector<TensorIndex>>(a), &kb = std::get<std::vector<TensorIndex>>(b);
+        if (ka.size() != kb.size()) return "other";
+        for (size_t k = 0; k < ka.size(); ++k)
+          if (ka[k].kind != kb[k].kind || ka[k].start.has_value() != kb[k].start.has_value() ||
+              ka[k].stop.has_value() != kb[k].stop.has_value())
+            return "other";
+        break;
+      }
+      case ArgType::Scalar: {  // an integer is a size (compared through sym_ints)
+        const double va = std::get<double>(a), vb = std::get<double>(b);
+        const bool ia = va == std::nearbyint(va) && std::abs(va) < 9e15, ib = vb == std::nearbyint(vb) && std::abs(vb) < 9e15;
+        if (ia != ib) return "other";
+        if (!ia && va != vb) return "float";
+        break;
+      }
+      case ArgType::Float:
+      case ArgType::OptionalFloat:
+        if (!same_value(a, b)) return "float";
+        break;
+      default:
+        if (!same_value(a, b)) return "other";
+        break;
+    }
+  }
+  return nullptr;
 }
 
 std::string vstr(int id) { return id < 0 ? "_" : "%" + std::to_string(id); }
@@ -123,10 +194,13 @@ std::string compare_graphs(const Graph& a, const Graph& b) {
   for (size_t i = 0; i < a.nodes.size(); ++i) {
     const Node &x = a.nodes[i], &y = b.nodes[i];
     const std::string where = str("op #", i, " (", x.label(), ")");
-    if (x.op != y.op || x.flags != y.flags || x.str != y.str || x.qweight != y.qweight)
-      return where + " differs between the traces";
+    if (x.op != y.op) return where + " differs between the traces";
+    const char* attr = different_attribute(x, y);
+    if (attr != nullptr) {
+      return std::strcmp(attr, "float") == 0 ? where + " has float attributes that depend on the input shapes"
+                                             : where + " differs between the traces";
+    }
     if (x.inputs != y.inputs || x.outputs != y.outputs) return where + " has different inputs between the traces";
-    if (x.floats != y.floats) return where + " has float attributes that depend on the input shapes";
     if (x.sym_ints != y.sym_ints) {
       return str(where, " has size attributes that are not a product of the dynamic dims (", x.ints, " vs ", y.ints,
                  ")");
@@ -167,17 +241,19 @@ void fuse(Graph& g) {
   std::vector<bool> dead(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& act = g.nodes[i];
-    if (act.op != Op::unary) continue;
-    const OpId aop = static_cast<OpId>(act.flags[0]);
-    if (aop != OpId::relu && aop != OpId::gelu) continue;
+    if (act.op != OpId::relu && act.op != OpId::gelu) continue;
     const int src = act.inputs[0];
     if (src < 0 || producer[src] < 0 || uses[src] != 1) continue;
     Node& p = g.nodes[producer[src]];
     if (g.values[src].dtype != g.values[act.outputs[0]].dtype) continue;
-    if (p.op == Op::linear && (p.str.empty() || p.str == "none")) {
-      p.str = aop == OpId::relu ? "relu" : "gelu";
-    } else if (p.op == Op::conv2d && aop == OpId::relu && p.flags.back() == 0) {
-      p.flags.back() = 1;
+    if (p.op == OpId::linear) {
+      std::string& activation = std::get<std::string>(p.args[dispatch::arg_index(OpId::linear, "activation")]);
+      if (!activation.empty() && activation != "none") continue;
+      activation = act.op == OpId::relu ? "relu" : "gelu";
+    } else if (p.op == OpId::conv2d && act.op == OpId::relu) {
+      bool& relu = std::get<bool>(p.args[dispatch::arg_index(OpId::conv2d, "relu")]);
+      if (relu) continue;
+      relu = true;
     } else {
       continue;
     }

@@ -1,14 +1,15 @@
 // graph.h — the inference runtime's graph: values (graph inputs, constants, node outputs)
-// and nodes that each call one nn:: op with recorded attributes.
+// and nodes that each call one op of the schema (ops/ops.schema) with its typed
+// arguments, recorded as the boxed call the op's entry point made (ops/intercept.h).
 //
 // Layout conventions: value ids are dense ints; -1 is "undefined tensor" (an optional
-// argument left out). Node attributes are split by how they vary with the input shapes:
-//   ints   — sizes and indices that may depend on dynamic dims (view shapes, slice bounds,
-//            arange ends); after symbolize() each has a SymInt (coef * prod sym^exp)
-//   flags  — dims, enums, booleans, counts of variable-length lists: never symbolic
-//   floats — eps, scales, fill values;  str — the linear activation
-// Dynamic dims are traced at distinct primes, so a size like batch*seq*64 factors back
-// into a monomial of the symbols (see symbolize()).
+// argument left out). A node keeps the op's arguments with every tensor slot cleared: the
+// tensors are `inputs`, in argument order (for_each_tensor_slot). The arguments whose
+// schema type is SymInt (view shapes, slice bounds, arange ends, subscript bounds) may
+// depend on dynamic dims: their trace-time values are `ints` (for_each_sym_int order) and,
+// after symbolize(), `sym_ints` (coef * prod sym^exp); the executor substitutes the
+// values resolved for the current input shapes. Dynamic dims are traced at distinct
+// primes, so a size like batch*seq*64 factors back into a monomial of the symbols.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -17,27 +18,9 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "cpu/gemm/qgemm.h"
+#include "ops/intercept.h"
 
 namespace nn::runtime {
-
-#define NN_RUNTIME_OPS(X)                                                                       \
-  X(unary) X(binary) X(unary_inplace) X(binary_inplace) X(where) X(cast) X(clamp) X(leaky_relu) \
-  X(softplus) X(sum) X(mean) X(amax) X(amin) X(softmax) X(log_softmax) X(view) X(reshape)       \
-  X(permute) X(transpose) X(expand) X(squeeze) X(unsqueeze) X(slice) X(select) X(contiguous)    \
-  X(cat) X(get_item) X(matmul) X(bmm) X(linear) X(addmm) X(conv2d) X(max_pool2d) X(avg_pool2d) \
-  X(adaptive_avg_pool2d) X(batch_norm) X(group_norm) X(layer_norm) X(rms_norm) X(embedding)     \
-  X(attention) X(dropout) X(full) X(arange) X(detach) X(clone) X(copy_inplace) X(fill_inplace) \
-  X(max_dim) X(min_dim) X(argmax) X(argmin) X(prod) X(var) X(std) X(index) X(index_put_inplace)  \
-  X(set_item_inplace) X(conv_transpose2d) X(quantize_per_tensor) X(dequantize_per_tensor)          \
-  X(qlinear_dynamic) X(qlinear) X(qconv2d)
-
-enum class Op : uint8_t {
-#define NN_RT_ENUM(name) name,
-  NN_RUNTIME_OPS(NN_RT_ENUM)
-#undef NN_RT_ENUM
-};
-const char* op_name(Op op);
 
 constexpr int kMaxSymbols = 8;
 
@@ -52,17 +35,40 @@ struct SymInt {
 };
 
 struct Node {
-  Op op;
-  std::vector<int> inputs;   // value ids, -1 = undefined
-  std::vector<int> outputs;  // value ids
-  std::vector<int64_t> ints;     // concrete values at trace time
+  OpId op = OpId::kCount;
+  std::vector<int> inputs;       // value ids of the tensor slots of args, -1 = undefined
+  std::vector<int> outputs;      // value ids
+  dispatch::Stack args;          // the op's arguments, tensor slots cleared
+  std::vector<int64_t> ints;     // the SymInt arguments' values at trace time
   std::vector<SymInt> sym_ints;  // filled by symbolize()
-  std::vector<int64_t> flags;
-  std::vector<double> floats;
-  std::string str;
-  std::shared_ptr<gemm::PackedQWeight> qweight;  // int8 ops: the packed weight (a constant)
-  std::string label() const;  // e.g. "linear+relu", "binary.add"
+  std::string label() const;     // e.g. "linear+relu", "binary.add", "unary_inplace.relu"
 };
+
+// Calls fn(Tensor&) on every tensor slot of an op's arguments, in argument order: each
+// Tensor / Tensor? / Tensor(a!), every element of a Tensor[], every present element of a
+// Tensor?[], the tensor items of an IndexKey.
+template <typename Fn>
+void for_each_tensor_slot(dispatch::Stack& args, Fn&& fn) {
+  for (dispatch::IValue& v : args) {
+    if (auto* t = std::get_if<Tensor>(&v)) {
+      fn(*t);
+    } else if (auto* list = std::get_if<std::vector<Tensor>>(&v)) {
+      for (Tensor& e : *list) fn(e);
+    } else if (auto* olist = std::get_if<std::vector<std::optional<Tensor>>>(&v)) {
+      for (auto& e : *olist)
+        if (e) fn(*e);
+    } else if (auto* key = std::get_if<std::vector<TensorIndex>>(&v)) {
+      for (TensorIndex& k : *key)
+        if (k.kind == TensorIndex::Kind::Tensor) fn(k.tensor);
+    }
+  }
+}
+// The values of the SymInt arguments of `op` in order: SymInt, a present SymInt?, each
+// element of SymInt[], a Scalar that holds an integer, and per IndexKey item its integer,
+// start, stop and step (0 for an absent bound).
+std::vector<int64_t> sym_int_values(OpId op, const dispatch::Stack& args);
+// Writes `values` (in sym_int_values order) into args.
+void set_sym_int_values(OpId op, dispatch::Stack& args, const int64_t* values);
 
 struct ValueInfo {
   DType dtype = DType::Float32;

@@ -20,42 +20,42 @@ struct AllocationRecorder::State {
   bool open = true;
 };
 
-struct AllocationRecorder::Hook final : StorageAllocHook {
+// The DataPtr context of a recorded block: the base allocator's block and its log entry.
+struct AllocationRecorder::Block {
   std::shared_ptr<State> st;
-  void* allocate(size_t nbytes, std::function<void()>& release) override {
-    void* p = cpu_alloc(nbytes);
-    size_t i;
-    {
-      std::lock_guard<std::mutex> g(st->mu);
-      i = st->sizes.size();
-      st->sizes.push_back(nbytes);
-      st->start.push_back(st->clock++);
-      st->end.push_back(-1);
-    }
-    release = [s = st, i, p, nbytes] {
-      {
-        std::lock_guard<std::mutex> g(s->mu);
-        if (s->open) s->end[i] = s->clock++;
-      }
-      cpu_free(p, nbytes);
-    };
-    return p;
-  }
+  size_t index;
+  DataPtr inner;
 };
 
-AllocationRecorder::AllocationRecorder() : state_(std::make_shared<State>()), hook_(std::make_unique<Hook>()) {
-  hook_->st = state_;
-  prev_ = tl_storage_alloc_hook;
-  tl_storage_alloc_hook = hook_.get();
+AllocationRecorder::AllocationRecorder() : state_(std::make_shared<State>()), base_(allocator_for(Device{})) {
+  NN_CHECK(base_ != nullptr, RuntimeError, "AllocationRecorder: no CPU allocator");
 }
 
-AllocationRecorder::~AllocationRecorder() {
-  if (installed_) tl_storage_alloc_hook = prev_;
+DataPtr AllocationRecorder::allocate(size_t nbytes, Device device) {
+  DataPtr inner = base_->allocate(nbytes, device);
+  auto block = std::make_unique<Block>(Block{state_, 0, std::move(inner)});
+  {
+    std::lock_guard<std::mutex> g(state_->mu);
+    if (!state_->open) return std::move(block->inner);  // after finish(): not logged
+    block->index = state_->sizes.size();
+    state_->sizes.push_back(nbytes);
+    state_->start.push_back(state_->clock++);
+    state_->end.push_back(-1);
+  }
+  void* data = block->inner.get();
+  return DataPtr(data, nbytes, block.release(), &release_block, device);
+}
+
+void AllocationRecorder::release_block(void* ctx, void*, size_t) noexcept {
+  std::unique_ptr<Block> block(static_cast<Block*>(ctx));
+  {
+    std::lock_guard<std::mutex> g(block->st->mu);
+    if (block->st->open) block->st->end[block->index] = block->st->clock++;
+  }
+  // ~Block frees the base allocator's block.
 }
 
 MemoryPlan AllocationRecorder::finish() {
-  if (installed_) tl_storage_alloc_hook = prev_;
-  installed_ = false;
   std::vector<size_t> sizes;
   std::vector<int64_t> start, end;
   {
@@ -103,41 +103,38 @@ MemoryPlan AllocationRecorder::finish() {
   return plan;
 }
 
-Arena::Arena(size_t n) : base(static_cast<char*>(cpu_alloc(n))), nbytes(n) {}
-Arena::~Arena() { cpu_free(base, nbytes); }
+Arena::Arena(size_t n)
+    : block(device_allocator(DeviceType::CPU)->allocate(n, Device{})), base(static_cast<char*>(block.get())), nbytes(n) {}
 
-ArenaScope::ArenaScope(const MemoryPlan& plan, Arena& arena)
-    : plan_(plan), arena_(arena), prev_(tl_storage_alloc_hook), state_(plan.sizes.size(), 0) {
-  tl_storage_alloc_hook = this;
+ArenaAllocator::ArenaAllocator(const MemoryPlan& plan, Arena& arena)
+    : plan_(plan), arena_(arena), base_(allocator_for(Device{})), slots_(plan.sizes.size(), Slot{this, 0}) {
+  NN_CHECK(base_ != nullptr, RuntimeError, "ArenaAllocator: no CPU allocator");
 }
 
-void* ArenaScope::allocate(size_t nbytes, std::function<void()>& release) {
-  const size_t i = next_++;
-  if (disabled_) return nullptr;
-  if (i >= plan_.sizes.size() || plan_.sizes[i] != nbytes) {
+DataPtr ArenaAllocator::fall_back(size_t nbytes, Device device, bool mismatch) {
+  if (mismatch) {
     disabled_ = true;
     ++fallbacks_;
-    return nullptr;
   }
-  if (plan_.offsets[i] < 0) return nullptr;  // planned on the heap
-  for (int j : plan_.conflicts[i])
-    if (state_[static_cast<size_t>(j)] != 2) {
-      disabled_ = true;
-      ++fallbacks_;
-      return nullptr;
-    }
-  state_[i] = 1;
-  live_.fetch_add(1, std::memory_order_relaxed);
-  release = [this, i] {
-    state_[i] = 2;
-    live_.fetch_sub(1, std::memory_order_release);
-  };
-  return arena_.base + plan_.offsets[i];
+  return base_->allocate(nbytes, device);
 }
 
-bool ArenaScope::finish() {
-  tl_storage_alloc_hook = prev_;
-  return live_.load(std::memory_order_acquire) == 0;
+DataPtr ArenaAllocator::allocate(size_t nbytes, Device device) {
+  const size_t i = next_++;
+  if (disabled_) return fall_back(nbytes, device, false);
+  if (i >= plan_.sizes.size() || plan_.sizes[i] != nbytes) return fall_back(nbytes, device, true);
+  if (plan_.offsets[i] < 0) return fall_back(nbytes, device, false);  // planned on the heap
+  for (int j : plan_.conflicts[i])
+    if (slots_[static_cast<size_t>(j)].state != 2) return fall_back(nbytes, device, true);
+  slots_[i].state = 1;
+  live_.fetch_add(1, std::memory_order_relaxed);
+  return DataPtr(arena_.base + plan_.offsets[i], nbytes, &slots_[i], &release_slot, Device{});
+}
+
+void ArenaAllocator::release_slot(void* ctx, void*, size_t) noexcept {
+  Slot* slot = static_cast<Slot*>(ctx);
+  slot->state = 2;
+  slot->owner->live_.fetch_sub(1, std::memory_order_release);
 }
 
 }  // namespace nn::runtime

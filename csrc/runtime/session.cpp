@@ -251,7 +251,10 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
       }
       if (opt_.memory_planning) {
         AllocationRecorder rec;
-        outputs = execute(*fresh, inputs);
+        {
+          AllocatorOverride record(DeviceType::CPU, &rec);
+          outputs = execute(*fresh, inputs);
+        }
         fresh->memory = rec.finish();
         fresh->has_memory_plan = true;
         fresh->arena_bytes = arena_bytes_;
@@ -277,14 +280,13 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
         arena_bytes_->fetch_add(static_cast<int64_t>(plan->memory.arena_bytes));
         update_arena_gauge();
       }
-      auto* scope = new ArenaScope(plan->memory, *arena);
-      bool ok = false;
+      auto* planner = new ArenaAllocator(plan->memory, *arena);
       try {
+        AllocatorOverride use_arena(DeviceType::CPU, planner);
         outputs = execute(*plan, inputs);
-        ok = true;
       } catch (...) {
-        if (scope->finish()) {
-          delete scope;
+        if (planner->all_released()) {
+          delete planner;
           std::lock_guard<std::mutex> g(plan->pool_mu);
           plan->pool.push_back(std::move(arena));
         } else {
@@ -295,11 +297,10 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
         }
         throw;
       }
-      (void)ok;
-      fallbacks_ += scope->fallbacks();
+      fallbacks_ += planner->fallbacks();
       ++arena_runs_;
-      if (scope->finish()) {
-        delete scope;
+      if (planner->all_released()) {
+        delete planner;
         std::lock_guard<std::mutex> g(plan->pool_mu);
         plan->pool.push_back(std::move(arena));
       } else {

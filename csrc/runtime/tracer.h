@@ -4,20 +4,23 @@
 // are looked up by TensorImpl identity: graph inputs, registered constants, values made
 // by recorded nodes; any other tensor is captured as a constant (held by the graph).
 // Every traced tensor is kept alive until finish() so identities stay unique.
+// The tracer is an interceptor (ops/intercept.h, Note [Interception]): while it is active
+// on a thread, every op called there is handed to intercept(), which runs it with tracing
+// suspended (ops called inside are not recorded) and records one node.
 #pragma once
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "runtime/graph.h"
-#include "runtime/trace_hook.h"
+#include "ops/intercept.h"
 
 namespace nn::runtime {
 
-class Tracer {
+class Tracer final : public dispatch::Interceptor {
  public:
   Tracer() = default;
-  ~Tracer();
+  ~Tracer() override;
   Tracer(const Tracer&) = delete;
   Tracer& operator=(const Tracer&) = delete;
 
@@ -26,7 +29,8 @@ class Tracer {
   void abort();  // stops tracing after an error
   bool active() const { return active_; }
 
-  // Used by runtime::traced::* (tracer.cpp).
+  std::vector<Tensor> intercept(OpId op, dispatch::Stack&& args) override;
+
   int value_of(const Tensor& t);  // -1 for undefined
   // Records a node whose outputs are `outs`; an output that is one of the node's inputs
   // (the op returned its argument) is not recorded: the node is dropped as an identity.

@@ -47,6 +47,11 @@ class SiLU(Module):
         return F.silu(x)
 
 
+class Hardswish(Module):
+    def forward(self, x):
+        return F.hardswish(x)
+
+
 class Sigmoid(Module):
     def forward(self, x):
         return F.sigmoid(x)

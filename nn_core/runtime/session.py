@@ -29,7 +29,7 @@ def _as_tensor(x, what: str):
     if isinstance(x, _C.Tensor):
         return x
     if isinstance(x, np.ndarray):
-        return _C.from_numpy(np.ascontiguousarray(x))
+        return _C.from_numpy(np.asarray(x, order="C"))
     raise TypeError(f"InferenceSession: {what} must be an nn_core Tensor or a numpy array, got {type(x).__name__}")
 
 
@@ -41,14 +41,14 @@ def _resize(t, sizes: Dict[int, int]):
     a = np.asarray(t.numpy())
     for ax, n in sizes.items():
         a = np.take(a, np.arange(n) % a.shape[ax], axis=ax)
-    out = _C.from_numpy(np.ascontiguousarray(a))
+    out = _C.from_numpy(np.asarray(a, order="C"))
     return out if out.dtype == t.dtype else out.to(t.dtype)
 
 
 def _roll(t):
     """t's values rotated by one position (same shape, same set of values)."""
     a = np.asarray(t.numpy())
-    out = _C.from_numpy(np.ascontiguousarray(np.roll(a.reshape(-1), 1).reshape(a.shape)))
+    out = _C.from_numpy(np.asarray(np.roll(a.reshape(-1), 1).reshape(a.shape), order="C"))
     return out if out.dtype == t.dtype else out.to(t.dtype)
 
 
