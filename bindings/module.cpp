@@ -113,25 +113,19 @@ PYBIND11_MODULE(_C, m) {
 
   // The schema (csrc/ops/ops.schema) as data: one dict per row, in OpId order.
   m.def("op_schema", [] {
-    static const char* const kArgTypeNames[] = {
-        "Tensor", "Tensor?", "Tensor(a!)", "Tensor[]", "Tensor?[]", "int", "int?", "int[]", "int[]?", "SymInt",
-        "SymInt?", "SymInt[]", "float", "float?", "Scalar", "bool", "str", "ScalarType", "ScalarType?", "OpId",
-        "IndexKey", "QWeight"};
-    static const char* const kReturnNames[] = {"()", "Tensor", "(Tensor, Tensor)", "(Tensor, Tensor, Tensor)",
-                                               "Tensor[]"};
     py::list rows;
     for (int i = 0; i < kNumOps; ++i) {
       const dispatch::OpSchema& s = dispatch::op_schema(static_cast<OpId>(i));
       py::list args;
       for (int a = 0; a < s.num_args; ++a)
-        args.append(py::make_tuple(s.args[a].name, kArgTypeNames[static_cast<int>(s.args[a].type)]));
+        args.append(py::make_tuple(s.args[a].name, dispatch::arg_type_name(s.args[a].type)));
       py::dict row;
       row["name"] = s.name;
       row["cpp_name"] = s.cpp_name;
       row["label"] = s.label;
       row["family"] = op_family_name(op_info(static_cast<OpId>(i)).family);
       row["differentiable"] = s.differentiable;
-      row["returns"] = kReturnNames[static_cast<int>(s.returns)];
+      row["returns"] = dispatch::return_kind_name(s.returns);
       row["args"] = args;
       row["signature"] = s.signature;
       rows.append(row);
