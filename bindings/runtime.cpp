@@ -17,11 +17,7 @@ void bind_runtime(py::module_& m) {
       .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes.size(); })
       .def_property_readonly("num_constants", [](const Graph& g) { return g.constants.size(); })
       .def("node_labels", &Graph::node_labels)
-      .def("node_ops", [](const Graph& g) {  // the schema row of each node
-        std::vector<std::string> out;
-        for (const Node& n : g.nodes) out.push_back(op_info(n.op).name);
-        return out;
-      });
+      .def("node_ops", &Graph::node_ops);  // the schema row of each node
 
   py::class_<Tracer>(m, "_RuntimeTracer")
       .def(py::init<>())
