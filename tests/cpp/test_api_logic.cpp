@@ -1,7 +1,8 @@
 // test_api_logic.cpp — the C++ homes of logic that used to sit in bindings/, tested without
 // Python: the Python API's argument forms (ops/overloads.h), the reference entry points
 // (ops/reference_ops.h), the optimizers' group forms (ops/optim.h), cpu::parse_isa /
-// supported_isas, set_num_threads' check and SessionMetrics' derived rates.
+// supported_isas, set_num_threads' check, SessionMetrics' derived rates, and the schema's
+// names (op_from_name, dispatch::arg_type_name / return_kind_name).
 // Exits non-zero (and prints every failed check) on failure.
 #include <cmath>
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "core/parallel.h"
 #include "cpu/cpu_features.h"
+#include "ops/intercept.h"
 #include "ops/ops.h"
 #include "ops/optim.h"
 #include "ops/overloads.h"
@@ -201,6 +203,30 @@ void test_isa_threads_metrics() {
   CHECK(runtime::SessionMetrics::time_record_ns(100) > 0);
 }
 
+void test_schema_names() {
+  CHECK(op_from_name("relu") == OpId::relu);
+  CHECK(op_from_name("hardswish") == OpId::hardswish);
+  CHECK_THROWS(ValueError, op_from_name("relux"), "no op named 'relux'");
+  for (int i = 0; i < kNumOps; ++i) CHECK(op_from_name(op_info(static_cast<OpId>(i)).name) == static_cast<OpId>(i));
+
+  const dispatch::OpSchema& lin = dispatch::op_schema(OpId::linear);
+  CHECK(std::string(dispatch::arg_type_name(lin.args[dispatch::arg_index(OpId::linear, "bias")].type)) == "Tensor?");
+  CHECK(std::string(dispatch::arg_type_name(lin.args[dispatch::arg_index(OpId::linear, "activation")].type)) == "str");
+  CHECK(std::string(dispatch::return_kind_name(lin.returns)) == "Tensor");
+  CHECK(std::string(dispatch::return_kind_name(dispatch::op_schema(OpId::max).returns)) == "(Tensor, Tensor)");
+  // Every argument's type name appears in its row's schema line.
+  for (int i = 0; i < kNumOps; ++i) {
+    const dispatch::OpSchema& s = dispatch::op_schema(static_cast<OpId>(i));
+    for (int a = 0; a < s.num_args; ++a) {
+      const std::string spelled = std::string(dispatch::arg_type_name(s.args[a].type)) + " " + s.args[a].name;
+      if (std::string(s.signature).find(spelled) == std::string::npos) {
+        ++g_failures;
+        std::printf("FAIL: '%s' not in '%s'\n", spelled.c_str(), s.signature);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -208,6 +234,7 @@ int main() {
   test_reference_ops();
   test_optim_groups();
   test_isa_threads_metrics();
+  test_schema_names();
   if (g_failures > 0) {
     std::printf("test_api_logic: %d check(s) failed\n", g_failures);
     return 1;
