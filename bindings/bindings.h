@@ -9,6 +9,7 @@
 
 #include "core/tensor.h"
 #include "ops/ops.h"
+#include "ops/overloads.h"
 
 namespace py = pybind11;
 

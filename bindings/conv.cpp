@@ -1,9 +1,9 @@
 // conv.cpp (bindings) — conv2d, conv1d, conv_transpose2d, pooling and normalization
 // functions of nn_core._C (PyTorch's torch.nn.functional signatures), and the private
 // direct-loop references _conv2d_reference / _conv2d_backward_reference the tests
-// compare the fast kernels with.
+// compare the fast kernels with (ops/reference_ops.h).
 #include "bindings/bindings.h"
-#include "cpu/conv_kernels.h"
+#include "ops/reference_ops.h"
 
 namespace nn::bind {
 namespace {
@@ -23,33 +23,6 @@ std::vector<int64_t> ints(py::handle obj, const char* op, const char* what) {
 Tensor opt(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
 
 int64_t work(const Tensor& x, const Tensor& w) { return x.numel() * std::max<int64_t>(1, w.numel() / 64); }
-
-Conv2dParams params(const std::vector<int64_t>& s, const std::vector<int64_t>& p, const std::vector<int64_t>& d,
-                    int64_t groups) {
-  Conv2dParams out;
-  for (int i = 0; i < 2; ++i) {
-    out.stride[i] = s[s.size() == 2 ? i : 0];
-    out.padding[i] = p[p.size() == 2 ? i : 0];
-    out.dilation[i] = d[d.size() == 2 ? i : 0];
-  }
-  out.groups = groups;
-  return out;
-}
-
-// Output of the reference: validates through the op's own checks (a float64 dry run of
-// the shapes would be wasteful), so the reference only sees valid, contiguous input.
-Shape ref_out_shape(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  NN_CHECK(x.dim() == 4 && w.dim() == 4 && p.groups >= 1 && x.sizes()[1] == w.sizes()[1] * p.groups &&
-               w.sizes()[0] % p.groups == 0 && x.dtype() == w.dtype(),
-           ValueError, "_conv2d_reference: expects matching 4-D x (N, C, H, W) and w (Cout, C/groups, kh, kw)");
-  Shape out{x.sizes()[0], w.sizes()[0], 0, 0};
-  for (int i = 0; i < 2; ++i) {
-    const int64_t span = x.sizes()[2 + i] + 2 * p.padding[i] - p.dilation[i] * (w.sizes()[2 + i] - 1) - 1;
-    NN_CHECK(span >= 0 && p.stride[i] >= 1, ValueError, "_conv2d_reference: kernel larger than the padded input");
-    out[2 + i] = span / p.stride[i] + 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -136,27 +109,17 @@ void bind_conv(py::module_& m) {
   m.def("_conv2d_reference", [](const Tensor& x, const Tensor& w, std::optional<Tensor> b, py::handle stride,
                                 py::handle padding, py::handle dilation, int64_t groups) {
     const char* op = "_conv2d_reference";
-    const Conv2dParams p = params(ints(stride, op, "stride"), ints(padding, op, "padding"),
-                                  ints(dilation, op, "dilation"), groups);
-    Tensor xc = contiguous(x), wc = contiguous(w), bc = b ? contiguous(*b) : Tensor();
-    Tensor y = empty(ref_out_shape(xc, wc, p), x.dtype());
+    const auto s = ints(stride, op, "stride"), p = ints(padding, op, "padding"), d = ints(dilation, op, "dilation");
     py::gil_scoped_release release;
-    cpu::conv2d_reference(xc, wc, bc, y, p);
-    return y;
+    return reference::conv2d(x, w, opt(b), s, p, d, groups);
   }, py::arg("input"), py::arg("weight"), py::arg("bias") = py::none(), py::arg("stride") = 1,
      py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1);
   m.def("_conv2d_backward_reference", [](const Tensor& x, const Tensor& w, const Tensor& gy, py::handle stride,
                                          py::handle padding, py::handle dilation, int64_t groups) {
     const char* op = "_conv2d_backward_reference";
-    const Conv2dParams p = params(ints(stride, op, "stride"), ints(padding, op, "padding"),
-                                  ints(dilation, op, "dilation"), groups);
-    Tensor xc = contiguous(x), wc = contiguous(w), gc = contiguous(gy);
-    NN_CHECK(gc.sizes() == ref_out_shape(xc, wc, p) && gc.dtype() == x.dtype(), ValueError, op,
-             ": grad_output must have the output's shape and dtype");
-    Tensor dx = empty(xc.sizes(), x.dtype()), dw = empty(wc.sizes(), x.dtype());
+    const auto s = ints(stride, op, "stride"), p = ints(padding, op, "padding"), d = ints(dilation, op, "dilation");
     py::gil_scoped_release release;
-    cpu::conv2d_backward_reference(xc, wc, gc, dx, dw, p);
-    return std::make_pair(dx, dw);
+    return reference::conv2d_backward(x, w, gy, s, p, d, groups);
   }, py::arg("input"), py::arg("weight"), py::arg("grad_output"), py::arg("stride") = 1, py::arg("padding") = 0,
      py::arg("dilation") = 1, py::arg("groups") = 1);
 }

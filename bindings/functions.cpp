@@ -72,10 +72,8 @@ void bind_functions(py::module_& m) {
   NN_BIND_UNARY(silu) NN_BIND_UNARY(logical_not)
 #undef NN_BIND_UNARY
   m.def("gelu", [](const Tensor& x, const std::string& approximate) {
-    NN_CHECK(approximate == "none" || approximate == "tanh", ValueError,
-             "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
     MaybeReleaseGil gil(x.numel());
-    return approximate == "tanh" ? gelu_tanh(x) : gelu(x);
+    return gelu(x, approximate);
   }, py::arg("input"), py::arg("approximate") = "none");
   m.def("leaky_relu", &leaky_relu, py::arg("input"), py::arg("negative_slope") = 0.01);
   m.def("softplus", &softplus, py::arg("input"), py::arg("beta") = 1.0, py::arg("threshold") = 20.0);
@@ -91,16 +89,14 @@ void bind_functions(py::module_& m) {
   NN_BIND_BINARY(logical_and) NN_BIND_BINARY(logical_or) NN_BIND_BINARY(logical_xor)
 #undef NN_BIND_BINARY
   def_both(m, cls, "add", [](const Tensor& x, py::handle other, py::handle alpha) {
-    Tensor o = operand(other);
-    if (!alpha.is_none()) o = mul(o, operand(alpha));
+    Tensor o = operand(other), a = alpha.is_none() ? Tensor() : operand(alpha);
     MaybeReleaseGil gil(x.numel());
-    return add(x, o);
+    return add(x, o, a);
   }, py::arg("other"), py::arg("alpha") = py::none());
   def_both(m, cls, "sub", [](const Tensor& x, py::handle other, py::handle alpha) {
-    Tensor o = operand(other);
-    if (!alpha.is_none()) o = mul(o, operand(alpha));
+    Tensor o = operand(other), a = alpha.is_none() ? Tensor() : operand(alpha);
     MaybeReleaseGil gil(x.numel());
-    return sub(x, o);
+    return sub(x, o, a);
   }, py::arg("other"), py::arg("alpha") = py::none());
   m.def("where", [](py::handle cond, py::handle a, py::handle b) { return where(operand(cond), operand(a), operand(b)); },
         py::arg("condition"), py::arg("input"), py::arg("other"));
@@ -123,7 +119,7 @@ void bind_functions(py::module_& m) {
   def_both(m, cls, "mean", [](const Tensor& x, py::handle dim, bool keepdim, std::optional<DType> dtype) {
     const Dims dims = dims_from(dim);
     MaybeReleaseGil gil(x.numel());
-    return mean(dtype ? cast(x, *dtype) : x, dims, keepdim);
+    return mean(x, dims, keepdim, dtype);
   }, py::arg("dim") = py::none(), py::arg("keepdim") = false, py::arg("dtype") = py::none());
   def_both(m, cls, "prod", [](const Tensor& x, py::handle dim, bool keepdim) {
     return prod(x, dims_from(dim), keepdim);
@@ -212,20 +208,12 @@ void bind_functions(py::module_& m) {
         py::arg("dim") = 0);
   m.def("stack", [](const std::vector<Tensor>& ts, int64_t dim) { return stack(ts, dim); }, py::arg("tensors"),
         py::arg("dim") = 0);
-  cls.def_property_readonly("T", [](const Tensor& x) {
-    Dims d;
-    for (int64_t i = x.dim() - 1; i >= 0; --i) d.push_back(i);
-    return permute(x, d);
-  });
+  cls.def_property_readonly("T", &numpy_T);
   cls.def_property_readonly("mT", [](const Tensor& x) { return transpose(x, -2, -1); });
 
   // dtype conversions
   cls.def("to", [](const Tensor& x, py::handle target) -> Tensor {
-    if (py::isinstance<py::str>(target)) {
-      const Device d = Device::parse(target.cast<std::string>());
-      NN_CHECK(d == x.device(), DeviceError, "to: moving tensors to ", d.str(), " is not supported in this build");
-      return x;
-    }
+    if (py::isinstance<py::str>(target)) return to_device(x, Device::parse(target.cast<std::string>()));
     const DType dtype = target.cast<DType>();
     MaybeReleaseGil gil(x.numel());
     return cast(x, dtype);

@@ -1,12 +1,13 @@
 // interop.cpp — conversions between Python objects and Tensors: operands and scalars,
 // numpy arrays (zero-copy both ways where dtype and strides allow), DLPack capsules,
-// and subscript parsing for __getitem__ / __setitem__.
+// and subscript parsing for __getitem__ / __setitem__. Wrapping foreign memory is core's
+// from_external_strided (core/tensor.h); the DLPack conversions are core/dlpack.h.
 #include <pybind11/numpy.h>
 
 #include <cstring>
 
 #include "bindings/bindings.h"
-#include "ops/internal.h"
+#include "core/dlpack.h"
 
 namespace nn::bind {
 namespace {
@@ -52,165 +53,43 @@ std::function<void()> keep_alive(py::handle obj) {
   };
 }
 
-// Wraps (data, shape, byte strides) owned by `owner` as a Tensor without copying.
-Tensor wrap_memory(char* data, const Shape& shape, const std::vector<int64_t>& byte_strides, DType dtype,
-                   std::function<void()> release, const char* op) {
-  const int64_t item = static_cast<int64_t>(itemsize(dtype));
-  Shape strides(shape.size());
-  int64_t low = 0, high = 0;
-  const bool empty_tensor = shape_numel(shape) == 0;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    NN_CHECK(byte_strides[i] % item == 0, ValueError, op, ": byte stride ", byte_strides[i], " of dim ", i,
-             " is not a multiple of the element size ", item, "; make a copy first");
-    strides[i] = byte_strides[i] / item;
-    if (!empty_tensor && shape[i] > 1) {
-      const int64_t extent = (shape[i] - 1) * byte_strides[i];
-      (extent < 0 ? low : high) += extent;
-    }
-  }
-  const size_t nbytes = empty_tensor ? 0 : static_cast<size_t>(high - low + item);
-  auto storage = std::make_shared<Storage>(data + low, nbytes, Device{}, std::move(release));
-  return from_storage(storage, shape, strides, -low / item, dtype);
-}
-
 py::object& numpy_generic_type() {
   static py::object t = py::module_::import("numpy").attr("generic");
   return t;
 }
 
-// ---- DLPack (the ABI of dlpack.h v1.0, declared here) -------------------------------
-struct DLDevice { int32_t device_type; int32_t device_id; };
-struct DLDataType { uint8_t code; uint8_t bits; uint16_t lanes; };
-struct DLTensor {
-  void* data;
-  DLDevice device;
-  int32_t ndim;
-  DLDataType dtype;
-  int64_t* shape;
-  int64_t* strides;
-  uint64_t byte_offset;
-};
-struct DLManagedTensor {
-  DLTensor dl_tensor;
-  void* manager_ctx;
-  void (*deleter)(DLManagedTensor*);
-};
-struct DLPackVersion { uint32_t major; uint32_t minor; };
-struct DLManagedTensorVersioned {
-  DLPackVersion version;
-  void* manager_ctx;
-  void (*deleter)(DLManagedTensorVersioned*);
-  uint64_t flags;
-  DLTensor dl_tensor;
-};
-constexpr int32_t kDLCPU = 1;
-enum : uint8_t { kDLInt = 0, kDLUInt = 1, kDLFloat = 2, kDLBfloat = 4, kDLBool = 6 };
-
-DLDataType to_dl_dtype(DType t) {
-  const uint8_t bits = static_cast<uint8_t>(itemsize(t) * 8);
-  switch (t) {
-    case DType::Bool: return {kDLBool, 8, 1};
-    case DType::UInt8: return {kDLUInt, 8, 1};
-    case DType::Int8: case DType::Int32: case DType::Int64: return {kDLInt, bits, 1};
-    case DType::BFloat16: return {kDLBfloat, 16, 1};
-    default: return {kDLFloat, bits, 1};
-  }
-}
-
-DType from_dl_dtype(DLDataType d) {
-  NN_CHECK(d.lanes == 1, DTypeError, "from_dlpack: vector dtypes (lanes=", d.lanes, ") are not supported");
-  if (d.code == kDLBool && d.bits == 8) return DType::Bool;
-  if (d.code == kDLUInt && d.bits == 8) return DType::UInt8;
-  if (d.code == kDLInt && d.bits == 8) return DType::Int8;
-  if (d.code == kDLInt && d.bits == 32) return DType::Int32;
-  if (d.code == kDLInt && d.bits == 64) return DType::Int64;
-  if (d.code == kDLFloat && d.bits == 16) return DType::Float16;
-  if (d.code == kDLFloat && d.bits == 32) return DType::Float32;
-  if (d.code == kDLFloat && d.bits == 64) return DType::Float64;
-  if (d.code == kDLBfloat && d.bits == 16) return DType::BFloat16;
-  throw DTypeError(str("from_dlpack: unsupported DLPack dtype (code ", int(d.code), ", bits ", int(d.bits), ")"));
-}
-
-// What a capsule we export owns: the tensor handle plus shape/stride arrays.
-struct DLPackContext {
-  Tensor tensor;
-  std::vector<int64_t> shape, strides;
-};
-
-void fill_dl_tensor(DLTensor& dl, DLPackContext* ctx) {
-  const Tensor& t = ctx->tensor;
-  ctx->shape = t.sizes();
-  ctx->strides = t.strides();
-  dl.data = t.data_bytes();
-  dl.device = {kDLCPU, 0};
-  dl.ndim = static_cast<int32_t>(t.dim());
-  dl.dtype = to_dl_dtype(t.dtype());
-  dl.shape = ctx->shape.data();
-  dl.strides = ctx->strides.data();
-  dl.byte_offset = 0;
-}
-
+// ---- DLPack capsules (the conversions are core/dlpack.h) ------------------------------
 py::capsule export_dlpack(const Tensor& t, bool versioned) {
   NN_CHECK(!t.requires_grad(), RuntimeError, "__dlpack__: can't export a tensor that requires grad; use "
            "tensor.detach() first");
-  auto* ctx = new DLPackContext{t, {}, {}};
   if (versioned) {
-    auto* m = new DLManagedTensorVersioned{};
-    m->version = {1, 0};
-    m->manager_ctx = ctx;
-    m->deleter = [](DLManagedTensorVersioned* self) {
-      delete static_cast<DLPackContext*>(self->manager_ctx);
-      delete self;
-    };
-    fill_dl_tensor(m->dl_tensor, ctx);
-    return py::capsule(m, "dltensor_versioned", [](PyObject* cap) {
+    return py::capsule(dlpack::to_dlpack_versioned(t), "dltensor_versioned", [](PyObject* cap) {
       if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
-        auto* mt = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap, "dltensor_versioned"));
+        auto* mt = static_cast<dlpack::DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap, "dltensor_versioned"));
         if (mt && mt->deleter) mt->deleter(mt);
       }
     });
   }
-  auto* m = new DLManagedTensor{};
-  m->manager_ctx = ctx;
-  m->deleter = [](DLManagedTensor* self) {
-    delete static_cast<DLPackContext*>(self->manager_ctx);
-    delete self;
-  };
-  fill_dl_tensor(m->dl_tensor, ctx);
-  return py::capsule(m, "dltensor", [](PyObject* cap) {
+  return py::capsule(dlpack::to_dlpack(t), "dltensor", [](PyObject* cap) {
     if (PyCapsule_IsValid(cap, "dltensor")) {
-      auto* mt = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
+      auto* mt = static_cast<dlpack::DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
       if (mt && mt->deleter) mt->deleter(mt);
     }
   });
 }
 
-Tensor import_dl_tensor(const DLTensor& dl, std::function<void()> release) {
-  NN_CHECK(dl.device.device_type == kDLCPU, DeviceError, "from_dlpack: only CPU tensors are supported in this build "
-           "(device type ", dl.device.device_type, ")");
-  NN_CHECK(dl.ndim >= 0 && dl.ndim <= 64, ValueError, "from_dlpack: invalid ndim ", dl.ndim);
-  const DType dtype = from_dl_dtype(dl.dtype);
-  Shape shape(dl.shape, dl.shape + dl.ndim);
-  std::vector<int64_t> byte_strides(dl.ndim);
-  const int64_t item = static_cast<int64_t>(itemsize(dtype));
-  Shape elem_strides = dl.strides ? Shape(dl.strides, dl.strides + dl.ndim) : contiguous_strides(shape);
-  for (int32_t i = 0; i < dl.ndim; ++i) byte_strides[i] = elem_strides[i] * item;
-  return wrap_memory(static_cast<char*>(dl.data) + dl.byte_offset, shape, byte_strides, dtype, std::move(release),
-                     "from_dlpack");
-}
-
 Tensor from_dlpack_capsule(py::capsule cap) {
   PyObject* p = cap.ptr();
   if (PyCapsule_IsValid(p, "dltensor_versioned")) {
-    auto* m = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(p, "dltensor_versioned"));
+    auto* m = static_cast<dlpack::DLManagedTensorVersioned*>(PyCapsule_GetPointer(p, "dltensor_versioned"));
     NN_CHECK(m->version.major == 1, ValueError, "from_dlpack: unsupported DLPack major version ", m->version.major);
-    Tensor t = import_dl_tensor(m->dl_tensor, [m] { if (m->deleter) m->deleter(m); });
+    Tensor t = dlpack::from_dlpack(m->dl_tensor, [m] { if (m->deleter) m->deleter(m); });
     PyCapsule_SetName(p, "used_dltensor_versioned");
     return t;
   }
   if (PyCapsule_IsValid(p, "dltensor")) {
-    auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(p, "dltensor"));
-    Tensor t = import_dl_tensor(m->dl_tensor, [m] { if (m->deleter) m->deleter(m); });
+    auto* m = static_cast<dlpack::DLManagedTensor*>(PyCapsule_GetPointer(p, "dltensor"));
+    Tensor t = dlpack::from_dlpack(m->dl_tensor, [m] { if (m->deleter) m->deleter(m); });
     PyCapsule_SetName(p, "used_dltensor");
     return t;
   }
@@ -233,10 +112,7 @@ bool to_operand(py::handle obj, Tensor& out) {
     int overflow = 0;
     const long long v = PyLong_AsLongLongAndOverflow(p, &overflow);
     if (overflow != 0) throw ValueError("operand: Python integer is too large for int64");
-    out = wrapped_scalar(static_cast<double>(v), true);
-    if (static_cast<long long>(static_cast<double>(v)) != v) {  // keep exact int64 values
-      out.data<int64_t>()[0] = v;
-    }
+    out = wrapped_integer(v);
     return true;
   }
   if (PyFloat_Check(p)) {
@@ -270,11 +146,8 @@ Tensor tensor_from_object(py::handle obj, std::optional<DType> dtype) {
   else dt = dtype_from_numpy(arr.dtype());
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   std::vector<int64_t> bstrides(arr.strides(), arr.strides() + arr.ndim());
-  Tensor view = wrap_memory(static_cast<char*>(const_cast<void*>(arr.data())), shape, bstrides,
-                            dtype_from_numpy(arr.dtype()), keep_alive(arr), "tensor");
-  Tensor out = empty(shape, dtype ? *dtype : dt);
-  detail::copy_raw(out, view);
-  return out;
+  return copy_from_external(static_cast<const char*>(arr.data()), shape, bstrides, dtype_from_numpy(arr.dtype()),
+                            dtype ? *dtype : dt, "tensor");
 }
 
 std::vector<TensorIndex> parse_index(py::handle key) {
@@ -336,7 +209,7 @@ void bind_interop(py::module_& m) {
     if (!arr.writeable()) return tensor_from_object(arr, dt);
     Shape shape(arr.shape(), arr.shape() + arr.ndim());
     std::vector<int64_t> bstrides(arr.strides(), arr.strides() + arr.ndim());
-    return wrap_memory(static_cast<char*>(const_cast<void*>(arr.data())), shape, bstrides, dt, keep_alive(arr),
+    return from_external_strided(static_cast<char*>(const_cast<void*>(arr.data())), shape, bstrides, dt, keep_alive(arr),
                        "from_numpy");
   }, py::arg("ndarray"));
   m.def("_tensor_from_object", [](py::handle obj, std::optional<DType> dtype) { return tensor_from_object(obj, dtype); },
@@ -374,7 +247,7 @@ void bind_interop(py::module_& m) {
     return export_dlpack(t, versioned);
   }, py::kw_only(), py::arg("stream") = py::none(), py::arg("max_version") = py::none(),
      py::arg("dl_device") = py::none(), py::arg("copy") = py::none());
-  cls.def("__dlpack_device__", [](const Tensor&) { return py::make_tuple(kDLCPU, 0); });
+  cls.def("__dlpack_device__", [](const Tensor&) { return py::make_tuple(dlpack::kDLCPU, 0); });
 }
 
 }  // namespace nn::bind

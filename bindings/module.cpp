@@ -9,8 +9,8 @@
 #include "cpu/cpu_features.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/qgemm.h"
-#include "cpu/kernels.h"
 #include "ops/intercept.h"
+#include "ops/reference_ops.h"
 
 namespace nn::bind {
 namespace {
@@ -75,10 +75,7 @@ PYBIND11_MODULE(_C, m) {
       .def_property_readonly("is_floating_point", [](DType t) { return is_floating(t); })
       .def_property_readonly("name", [](DType t) { return dtype_name(t); });
 
-  m.def("set_num_threads", [](int n) {
-    NN_CHECK(n >= 1, ValueError, "set_num_threads: expected a positive number of threads, got ", n);
-    set_num_threads(n);
-  });
+  m.def("set_num_threads", &set_num_threads);
   m.def("get_num_threads", &get_num_threads);
   m.def("memory_stats", [](py::handle device) {
     const MemoryStats s = memory_stats(device_arg(device, "memory_stats"));
@@ -116,25 +113,19 @@ PYBIND11_MODULE(_C, m) {
 
   // The schema (csrc/ops/ops.schema) as data: one dict per row, in OpId order.
   m.def("op_schema", [] {
-    static const char* const kArgTypeNames[] = {
-        "Tensor", "Tensor?", "Tensor(a!)", "Tensor[]", "Tensor?[]", "int", "int?", "int[]", "int[]?", "SymInt",
-        "SymInt?", "SymInt[]", "float", "float?", "Scalar", "bool", "str", "ScalarType", "ScalarType?", "OpId",
-        "IndexKey", "QWeight"};
-    static const char* const kReturnNames[] = {"()", "Tensor", "(Tensor, Tensor)", "(Tensor, Tensor, Tensor)",
-                                               "Tensor[]"};
     py::list rows;
     for (int i = 0; i < kNumOps; ++i) {
       const dispatch::OpSchema& s = dispatch::op_schema(static_cast<OpId>(i));
       py::list args;
       for (int a = 0; a < s.num_args; ++a)
-        args.append(py::make_tuple(s.args[a].name, kArgTypeNames[static_cast<int>(s.args[a].type)]));
+        args.append(py::make_tuple(s.args[a].name, dispatch::arg_type_name(s.args[a].type)));
       py::dict row;
       row["name"] = s.name;
       row["cpp_name"] = s.cpp_name;
       row["label"] = s.label;
       row["family"] = op_family_name(op_info(static_cast<OpId>(i)).family);
       row["differentiable"] = s.differentiable;
-      row["returns"] = kReturnNames[static_cast<int>(s.returns)];
+      row["returns"] = dispatch::return_kind_name(s.returns);
       row["args"] = args;
       row["signature"] = s.signature;
       rows.append(row);
@@ -167,30 +158,20 @@ PYBIND11_MODULE(_C, m) {
   });
   m.def("_supported_isas", [] {
     py::list out;
-    for (cpu::Isa isa : {cpu::Isa::Generic, cpu::Isa::Avx2, cpu::Isa::Avx512})
-      if (cpu::isa_supported(isa)) out.append(cpu::isa_name(isa));
+    for (cpu::Isa isa : cpu::supported_isas()) out.append(cpu::isa_name(isa));
     return out;
   });
   m.def("_set_isa", [](std::optional<std::string> name) {
     if (!name) return cpu::set_isa_override(std::nullopt);
-    if (*name == "generic") return cpu::set_isa_override(cpu::Isa::Generic);
-    if (*name == "avx2") return cpu::set_isa_override(cpu::Isa::Avx2);
-    if (*name == "avx512") return cpu::set_isa_override(cpu::Isa::Avx512);
-    throw ValueError(str("_set_isa: unknown ISA '", *name, "' (expected generic, avx2 or avx512)"));
+    const std::optional<cpu::Isa> isa = cpu::parse_isa(name->c_str());
+    NN_CHECK(isa.has_value(), ValueError, "_set_isa: unknown ISA '", *name, "' (expected generic, avx2 or avx512)");
+    cpu::set_isa_override(*isa);
   }, py::arg("name"));
   m.def("_set_amx_enabled", &cpu::set_amx_enabled);
   m.def("_set_gemm_direct_linear_rows", [](std::optional<int64_t> rows) {  // None: measured default
     gemm::set_direct_linear_max_rows_override(rows ? *rows : -1);
   }, py::arg("rows"));
-  m.def("_matmul_reference", [](const Tensor& a, const Tensor& b) {
-    NN_CHECK(a.dim() == 3 && b.dim() == 3 && a.sizes()[0] == b.sizes()[0] && a.sizes()[2] == b.sizes()[1] &&
-                 (a.dtype() == DType::Float32 || a.dtype() == DType::Float64) && a.dtype() == b.dtype(),
-             ValueError, "_matmul_reference: expects float32/float64 (B, M, K) and (B, K, N)");
-    Tensor out = empty({a.sizes()[0], a.sizes()[1], b.sizes()[2]}, a.dtype());
-    py::gil_scoped_release release;
-    cpu::matmul_reference(a, b, out);
-    return out;
-  });
+  m.def("_matmul_reference", &reference::matmul, py::call_guard<py::gil_scoped_release>());
 
   bind_tensor(m);
   bind_functions(m);

@@ -1,8 +1,8 @@
 // optim.cpp — bindings of the fused optimizer updates (csrc/ops/optim.h) as private
 // functions of nn_core._C used by nn_core.optim. Each takes parallel lists (one entry
 // per parameter tensor; None where a state tensor is unused) so that one Python call
-// updates a whole parameter group: the loop over tensors is here, the loop over
-// elements in the kernel, none in Python.
+// updates a whole parameter group: the lists become vectors here, the loop over tensors
+// is the group form in csrc/ops/optim_group.cpp, the loop over elements in the kernel.
 #include "bindings/bindings.h"
 #include "ops/optim.h"
 
@@ -36,10 +36,9 @@ void bind_optim(py::module_& m) {
     const size_t n = py::len(params);
     auto p = tensor_list(params, n, "SGD", "params"), g = tensor_list(grads, n, "SGD", "grads");
     auto b = tensor_list(bufs, n, "SGD", "momentum_buffers");
-    NN_CHECK(first.size() == n || first.empty(), ValueError, "SGD: expected ", n, " first-step flags");
     SgdOptions o{lr, momentum, dampening, weight_decay, nesterov, maximize};
     MaybeReleaseGil gil(total_numel(p));
-    for (size_t i = 0; i < n; ++i) sgd_step(p[i], g[i], b[i], first.empty() ? false : bool(first[i]), o);
+    sgd_step(p, g, b, first, o);
   }, py::arg("params"), py::arg("grads"), py::arg("momentum_buffers"), py::arg("first_step"), py::arg("lr"),
      py::arg("momentum"), py::arg("dampening"), py::arg("weight_decay"), py::arg("nesterov"), py::arg("maximize"));
 
@@ -52,10 +51,9 @@ void bind_optim(py::module_& m) {
     auto p = tensor_list(params, n, name, "params"), g = tensor_list(grads, n, name, "grads");
     auto m1 = tensor_list(exp_avgs, n, name, "exp_avgs"), m2 = tensor_list(exp_avg_sqs, n, name, "exp_avg_sqs");
     auto mx = tensor_list(max_exp_avg_sqs, n, name, "max_exp_avg_sqs");
-    NN_CHECK(steps.size() == n, ValueError, name, ": expected ", n, " step counts, got ", steps.size());
     AdamOptions o{lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay, maximize};
     MaybeReleaseGil gil(total_numel(p));
-    for (size_t i = 0; i < n; ++i) adam_step(p[i], g[i], m1[i], m2[i], mx[i], steps[i], o);
+    adam_step(p, g, m1, m2, mx, steps, o);
   }, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"), py::arg("exp_avg_sqs"), py::arg("max_exp_avg_sqs"),
      py::arg("steps"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
      py::arg("amsgrad"), py::arg("decoupled_weight_decay"), py::arg("maximize"));
@@ -71,7 +69,7 @@ void bind_optim(py::module_& m) {
     auto ga = tensor_list(grad_avgs, n, "RMSprop", "grad_avgs");
     RmspropOptions o{lr, alpha, eps, weight_decay, momentum, centered, maximize};
     MaybeReleaseGil gil(total_numel(p));
-    for (size_t i = 0; i < n; ++i) rmsprop_step(p[i], g[i], sq[i], b[i], ga[i], o);
+    rmsprop_step(p, g, sq, b, ga, o);
   }, py::arg("params"), py::arg("grads"), py::arg("square_avgs"), py::arg("momentum_buffers"), py::arg("grad_avgs"),
      py::arg("lr"), py::arg("alpha"), py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"),
      py::arg("centered"), py::arg("maximize"));

@@ -16,16 +16,8 @@ void bind_runtime(py::module_& m) {
            py::arg("symbols") = std::vector<std::string>{})
       .def_property_readonly("num_nodes", [](const Graph& g) { return g.nodes.size(); })
       .def_property_readonly("num_constants", [](const Graph& g) { return g.constants.size(); })
-      .def("node_labels", [](const Graph& g) {
-        std::vector<std::string> out;
-        for (const Node& n : g.nodes) out.push_back(n.label());
-        return out;
-      })
-      .def("node_ops", [](const Graph& g) {  // the schema row of each node
-        std::vector<std::string> out;
-        for (const Node& n : g.nodes) out.push_back(op_info(n.op).name);
-        return out;
-      });
+      .def("node_labels", &Graph::node_labels)
+      .def("node_ops", &Graph::node_ops);  // the schema row of each node
 
   py::class_<Tracer>(m, "_RuntimeTracer")
       .def(py::init<>())
@@ -72,11 +64,7 @@ void bind_runtime(py::module_& m) {
       .def("profiling", [](const Session& s) { return s.metrics()->profiling(); })
       .def("reset_stats", [](Session& s) { s.metrics()->reset(); })
       .def("graph_str", &Session::graph_str)
-      .def("node_labels", [](const Session& s) {
-        std::vector<std::string> out;
-        for (const Node& n : s.graph().nodes) out.push_back(n.label());
-        return out;
-      })
+      .def("node_labels", [](const Session& s) { return s.graph().node_labels(); })
       .def_property_readonly("num_fused", [](const Session& s) { return s.graph().num_fused; })
       .def_property_readonly("num_identity_dropped", [](const Session& s) { return s.graph().num_identity_dropped; })
       .def_property_readonly("num_cached_plans", &Session::num_cached_plans)

@@ -2,8 +2,6 @@
 // nn_core._C.SessionMetrics. Held by std::shared_ptr so that an InferenceSession can hand
 // out its metrics object. snapshot() returns a plain dict: latencies in seconds (floats),
 // byte counts as ints, buckets as a list of (upper_edge_seconds, count).
-#include <chrono>
-
 #include "bindings/bindings.h"
 #include "runtime/metrics.h"
 
@@ -20,11 +18,11 @@ py::dict snapshot_dict(const runtime::MetricsSnapshot& s) {
   py::dict kinds;
   for (const auto& [kind, n] : s.errors_by_kind) kinds[py::str(kind)] = n;
   d["errors_by_kind"] = kinds;
-  d["success_rate"] = s.calls > 0 ? static_cast<double>(s.successes) / static_cast<double>(s.calls) : 1.0;
+  d["success_rate"] = s.success_rate;
   d["items"] = s.items;
   d["uptime_s"] = s.uptime_s;
-  d["calls_per_s"] = s.uptime_s > 0 ? static_cast<double>(s.calls) / s.uptime_s : 0.0;
-  d["items_per_s"] = s.uptime_s > 0 ? static_cast<double>(s.items) / s.uptime_s : 0.0;
+  d["calls_per_s"] = s.calls_per_s;
+  d["items_per_s"] = s.items_per_s;
   py::dict latency;
   latency["count"] = s.calls;
   latency["sum"] = s.sum_ns * 1e-9;
@@ -74,16 +72,8 @@ void bind_runtime_metrics(py::module_& m) {
       .def_static("bucket_lower_ns", &SessionMetrics::bucket_lower_ns, py::arg("index"))
       .def_static("bucket_upper_ns", &SessionMetrics::bucket_upper_ns, py::arg("index"))
       .def_static("process_rss_bytes", &SessionMetrics::process_rss_bytes)
-      // Mean cost in ns of one record_success, timed in C++ over n calls on a private
-      // instance (for the benchmark that checks recording stays well under 1 us).
-      .def_static("_time_record_ns", [](int64_t n) {
-        SessionMetrics scratch("scratch", "");
-        py::gil_scoped_release release;
-        const auto t0 = std::chrono::steady_clock::now();
-        for (int64_t i = 0; i < n; ++i) scratch.record_success(1000 + (i * 7919) % 5000000, 1);
-        const auto t1 = std::chrono::steady_clock::now();
-        return std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(n > 0 ? n : 1);
-      }, py::arg("n"));
+      .def_static("_time_record_ns", &SessionMetrics::time_record_ns, py::arg("n"),
+                  py::call_guard<py::gil_scoped_release>());
 }
 
 }  // namespace nn::bind

@@ -64,6 +64,20 @@ py::object inplace_unary(py::object self_obj) {
   return self_obj;
 }
 
+// self.add_(other, alpha=...) / sub_: alpha None or the int 1 means "unscaled".
+template <void (*fn)(const Tensor&, const Tensor&, const Tensor&)>
+py::object inplace_scaled(py::object self_obj, py::handle other, py::handle alpha, const char* name) {
+  const Tensor& self = self_obj.cast<const Tensor&>();
+  Tensor o = operand_or_throw(other, name);
+  const bool unscaled = alpha.is_none() || (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1);
+  Tensor a = unscaled ? Tensor() : operand_or_throw(alpha, name);
+  {
+    MaybeReleaseGil gil(self.numel());
+    fn(self, o, a);
+  }
+  return self_obj;
+}
+
 py::tuple shape_tuple(const Shape& s) {
   py::tuple t(s.size());
   for (size_t i = 0; i < s.size(); ++i) t[i] = py::int_(s[i]);
@@ -107,19 +121,21 @@ void bind_tensor(py::module_& m) {
       .def("_storage_id", [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.storage().get()); })
       .def("_is_view", [](const Tensor& t) { return t.impl()->is_view; })
       // autograd
-      .def_property("requires_grad", &Tensor::requires_grad, [](Tensor& t, bool r) { t.set_requires_grad(r); })
+      .def_property("requires_grad", &Tensor::requires_grad,
+                    [](Tensor& t, bool r) { autograd::set_requires_grad(t, r); })
       .def("requires_grad_", [](py::object self, bool r) {
-        self.cast<Tensor&>().set_requires_grad(r);
+        autograd::set_requires_grad(self.cast<Tensor&>(), r);
         return self;
       }, py::arg("requires_grad") = true)
       .def_property("grad", [](const Tensor& t) -> py::object {
-        Tensor g = t.grad();
+        Tensor g = autograd::grad(t);
         return g.defined() ? py::cast(g) : py::none();
-      }, [](Tensor& t, py::object g) { t.set_grad(g.is_none() ? Tensor() : g.cast<Tensor>()); })
+      }, [](Tensor& t, py::object g) { autograd::set_grad(t, g.is_none() ? Tensor() : g.cast<Tensor>()); })
       .def_property_readonly("grad_fn", [](const Tensor& t) -> py::object {
-        return t.grad_fn() ? py::cast(t.grad_fn()) : py::none();
+        const std::shared_ptr<autograd::Node>& fn = autograd::grad_fn(t);
+        return fn ? py::cast(fn) : py::none();
       })
-      .def_property_readonly("is_leaf", &Tensor::is_leaf)
+      .def_property_readonly("is_leaf", [](const Tensor& t) { return autograd::is_leaf(t); })
       .def("backward", [](const Tensor& t, py::object gradient, bool retain_graph) {
         Tensor g = gradient.is_none() ? Tensor() : tensor_from_object(gradient, std::nullopt);
         py::gil_scoped_release release;
@@ -192,11 +208,7 @@ void bind_tensor(py::module_& m) {
       .def("__neg__", [](const Tensor& t) { return neg(t); })
       .def("__pos__", [](const Tensor& t) { return t; })
       .def("__abs__", [](const Tensor& t) { return abs(t); })
-      .def("__invert__", [](const Tensor& t) {
-        NN_CHECK(t.dtype() == DType::Bool, DTypeError, "~ (bitwise not) is only supported on bool tensors, got ",
-                 t.dtype());
-        return logical_not(t);
-      })
+      .def("__invert__", &bitwise_not)
       .def("__iadd__", &inplace_operator<OpId::add>)
       .def("__isub__", &inplace_operator<OpId::sub>)
       .def("__imul__", &inplace_operator<OpId::mul>)
@@ -204,16 +216,10 @@ void bind_tensor(py::module_& m) {
       .def("__ipow__", &inplace_operator<OpId::pow>)
       // in-place methods
       .def("add_", [](py::object self, py::handle other, py::handle alpha) {
-        if (alpha.is_none() || (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1))
-          return inplace_method<OpId::add>(self, other);
-        Tensor scaled = mul(operand_or_throw(other, "add_"), operand_or_throw(alpha, "add_"));
-        return inplace_method<OpId::add>(self, py::cast(scaled));
+        return inplace_scaled<add_>(self, other, alpha, "add_");
       }, py::arg("other"), py::arg("alpha") = py::none())
       .def("sub_", [](py::object self, py::handle other, py::handle alpha) {
-        if (alpha.is_none() || (py::isinstance<py::int_>(alpha) && alpha.cast<int64_t>() == 1))
-          return inplace_method<OpId::sub>(self, other);
-        Tensor scaled = mul(operand_or_throw(other, "sub_"), operand_or_throw(alpha, "sub_"));
-        return inplace_method<OpId::sub>(self, py::cast(scaled));
+        return inplace_scaled<sub_>(self, other, alpha, "sub_");
       }, py::arg("other"), py::arg("alpha") = py::none())
       .def("mul_", &inplace_method<OpId::mul>)
       .def("div_", &inplace_method<OpId::div>)
@@ -247,9 +253,7 @@ void bind_tensor(py::module_& m) {
         return self;
       })
       .def("clamp_", [](py::object self, std::optional<double> lo, std::optional<double> hi) {
-        const Tensor& t = self.cast<const Tensor&>();
-        Tensor r = clamp(t, lo, hi);
-        copy_(t, r);
+        clamp_(self.cast<const Tensor&>(), lo, hi);
         return self;
       }, py::arg("min") = py::none(), py::arg("max") = py::none())
       .def("uniform_", [](py::object self, double a, double b) {

@@ -277,7 +277,7 @@ Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
 PY_PARAM = {
     "Tensor?": ("std::optional<Tensor>", "{n}.has_value() ? *{n} : Tensor()"),
     "Tensor(a!)": ("const Tensor&", "{n}"),
-    "OpId": ("const std::string&", "op_id_from_name({n})"),
+    "OpId": ("const std::string&", "op_from_name({n})"),
     "IndexKey": ("py::handle", "parse_index({n})"),
 }
 
@@ -302,15 +302,6 @@ def gen_bindings(ops):
 #include "ops/intercept.h"
 
 namespace nn::bind {
-namespace {
-
-OpId op_id_from_name(const std::string& name) {
-  for (int i = 0; i < kNumOps; ++i)
-    if (name == op_info(static_cast<OpId>(i)).name) return static_cast<OpId>(i);
-  throw ValueError(str("nn_core._C.ops: no op named '", name, "'"));
-}
-
-}  // namespace
 
 void bind_generated_ops(py::module_& parent) {
   py::module_ m = parent.def_submodule("ops", "Every op of the schema (csrc/ops/ops.schema), unboxed.");

@@ -62,7 +62,7 @@ std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grads) {
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor g = grads.empty() ? Tensor() : grads[0];
   if (!g.defined()) return {};
-  Tensor& slot = leaf_->grad;
+  Tensor& slot = materialize_autograd_meta(leaf_.get()).grad;
   if (!slot.defined()) {
     // Keep the incoming buffer when nobody else can see it; otherwise own a copy.
     const bool exclusive = g.impl_ptr().use_count() <= 2 && g.storage().use_count() == 1 && g.is_contiguous();
@@ -89,13 +89,13 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 
 Edge gradient_edge(const Tensor& t) {
   if (!t.defined() || !t.requires_grad()) return {};
-  TensorImpl* impl = t.impl();
-  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
-  std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
+  AutogradMeta* meta = autograd_meta(t);  // not null: t requires grad
+  if (meta->grad_fn) return {meta->grad_fn, meta->output_nr};
+  std::shared_ptr<Node> acc = meta->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
     acc->output_meta.push_back({t.sizes(), t.dtype(), t.device()});
-    impl->grad_accumulator = acc;
+    meta->grad_accumulator = acc;
   }
   return {acc, 0};
 }
@@ -109,10 +109,7 @@ void record(const std::string& name, const std::vector<Tensor>& inputs, const st
   uint32_t nr = 0;
   for (const Tensor& out : outputs) {
     node->output_meta.push_back({out.sizes(), out.dtype(), out.device()});
-    TensorImpl* impl = out.impl();
-    impl->grad_fn = node;
-    impl->output_nr = nr++;
-    impl->requires_grad = true;
+    set_history(out, node, nr++);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/autograd_meta.h"
 #include "core/tensor.h"
 
 namespace nn::autograd {

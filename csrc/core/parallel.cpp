@@ -8,6 +8,8 @@
 #include <exception>
 #include <mutex>
 
+#include "core/errors.h"
+
 namespace nn {
 namespace {
 std::atomic<int> g_num_threads{0};  // 0: not yet initialised from omp
@@ -23,7 +25,7 @@ int get_num_threads() {
 }
 
 void set_num_threads(int n) {
-  if (n < 1) n = 1;
+  NN_CHECK(n >= 1, ValueError, "set_num_threads: expected a positive number of threads, got ", n);
   g_num_threads.store(n, std::memory_order_relaxed);
   omp_set_num_threads(n);
 }

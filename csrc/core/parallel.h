@@ -12,7 +12,7 @@
 namespace nn {
 
 int get_num_threads();
-void set_num_threads(int n);  // n >= 1
+void set_num_threads(int n);  // ValueError unless n >= 1
 bool in_parallel_region();
 
 // Runs fn(chunk_begin, chunk_end) over [begin, end). fn must not throw across threads:

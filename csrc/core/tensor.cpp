@@ -1,9 +1,8 @@
 // tensor.cpp — Tensor accessors, shape helpers and tensor/view creation.
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <limits>
-
-#include "autograd/node.h"
 
 namespace nn {
 
@@ -20,27 +19,6 @@ const StoragePtr& Tensor::storage() const { return impl_->storage; }
 bool Tensor::is_contiguous() const { return impl_->is_contiguous; }
 char* Tensor::data_bytes() const {
   return static_cast<char*>(impl_->storage->data()) + impl_->offset * static_cast<int64_t>(itemsize(impl_->dtype));
-}
-bool Tensor::requires_grad() const { return impl_->requires_grad; }
-void Tensor::set_requires_grad(bool r) {
-  NN_CHECK(!(r && !is_floating(impl_->dtype)), DTypeError,
-           "requires_grad_: only floating-point tensors can require gradients, got ", impl_->dtype);
-  NN_CHECK(impl_->grad_fn == nullptr || r, RuntimeError,
-           "requires_grad_(False): this tensor is not a leaf (it was produced by ", impl_->grad_fn->name(),
-           "); use .detach() instead");
-  impl_->requires_grad = r;
-}
-const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
-bool Tensor::is_leaf() const { return impl_->grad_fn == nullptr; }
-Tensor Tensor::grad() const { return impl_->grad; }
-void Tensor::set_grad(const Tensor& g) {
-  if (g.defined()) {
-    NN_CHECK(g.sizes() == sizes(), ShapeError, "assigning .grad: gradient shape ", g.sizes(),
-             " does not match the tensor's shape ", sizes());
-    NN_CHECK(g.dtype() == dtype(), DTypeError, "assigning .grad: gradient dtype ", g.dtype(),
-             " does not match the tensor's dtype ", dtype());
-  }
-  impl_->grad = g;
 }
 uint64_t Tensor::version() const { return impl_->storage->version(); }
 void Tensor::bump_version() const { impl_->storage->bump_version(); }
@@ -97,6 +75,44 @@ Tensor from_storage(StoragePtr storage, Shape sizes, Shape strides, int64_t offs
   impl->dtype = dtype;
   impl->refresh_metadata();
   return Tensor(std::move(impl));
+}
+
+Tensor from_external_strided(char* data, const Shape& sizes, const std::vector<int64_t>& byte_strides, DType dtype,
+                             std::function<void()> release, const char* op) {
+  NN_CHECK(byte_strides.size() == sizes.size(), ValueError, op, ": ", byte_strides.size(), " strides for ",
+           sizes.size(), " dimensions");
+  const int64_t item = static_cast<int64_t>(itemsize(dtype));
+  Shape strides(sizes.size());
+  int64_t low = 0, high = 0;  // byte extent reachable below and above `data`
+  const bool empty_tensor = shape_numel(sizes) == 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    NN_CHECK(byte_strides[i] % item == 0, ValueError, op, ": byte stride ", byte_strides[i], " of dim ", i,
+             " is not a multiple of the element size ", item, "; make a copy first");
+    strides[i] = byte_strides[i] / item;
+    if (!empty_tensor && sizes[i] > 1) {
+      const int64_t extent = (sizes[i] - 1) * byte_strides[i];
+      (extent < 0 ? low : high) += extent;
+    }
+  }
+  const size_t nbytes = empty_tensor ? 0 : static_cast<size_t>(high - low + item);
+  auto storage = std::make_shared<Storage>(data + low, nbytes, Device{}, std::move(release));
+  return from_storage(std::move(storage), sizes, std::move(strides), -low / item, dtype);
+}
+
+Tensor from_external_contiguous(void* data, size_t nbytes, const Shape& sizes, DType dtype,
+                                std::function<void()> release, const char* op) {
+  const int64_t item = static_cast<int64_t>(itemsize(dtype));
+  int64_t numel = 1;
+  for (int64_t s : sizes) {
+    NN_CHECK(s >= 0 && (s == 0 || numel <= INT64_MAX / s), ValueError, op, ": bad shape ", sizes);
+    numel *= s;
+  }
+  NN_CHECK(numel <= INT64_MAX / item && numel * item == static_cast<int64_t>(nbytes), ValueError, op, ": shape ",
+           sizes, " of ", dtype_name(dtype), " needs ", numel * item, " bytes, the buffer has ", nbytes);
+  NN_CHECK(reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(item) == 0, ValueError, op,
+           ": the buffer is not aligned to ", item, " bytes; copy instead");
+  auto storage = std::make_shared<Storage>(data, nbytes, Device{}, std::move(release));
+  return from_storage(std::move(storage), sizes, contiguous_strides(sizes), 0, dtype);
 }
 
 Tensor empty(const Shape& sizes, DType dtype, Device device) {

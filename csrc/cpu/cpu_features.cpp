@@ -69,10 +69,8 @@ std::atomic<int> g_override{-2};  // -2: not yet read from the environment
 int env_override() {
   const char* s = std::getenv("NN_CORE_ISA");
   if (s == nullptr) return -1;
-  if (std::strcmp(s, "generic") == 0) return static_cast<int>(Isa::Generic);
-  if (std::strcmp(s, "avx2") == 0) return static_cast<int>(Isa::Avx2);
-  if (std::strcmp(s, "avx512") == 0) return static_cast<int>(Isa::Avx512);
-  return -1;  // unknown names mean "no override"
+  const std::optional<Isa> isa = parse_isa(s);
+  return isa ? static_cast<int>(*isa) : -1;  // unknown names mean "no override"
 }
 
 }  // namespace
@@ -128,6 +126,19 @@ const char* isa_name(Isa isa) {
       return "avx512";
   }
   return "unknown";
+}
+
+std::vector<Isa> supported_isas() {
+  std::vector<Isa> out;
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+    if (isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+std::optional<Isa> parse_isa(const char* name) {
+  for (Isa isa : {Isa::Generic, Isa::Avx2, Isa::Avx512})
+    if (std::strcmp(name, isa_name(isa)) == 0) return isa;
+  return std::nullopt;
 }
 
 bool has_avx512_bf16() { return isa_supported(Isa::Avx512) && features().avx512_bf16; }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 namespace nn {
 namespace cpu {
@@ -35,6 +36,7 @@ const CpuFeatures& features();
 // Best ISA the CPU and OS support ("Avx2" also needs fma+f16c; "Avx512" needs f/bw/vl/dq).
 Isa best_supported_isa();
 bool isa_supported(Isa isa);
+std::vector<Isa> supported_isas();  // the ISAs this machine runs, Generic first
 
 // The ISA kernels should use now (override, clamped to what is supported).
 Isa active_isa();
@@ -43,6 +45,7 @@ Isa active_isa();
 void set_isa_override(std::optional<Isa> isa);
 
 const char* isa_name(Isa isa);  // "generic", "avx2", "avx512"
+std::optional<Isa> parse_isa(const char* name);  // the inverse of isa_name; nullopt for other names
 
 // bf16 dot-product instructions (vdpbf16ps) usable; implies Avx512 is supported.
 bool has_avx512_bf16();

@@ -3,6 +3,8 @@
 // op layer, above the kernels.)
 #include "kernels/op_table.h"
 
+#include "core/errors.h"
+
 namespace nn {
 namespace {
 const OpInfo kOpInfos[] = {
@@ -35,6 +37,12 @@ const char* op_family_name(OpFamily f) {
     case OpFamily::Special: return "special";
   }
   return "?";
+}
+
+OpId op_from_name(const std::string& name) {
+  for (int i = 0; i < kNumOps; ++i)
+    if (name == op_info(static_cast<OpId>(i)).name) return static_cast<OpId>(i);
+  throw ValueError(str("no op named '", name, "' in the schema"));
 }
 
 }  // namespace nn

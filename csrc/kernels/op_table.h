@@ -18,6 +18,7 @@
 //              epilogue, softmax, conv, attention, int8, ...), in-place forms, factories.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "op_table_generated.h"
 
@@ -43,5 +44,7 @@ struct OpInfo {
 
 const OpInfo& op_info(OpId op);
 const char* op_family_name(OpFamily f);
+// The row named `name` (op_info(op).name); ValueError naming it when there is none.
+OpId op_from_name(const std::string& name);
 
 }  // namespace nn

@@ -275,10 +275,9 @@ void native_fill_(const Tensor& t, double value) {
   detail::check_inplace_target(t, "fill_");
   kernels().fill.get(OpId::fill_, t.device())(t, value);
   t.bump_version();
-  if (t.requires_grad() && !t.is_leaf()) {
+  if (t.requires_grad() && !autograd::is_leaf(t)) {
     // The filled tensor no longer depends on its history.
-    t.impl()->grad_fn = nullptr;
-    t.impl()->requires_grad = false;
+    autograd::clear_history(t);
   }
 }
 
@@ -322,7 +321,7 @@ void copy_raw(const Tensor& dst, const Tensor& src) {
 }
 
 void check_inplace_target(const Tensor& self, const char* op) {
-  NN_CHECK(!(self.is_leaf() && self.requires_grad() && autograd::GradMode::is_enabled()), RuntimeError, op,
+  NN_CHECK(!(autograd::is_leaf(self) && self.requires_grad() && autograd::GradMode::is_enabled()), RuntimeError, op,
            ": a leaf tensor that requires grad is being used in an in-place operation (wrap it in "
            "nn_core.no_grad() or use the out-of-place form)");
   NN_CHECK(!(self.impl()->is_view && self.requires_grad() && autograd::GradMode::is_enabled()), RuntimeError, op,
@@ -335,9 +334,7 @@ void check_inplace_target(const Tensor& self, const char* op) {
 }
 
 void rebase_history(const Tensor& self, const Tensor& result) {
-  self.impl()->grad_fn = result.impl()->grad_fn;
-  self.impl()->output_nr = result.impl()->output_nr;
-  self.impl()->requires_grad = result.requires_grad();
+  autograd::copy_history(self, result);
 }
 
 Tensor reduce_grad(const Tensor& g, const Shape& shape, DType dtype) {

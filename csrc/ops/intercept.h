@@ -99,5 +99,9 @@ const OpSchema& op_schema(OpId op);
 
 // The index of argument `name` of `op` (throws when the schema has none of that name).
 int arg_index(OpId op, const char* name);
+// The schema's spelling of an argument type ("Tensor?", "int[]", ...) and of a return
+// ("()", "Tensor", "(Tensor, Tensor)", ...), as written in ops/ops.schema.
+const char* arg_type_name(ArgType t);
+const char* return_kind_name(ReturnKind r);
 
 }  // namespace nn::dispatch

@@ -285,6 +285,18 @@ std::vector<std::vector<int>> last_uses(const Graph& g) {
   return out;
 }
 
+std::vector<std::string> Graph::node_ops() const {
+  std::vector<std::string> out;
+  for (const Node& n : nodes) out.push_back(op_info(n.op).name);
+  return out;
+}
+
+std::vector<std::string> Graph::node_labels() const {
+  std::vector<std::string> out;
+  for (const Node& n : nodes) out.push_back(n.label());
+  return out;
+}
+
 std::string Graph::str(const std::vector<std::string>& names) const {
   auto shape = [&](int v) {
     std::ostringstream os;

@@ -93,6 +93,8 @@ struct Graph {
 
   int new_value(const Tensor& t);
   std::string str(const std::vector<std::string>& symbol_names) const;
+  std::vector<std::string> node_labels() const;  // one per node, in order (Node::label)
+  std::vector<std::string> node_ops() const;     // each node's schema row name, in order
 };
 
 // Rewrites every int attribute and value size as a monomial of the symbols traced at

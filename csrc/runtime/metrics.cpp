@@ -204,6 +204,11 @@ MetricsSnapshot SessionMetrics::snapshot() const {
   s.items = m.items.load(std::memory_order_relaxed);
   s.sum_ns = static_cast<double>(m.sum_ns.load(std::memory_order_relaxed));
   s.uptime_s = (now_ns() - m.start_ns.load(std::memory_order_relaxed)) * 1e-9;
+  if (s.calls > 0) s.success_rate = static_cast<double>(s.successes) / static_cast<double>(s.calls);
+  if (s.uptime_s > 0) {
+    s.calls_per_s = static_cast<double>(s.calls) / s.uptime_s;
+    s.items_per_s = static_cast<double>(s.items) / s.uptime_s;
+  }
   {
     std::lock_guard<std::mutex> lock(m.errors_mutex);
     s.errors_by_kind = m.errors_by_kind;
@@ -261,6 +266,14 @@ MetricsSnapshot SessionMetrics::snapshot() const {
     s.op_profile = m.profile;
   }
   return s;
+}
+
+double SessionMetrics::time_record_ns(int64_t n) {
+  SessionMetrics scratch("scratch", "");
+  const auto t0 = Clock::now();
+  for (int64_t i = 0; i < n; ++i) scratch.record_success(1000 + (i * 7919) % 5000000, 1);
+  const auto t1 = Clock::now();
+  return std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(n > 0 ? n : 1);
 }
 
 void SessionMetrics::reset() {
