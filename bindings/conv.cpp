@@ -1,9 +1,9 @@
 // conv.cpp (bindings) — conv2d, conv1d, conv_transpose2d, pooling and normalization
 // functions of nn_core._C (PyTorch's torch.nn.functional signatures), and the private
 // direct-loop references _conv2d_reference / _conv2d_backward_reference the tests
-// compare the fast kernels with (ops/reference_ops.h).
+// compare the fast kernels with (testing/reference_ops.h).
 #include "bindings/bindings.h"
-#include "ops/reference_ops.h"
+#include "testing/reference_ops.h"
 
 namespace nn::bind {
 namespace {

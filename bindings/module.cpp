@@ -10,7 +10,7 @@
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/qgemm.h"
 #include "ops/intercept.h"
-#include "ops/reference_ops.h"
+#include "testing/reference_ops.h"
 
 namespace nn::bind {
 namespace {

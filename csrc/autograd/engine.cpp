@@ -8,10 +8,19 @@
 #include <unordered_map>
 
 #include "autograd/node.h"
-#include "ops/ops.h"
 
 namespace nn::autograd {
 namespace {
+EngineOps g_engine_ops;
+
+const EngineOps& engine_ops() {
+  if (g_engine_ops.add == nullptr || g_engine_ops.clone == nullptr || g_engine_ops.detach == nullptr)
+    throw RuntimeError("autograd: the op layer did not install the engine's ops (set_engine_ops)");
+  return g_engine_ops;
+}
+Tensor add(const Tensor& a, const Tensor& b) { return engine_ops().add(a, b); }
+Tensor clone(const Tensor& t) { return engine_ops().clone(t); }
+Tensor detach(const Tensor& t) { return engine_ops().detach(t); }
 thread_local bool t_grad_enabled = true;
 std::atomic<uint64_t> g_next_sequence_nr{0};
 }  // namespace
@@ -226,22 +235,9 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   }
 }
 
-}  // namespace nn::autograd
-
-namespace nn {
-void backward(const Tensor& root, const Tensor& gradient, bool retain_graph) {
-  NN_CHECK(root.requires_grad(), RuntimeError,
-           "backward: element 0 of tensors does not require grad and does not have a grad_fn");
-  Tensor g = gradient;
-  if (!g.defined()) {
-    NN_CHECK(root.numel() == 1, RuntimeError, "grad can be implicitly created only for scalar outputs; backward of a "
-             "tensor of shape ", root.sizes(), " needs a gradient argument of that shape");
-    g = ones(root.sizes(), root.dtype());
-  } else {
-    NN_CHECK(g.sizes() == root.sizes(), ShapeError, "backward: gradient shape ", g.sizes(),
-             " does not match the tensor's shape ", root.sizes());
-    if (g.dtype() != root.dtype()) g = cast(g, root.dtype());
-  }
-  autograd::run_backward({root}, {g}, retain_graph);
+bool set_engine_ops(const EngineOps& ops) {
+  g_engine_ops = ops;
+  return true;
 }
-}  // namespace nn
+
+}  // namespace nn::autograd

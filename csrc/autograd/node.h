@@ -120,4 +120,15 @@ Edge gradient_edge(const Tensor& t);
 // Runs backward from roots with the given seed gradients.
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph);
 
+// The tensor ops autograd itself applies: the sum of two gradients for one input, a
+// private copy of a gradient kept as a leaf's .grad, and detach (a saved tensor keeps
+// its data without its history). The op layer (above autograd)
+// installs them at static initialisation (ops/backward.cpp); the engine includes no op.
+struct EngineOps {
+  Tensor (*add)(const Tensor& a, const Tensor& b) = nullptr;
+  Tensor (*clone)(const Tensor& t) = nullptr;
+  Tensor (*detach)(const Tensor& t) = nullptr;
+};
+bool set_engine_ops(const EngineOps& ops);  // returns true (for a static initialiser)
+
 }  // namespace nn::autograd

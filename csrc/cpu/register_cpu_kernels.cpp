@@ -20,4 +20,10 @@ void register_kernels(KernelRegistry& r) {
   register_qgemm_kernels(r);
   register_data_kernels(r);
 }
+
+namespace {
+// Runs at static initialisation: the build links every object of the cpu layer (see
+// CMakeLists.txt), so this registration is always present.
+const bool kCpuKernelsRegistered = add_kernel_registration(&register_kernels);
+}  // namespace
 }  // namespace nn::cpu

@@ -233,9 +233,13 @@ struct KernelRegistry {
   DeviceKernelTable<RandomKernel> random;
 };
 
-// The process-wide registry, filled once (thread-safe static initialisation).
+// The process-wide registry, filled once (thread-safe static initialisation) by the
+// registration functions the device layers add at static initialisation (csrc/cpu:
+// register_cpu_kernels.cpp). The kernel interface knows no device layer: they sit above it.
 const KernelRegistry& kernels();
 
-namespace cpu { void register_kernels(KernelRegistry& r); }
+using KernelRegistrationFn = void (*)(KernelRegistry&);
+// Adds a device's registration function; returns true (for a static initialiser).
+bool add_kernel_registration(KernelRegistrationFn fn);
 
 }  // namespace nn

@@ -1,6 +1,6 @@
 // test_api_logic.cpp — the C++ homes of logic that used to sit in bindings/, tested without
 // Python: the Python API's argument forms (ops/overloads.h), the reference entry points
-// (ops/reference_ops.h), the optimizers' group forms (ops/optim.h), cpu::parse_isa /
+// (testing/reference_ops.h), the optimizers' group forms (ops/optim.h), cpu::parse_isa /
 // supported_isas, set_num_threads' check, SessionMetrics' derived rates, and the schema's
 // names (op_from_name, dispatch::arg_type_name / return_kind_name).
 // Exits non-zero (and prints every failed check) on failure.
@@ -16,7 +16,7 @@
 #include "ops/ops.h"
 #include "ops/optim.h"
 #include "ops/overloads.h"
-#include "ops/reference_ops.h"
+#include "testing/reference_ops.h"
 #include "runtime/metrics.h"
 
 using namespace nn;

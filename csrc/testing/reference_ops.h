@@ -1,4 +1,4 @@
-// reference_ops.h — tensor-level entry points of the plain reference kernels that the tests
+// reference_ops.h (csrc/testing: the top layer, above cpu and ops) — tensor-level entry points of the plain reference kernels that the tests
 // compare the fast paths with (nn_core._C._matmul_reference, _conv2d_reference,
 // _conv2d_backward_reference). They check shapes, make inputs contiguous, allocate the
 // outputs and call the direct-loop kernels (cpu/kernels.h, cpu/conv_kernels.h). No

@@ -1,6 +1,6 @@
 // reference_ops.cpp — the reference entry points of reference_ops.h: argument and shape
 // checks, contiguous inputs, output allocation, then the direct-loop kernels.
-#include "ops/reference_ops.h"
+#include "testing/reference_ops.h"
 
 #include "cpu/conv_kernels.h"
 #include "cpu/kernels.h"
