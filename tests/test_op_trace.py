@@ -136,6 +136,11 @@ def test_plain_bindings_call_the_op():
         _C.ops.unary_("relux", y)
     with pytest.raises(TypeError):
         _C.ops.slice(x, "1", 0, None, 1)
+    # A row of another family is a clear error, not a missing kernel.
+    with pytest.raises(ValueError, match="unary_: 'add' is not a unary op"):
+        _C.ops.unary_("add", y)
+    with pytest.raises(ValueError, match="binary_: 'relu' is not a binary op"):
+        _C.ops.binary_("relu", y, y)
 
 
 def _trace(inputs, fn):

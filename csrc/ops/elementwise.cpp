@@ -165,6 +165,8 @@ Tensor native_binary_op(OpId op, const Tensor& a, const Tensor& b) {
 
 void native_binary_op_(OpId op, const Tensor& self, const Tensor& other) {
   const char* name = op_info(op).name;
+  NN_CHECK(op_info(op).family == OpFamily::Binary, ValueError, "binary_: '", name,
+           "' is not a binary op (in place takes a row of the binary family)");
   detail::check_inplace_target(self, name);
   detail::check_same_device(self, other, name);
   const Shape shape = broadcast_shapes(self.sizes(), other.sizes(), name);
@@ -198,6 +200,8 @@ void native_binary_op_(OpId op, const Tensor& self, const Tensor& other) {
 
 void native_unary_op_(OpId op, const Tensor& self) {
   const char* name = op_info(op).name;
+  NN_CHECK(op_info(op).family == OpFamily::Unary, ValueError, "unary_: '", name,
+           "' is not a unary op (in place takes a row of the unary family)");
   detail::check_inplace_target(self, name);
   Tensor result;
   if (autograd::needs_grad({&self})) {

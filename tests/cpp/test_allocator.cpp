@@ -20,19 +20,12 @@
 #include "core/tensor.h"
 #include "runtime/memory_plan.h"
 
+#include "test_check.h"
+
 using namespace nn;
 
 namespace {
 
-int g_failures = 0;
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                        \
-    }                                                                      \
-  } while (0)
 
 // Runs fn and returns the message of the exception of type E it throws ("" if none).
 template <typename E, typename Fn>
@@ -338,10 +331,5 @@ int main() {
   test_override_guard();
   test_devices_without_backend();
   test_planner_allocators();
-  if (g_failures != 0) {
-    std::fprintf(stderr, "test_allocator: %d check(s) failed\n", g_failures);
-    return 1;
-  }
-  std::printf("test_allocator: all checks passed\n");
-  return 0;
+  return nn_test::finish("test_allocator");
 }

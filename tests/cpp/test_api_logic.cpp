@@ -19,40 +19,14 @@
 #include "testing/reference_ops.h"
 #include "runtime/metrics.h"
 
+#include "test_check.h"
+
 using namespace nn;
 
 namespace {
 
-int g_failures = 0;
-
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      ++g_failures;                                                     \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);       \
-    }                                                                   \
-  } while (0)
-
-// Runs fn and checks it throws E with `fragment` in its message.
-template <typename E, typename Fn>
-void check_throws(Fn fn, const char* fragment, int line) {
-  try {
-    fn();
-  } catch (const E& e) {
-    if (std::string(e.what()).find(fragment) == std::string::npos) {
-      ++g_failures;
-      std::printf("FAIL line %d: message '%s' lacks '%s'\n", line, e.what(), fragment);
-    }
-    return;
-  } catch (const std::exception& e) {
-    ++g_failures;
-    std::printf("FAIL line %d: wrong exception type: %s\n", line, e.what());
-    return;
-  }
-  ++g_failures;
-  std::printf("FAIL line %d: no exception (expected one mentioning '%s')\n", line, fragment);
-}
-#define CHECK_THROWS(E, expr, fragment) check_throws<E>([&] { (void)(expr); }, fragment, __LINE__)
+using nn_test::check_throws;
+using nn_test::g_failures;
 
 bool close(double a, double b, double tol = 1e-6) { return std::fabs(a - b) <= tol * (1 + std::fabs(b)); }
 
@@ -235,10 +209,5 @@ int main() {
   test_optim_groups();
   test_isa_threads_metrics();
   test_schema_names();
-  if (g_failures > 0) {
-    std::printf("test_api_logic: %d check(s) failed\n", g_failures);
-    return 1;
-  }
-  std::printf("test_api_logic: all checks passed\n");
-  return 0;
+  return nn_test::finish("test_api_logic");
 }

@@ -14,39 +14,14 @@
 #include "core/tensor.h"
 #include "ops/ops.h"
 
+#include "test_check.h"
+
 using namespace nn;
 
 namespace {
 
-int g_failures = 0;
-
-#define CHECK(cond)                                                     \
-  do {                                                                  \
-    if (!(cond)) {                                                      \
-      ++g_failures;                                                     \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);       \
-    }                                                                   \
-  } while (0)
-
-// Runs fn and checks it throws E with `fragment` in its message.
-template <typename E, typename Fn>
-void check_throws(Fn fn, const char* fragment, int line) {
-  try {
-    fn();
-  } catch (const E& e) {
-    if (std::string(e.what()).find(fragment) == std::string::npos) {
-      ++g_failures;
-      std::printf("FAIL line %d: message '%s' lacks '%s'\n", line, e.what(), fragment);
-    }
-    return;
-  } catch (const std::exception& e) {
-    ++g_failures;
-    std::printf("FAIL line %d: wrong exception type: %s\n", line, e.what());
-    return;
-  }
-  ++g_failures;
-  std::printf("FAIL line %d: no exception (expected one mentioning '%s')\n", line, fragment);
-}
+using nn_test::check_throws;
+using nn_test::g_failures;
 
 void test_external_contiguous() {
   alignas(8) float data[6] = {0, 1, 2, 3, 4, 5};
@@ -149,10 +124,5 @@ int main() {
   test_external_strided();
   test_dlpack_round_trip();
   test_autograd_meta_contract();
-  if (g_failures != 0) {
-    std::printf("test_core_tensor: %d failure(s)\n", g_failures);
-    return 1;
-  }
-  std::printf("test_core_tensor: all checks passed\n");
-  return 0;
+  return nn_test::finish("test_core_tensor");
 }

@@ -11,21 +11,14 @@
 #include "ops/intercept.h"
 #include "ops/ops.h"
 
+#include "test_check.h"
+
 using namespace nn;
 using dispatch::ArgType;
 using dispatch::ReturnKind;
 
 namespace {
 
-int failures = 0;
-
-#define EXPECT(cond)                                                   \
-  do {                                                                 \
-    if (!(cond)) {                                                     \
-      std::fprintf(stderr, "%s:%d: FAILED %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                      \
-    }                                                                  \
-  } while (0)
 
 bool same_values(const Tensor& a, const Tensor& b) {
   if (a.sizes() != b.sizes() || a.dtype() != b.dtype()) return false;
@@ -52,32 +45,32 @@ struct Recorder : dispatch::Interceptor {
 void test_table() {
   for (int i = 0; i < kNumOps; ++i) {
     const auto& s = dispatch::op_schema(static_cast<OpId>(i));
-    EXPECT(std::string(s.name) == op_info(static_cast<OpId>(i)).name);
-    EXPECT(s.differentiable == op_info(static_cast<OpId>(i)).differentiable);
-    EXPECT(s.num_args >= 1 && s.args != nullptr);
-    EXPECT(std::strncmp(s.signature, s.cpp_name, std::strlen(s.cpp_name)) == 0);
+    CHECK(std::string(s.name) == op_info(static_cast<OpId>(i)).name);
+    CHECK(s.differentiable == op_info(static_cast<OpId>(i)).differentiable);
+    CHECK(s.num_args >= 1 && s.args != nullptr);
+    CHECK(std::strncmp(s.signature, s.cpp_name, std::strlen(s.cpp_name)) == 0);
   }
   const auto& lin = dispatch::op_schema(OpId::linear);
-  EXPECT(lin.num_args == 4 && lin.returns == ReturnKind::One);
-  EXPECT(std::string(lin.args[2].name) == "bias" && lin.args[2].type == ArgType::OptionalTensor);
-  EXPECT(lin.args[3].type == ArgType::Str);
-  EXPECT(dispatch::op_schema(OpId::max).returns == ReturnKind::Two);
-  EXPECT(std::string(dispatch::op_schema(OpId::max).label) == "max_dim");
-  EXPECT(dispatch::op_schema(OpId::quantize_rows).returns == ReturnKind::Three);
-  EXPECT(dispatch::op_schema(OpId::split).returns == ReturnKind::List);
-  EXPECT(dispatch::op_schema(OpId::copy_).returns == ReturnKind::None);
-  EXPECT(dispatch::op_schema(OpId::copy_).args[0].type == ArgType::MutableTensor);
-  EXPECT(std::string(dispatch::op_schema(OpId::dequantize).cpp_name) == "dequantize_per_tensor");
-  EXPECT(std::string(dispatch::op_schema(OpId::relu).label) == "unary.relu");
-  EXPECT(dispatch::arg_index(OpId::linear, "activation") == 3);
-  EXPECT(dispatch::arg_index(OpId::conv2d, "relu") == 7);
+  CHECK(lin.num_args == 4 && lin.returns == ReturnKind::One);
+  CHECK(std::string(lin.args[2].name) == "bias" && lin.args[2].type == ArgType::OptionalTensor);
+  CHECK(lin.args[3].type == ArgType::Str);
+  CHECK(dispatch::op_schema(OpId::max).returns == ReturnKind::Two);
+  CHECK(std::string(dispatch::op_schema(OpId::max).label) == "max_dim");
+  CHECK(dispatch::op_schema(OpId::quantize_rows).returns == ReturnKind::Three);
+  CHECK(dispatch::op_schema(OpId::split).returns == ReturnKind::List);
+  CHECK(dispatch::op_schema(OpId::copy_).returns == ReturnKind::None);
+  CHECK(dispatch::op_schema(OpId::copy_).args[0].type == ArgType::MutableTensor);
+  CHECK(std::string(dispatch::op_schema(OpId::dequantize).cpp_name) == "dequantize_per_tensor");
+  CHECK(std::string(dispatch::op_schema(OpId::relu).label) == "unary.relu");
+  CHECK(dispatch::arg_index(OpId::linear, "activation") == 3);
+  CHECK(dispatch::arg_index(OpId::conv2d, "relu") == 7);
   bool threw = false;
   try {
     dispatch::arg_index(OpId::linear, "no_such_arg");
   } catch (const std::exception&) {
     threw = true;
   }
-  EXPECT(threw);
+  CHECK(threw);
 }
 
 void test_interception() {
@@ -97,22 +90,22 @@ void test_interception() {
   dispatch::tl_interceptor = nullptr;
 
   const std::vector<OpId> want_ops = {OpId::add, OpId::relu, OpId::linear, OpId::max, OpId::split, OpId::copy_};
-  EXPECT(rec.ops == want_ops);
+  CHECK(rec.ops == want_ops);
   if (rec.ops != want_ops)
     for (OpId op : rec.ops) std::fprintf(stderr, "  recorded %s\n", op_info(op).name);
-  EXPECT(same_values(got_add, want_add) && same_values(got_lin, want_lin));
-  EXPECT(same_values(got_rel, relu(a)));
-  EXPECT(same_values(got_v, want_v) && same_values(got_i, want_i));
-  EXPECT(parts.size() == 2 && parts[1].sizes() == Shape({3, 3}));
-  EXPECT(same_values(dst, a));
+  CHECK(same_values(got_add, want_add) && same_values(got_lin, want_lin));
+  CHECK(same_values(got_rel, relu(a)));
+  CHECK(same_values(got_v, want_v) && same_values(got_i, want_i));
+  CHECK(parts.size() == 2 && parts[1].sizes() == Shape({3, 3}));
+  CHECK(same_values(dst, a));
   // linear's boxed arguments: in schema order, typed
   const dispatch::Stack& s = rec.args[2];
-  EXPECT(s.size() == 4);
-  EXPECT(std::get<Tensor>(s[0]).data_bytes() == a.data_bytes());
-  EXPECT(std::get<Tensor>(s[2]).data_bytes() == bias.data_bytes());
-  EXPECT(std::get<std::string>(s[3]) == "relu");
-  EXPECT(std::get<int64_t>(rec.args[3][1]) == 1 && std::get<bool>(rec.args[3][2]) == false);
-  EXPECT((std::get<std::vector<int64_t>>(rec.args[4][1]) == std::vector<int64_t>{1, 3}));
+  CHECK(s.size() == 4);
+  CHECK(std::get<Tensor>(s[0]).data_bytes() == a.data_bytes());
+  CHECK(std::get<Tensor>(s[2]).data_bytes() == bias.data_bytes());
+  CHECK(std::get<std::string>(s[3]) == "relu");
+  CHECK(std::get<int64_t>(rec.args[3][1]) == 1 && std::get<bool>(rec.args[3][2]) == false);
+  CHECK((std::get<std::vector<int64_t>>(rec.args[4][1]) == std::vector<int64_t>{1, 3}));
 }
 
 void test_call_boxed() {
@@ -121,19 +114,19 @@ void test_call_boxed() {
   dispatch::call_boxed(OpId::sum, dispatch::Stack{dispatch::box(a), dispatch::box(std::vector<int64_t>{1}),
                                                   dispatch::box(true), dispatch::box(std::optional<DType>())},
                        out);
-  EXPECT(out.size() == 1 && same_values(out[0], sum(a, {1}, true)));
+  CHECK(out.size() == 1 && same_values(out[0], sum(a, {1}, true)));
   dispatch::call_boxed(OpId::quantize_rows, dispatch::Stack{dispatch::box(a)}, out);
-  EXPECT(out.size() == 3 && out[0].dtype() == DType::UInt8);
+  CHECK(out.size() == 3 && out[0].dtype() == DType::UInt8);
   Tensor dst = zeros({2, 7});
   dispatch::call_boxed(OpId::fill_, dispatch::Stack{dispatch::box(dst), dispatch::box(2.5)}, out);
-  EXPECT(out.empty() && same_values(dst, full({2, 7}, 2.5, DType::Float32)));
+  CHECK(out.empty() && same_values(dst, full({2, 7}, 2.5, DType::Float32)));
   bool threw = false;  // an argument of the wrong type is an error, not a crash
   try {
     dispatch::call_boxed(OpId::exp, dispatch::Stack{dispatch::box(int64_t{3})}, out);
   } catch (const std::exception&) {
     threw = true;
   }
-  EXPECT(threw);
+  CHECK(threw);
 }
 
 }  // namespace
@@ -142,10 +135,5 @@ int main() {
   test_table();
   test_interception();
   test_call_boxed();
-  if (failures) {
-    std::fprintf(stderr, "test_schema: %d failure(s)\n", failures);
-    return 1;
-  }
-  std::printf("test_schema: all checks passed\n");
-  return 0;
+  return nn_test::finish("test_schema");
 }
