@@ -111,6 +111,30 @@ def test_conv2d_every_isa(rng):
             C._set_isa(None)
 
 
+def test_depthwise_3x3_stride1_every_isa(rng):
+    """The depthwise 3x3 stride-1 kernel (Note [Depthwise 3x3 stride 1]): widths around
+    the vector lengths (8 and 16 lanes: tails, one partial chunk, interior chunks with
+    full masks), padding 0..2 (rows read from the zero row, masked edge taps), 1-row
+    planes, a channel multiplier, relu, no bias, a non-contiguous input; forward and the
+    three gradients against the float64 references on every ISA."""
+    for isa in C._supported_isas():
+        C._set_isa(isa)
+        try:
+            for w_ in (1, 2, 7, 8, 9, 15, 16, 17, 33, 40):
+                for pad in (0, 1, 2):
+                    if w_ + 2 * pad < 3:
+                        continue
+                    h = 1 + (w_ % 5)
+                    if h + 2 * pad < 3:
+                        h = 3
+                    check_conv(rng, (2, 3, h, w_), (3, 1, 3, 3), groups=3, padding=pad,
+                               relu=(w_ % 2 == 0), bias=(pad != 2))
+            check_conv(rng, (2, 2, 6, 19), (4, 1, 3, 3), groups=2, padding=1)  # multiplier 2
+            check_conv(rng, (1, 4, 5, 17), (4, 1, 3, 3), groups=4, padding=(0, 1), noncontig=True)
+        finally:
+            C._set_isa(None)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_conv2d_thread_counts_agree(rng, threads):
     x, w = t(rng.standard_normal((5, 6, 8, 8))), t(rng.standard_normal((4, 6, 3, 3)))

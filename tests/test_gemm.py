@@ -117,6 +117,31 @@ def test_noncontiguous_batch_views(isa):
 
 
 @pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_small_m_row_major_b(isa, beta):
+    """GEMV-like products (M <= 4, row-major B: the small-M kernels) with N across the
+    4096-column block and every vector tail, K not a multiple of 4, strided A rows and
+    columns, and addmm's beta / alpha."""
+    rng = np.random.default_rng(SEED + 40)
+    for (m, k, n) in ((1, 1, 1), (1, 5, 7), (2, 7, 9), (3, 13, 17), (4, 33, 31), (1, 300, 4095),
+                      (2, 9, 4097), (4, 6, 8200), (1, 1025, 4096)):
+        big = rng.standard_normal((2 * m, 3 * k)).astype(np.float32)
+        a = nc.from_numpy(big)[::2, ::3]  # strided rows and columns
+        a64 = big[::2, ::3].astype(np.float64)
+        b, b64 = operand(rng, k, n, False)
+        if beta == 0.0:
+            c = nc.full((m, n), float("nan"))  # beta == 0 must never read C
+            c64 = np.zeros((m, n))
+        else:
+            c = nc.from_numpy(rng.standard_normal((m, n)).astype(np.float32))
+            c64 = c.numpy().astype(np.float64)
+        out = nc.addmm(c, a, b, beta=beta, alpha=0.5).numpy()
+        ref = beta * c64 + 0.5 * (a64 @ b64)
+        check_close(out, ref, 0.5 * np.abs(a64) @ np.abs(b64) + np.abs(c64), k,
+                    what=f"{isa} small-M {m}x{k}x{n} beta={beta}")
+        check_close((a @ b).numpy(), a64 @ b64, np.abs(a64) @ np.abs(b64), k, what=f"{isa} small-M {m}x{k}x{n}")
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0])
 def test_addmm_beta(isa, beta):
     rng = np.random.default_rng(SEED + 4)
     for (m, k, n) in ((1, 1, 1), (13, 64, 29), (100, 37, 300)):

@@ -21,6 +21,9 @@ struct V512 {
   using Reg = __m512;
   using Mask = __mmask16;
   static Mask mask(unsigned bits) { return static_cast<__mmask16>(bits); }
+  static constexpr bool kCheapMasks = true;  // Note [Depthwise full masks]
+  static Reg loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, Reg v) { _mm512_storeu_ps(p, v); }
   static Reg zero() { return _mm512_setzero_ps(); }
   static Reg set1(float v) { return _mm512_set1_ps(v); }
   static Reg load(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }

@@ -1,7 +1,7 @@
 // conv_depthwise_fast_impl.h — the register-accumulator depthwise kernels for sw 1 or 2
 // (any kernel, sh, padding, dilation), float32, written once over a vector traits type
 // V (lanes V::kLanes; zero, set1, masked load/store, fma, relu, horizontal sum) and
-// compiled per ISA. V also provides deinterleave(in, n, even, odd) (even[k] = in[2k],
+// compiled per ISA (kCheapMasks, loadu, storeu: Note [Depthwise full masks]). V also provides deinterleave(in, n, even, odd) (even[k] = in[2k],
 // odd[k] = in[2k+1] for k below the returned count <= n) and interleave(even, odd, n, out)
 // (the inverse). Included inside an anonymous namespace by
 // conv_depthwise_fast_avx512.cpp and conv_depthwise_fast_avx2.cpp after their V.
@@ -30,12 +30,37 @@ std::vector<unsigned> dw_column_masks(const ConvGeom& g, int64_t chunks) {
   return m;
 }
 
+// A lane mask and whether it selects every lane. Note [Depthwise full masks]: AVX2's
+// masked moves are slow on some chips (AMD Zen 2/3: a vmaskmovps store costs about a
+// dozen cycles, more than the nine FMAs of a 3x3 output vector), so with
+// V::kCheapMasks false the interior vectors, whose masks are full, use plain loads and
+// stores; AVX-512 masks cost nothing and are always used.
 template <typename V>
 struct DwMask {
   typename V::Mask m;
+  bool full;
 };
 
 inline unsigned dw_tail_bits(int64_t n, int L) { return n >= L ? (1u << L) - 1u : (1u << n) - 1u; }
+
+template <typename V>
+DwMask<V> dw_mask(unsigned bits) {
+  return {V::mask(bits), bits == (1u << V::kLanes) - 1u};
+}
+
+template <typename V>
+inline typename V::Reg dw_load(const DwMask<V>& m, const float* p) {
+  if constexpr (!V::kCheapMasks)
+    if (m.full) return V::loadu(p);
+  return V::load(m.m, p);
+}
+
+template <typename V>
+inline void dw_store(float* p, const DwMask<V>& m, typename V::Reg v) {
+  if constexpr (!V::kCheapMasks)
+    if (m.full) return V::storeu(p, v);
+  V::store(p, m.m, v);
+}
 
 // p + off without forming an out-of-range pointer in C++ terms; masked-off lanes are not read.
 inline const float* dw_at(const float* p, int64_t off) {
@@ -101,7 +126,7 @@ void dw_fast_forward_k(const ConvGeom& g, const float* x, const float* w, const 
   const int64_t chunks = (g.OW + L - 1) / L;
   const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
   std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
-  for (unsigned b : bits) masks.push_back({V::mask(b)});
+  for (unsigned b : bits) masks.push_back(dw_mask<V>(b));
   DwSource<V> src(g);
   for (int64_t item = i0; item < i1; ++item) {
     const int64_t n = item / g.Cout, co = item % g.Cout, ci = co / g.Og;
@@ -125,12 +150,68 @@ void dw_fast_forward_k(const ConvGeom& g, const float* x, const float* w, const 
             typename V::Reg wt;
             if constexpr (KH * KW > 0) wt = wv[i * KW + jj];
             else wt = V::set1(wc[i * kw + jj]);
-            acc = V::fma(wt, V::load(masks[jj * chunks + ch].m, src.row(ih, jj, ow0)), acc);
+            acc = V::fma(wt, dw_load(masks[jj * chunks + ch], src.row(ih, jj, ow0)), acc);
           }
         }
         if (relu) acc = V::relu(acc);  // NaN stays NaN
-        V::store(yc + oh * g.OW + ow0, V::mask(dw_tail_bits(g.OW - ow0, L)), acc);
+        dw_store(yc + oh * g.OW + ow0, dw_mask<V>(dw_tail_bits(g.OW - ow0, L)), acc);
       }
+    }
+  }
+}
+
+// Note [Depthwise 3x3 stride 1]: the common case (3x3, stride 1, no dilation, any
+// padding) reads the plane in place with no per-load address arithmetic: for one chunk
+// of L output columns the three tap columns' masks are fixed, and each output row reads
+// three input rows at three column shifts (9 loads, 9 FMAs). Rows above or below the
+// image read a row of zeros instead of branching, and taps whose masks are full use plain
+// loads (Note [Depthwise full masks]). Consecutive output rows are
+// independent FMA chains, which the out-of-order core overlaps.
+template <typename V>
+inline void dw_3x3s1_chunk(const ConvGeom& g, const float* plane, const float* zero_row, int64_t ow0,
+                           const DwMask<V> (&m)[3], const DwMask<V>& out_mask, const typename V::Reg (&wv)[9],
+                           typename V::Reg b0, bool relu, float* yc) {
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    typename V::Reg acc = b0;
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; ++i) {
+      const int64_t ih = oh - g.ph + i;
+      const float* row = dw_at(ih >= 0 && ih < g.H ? plane + ih * g.W : zero_row, ow0 - g.pw);
+#pragma GCC unroll 3
+      for (int jj = 0; jj < 3; ++jj) {
+        const typename V::Reg v = dw_load(m[jj], dw_at(row, jj));
+        acc = V::fma(wv[i * 3 + jj], v, acc);
+      }
+    }
+    if (relu) acc = V::relu(acc);  // NaN stays NaN
+    dw_store(yc + oh * g.OW + ow0, out_mask, acc);
+  }
+}
+
+template <typename V>
+void dw_fast_forward_3x3s1(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu,
+                           int64_t i0, int64_t i1) {
+  constexpr int L = V::kLanes;
+  const int64_t chunks = (g.OW + L - 1) / L;
+  const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
+  // The zero row is read at columns ow0 - pw + jj in [-pw, OW + 2): pw + OW + 2 + L floats
+  // from zero_row - pw - L (only unmasked lanes are read, all inside the buffer).
+  std::vector<float> zeros(static_cast<size_t>(g.W + 2 * g.pw + 3 * L + 2), 0.0f);
+  const float* zero_row = zeros.data() + g.pw + L;
+  for (int64_t item = i0; item < i1; ++item) {
+    const int64_t n = item / g.Cout, co = item % g.Cout, ci = co / g.Og;
+    const float* plane = x + (n * g.C + ci) * g.H * g.W;
+    const float* wc = w + co * 9;
+    float* yc = y + item * g.P;
+    typename V::Reg wv[9];
+    for (int t = 0; t < 9; ++t) wv[t] = V::set1(wc[t]);
+    const typename V::Reg b0 = V::set1(bias ? bias[co] : 0.0f);
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      const int64_t ow0 = ch * L;
+      const DwMask<V> m[3] = {dw_mask<V>(bits[0 * chunks + ch]), dw_mask<V>(bits[1 * chunks + ch]),
+                              dw_mask<V>(bits[2 * chunks + ch])};
+      const DwMask<V> out_mask = dw_mask<V>(dw_tail_bits(g.OW - ow0, L));
+      dw_3x3s1_chunk<V>(g, plane, zero_row, ow0, m, out_mask, wv, b0, relu, yc);
     }
   }
 }
@@ -138,6 +219,8 @@ void dw_fast_forward_k(const ConvGeom& g, const float* x, const float* w, const 
 template <typename V>
 void dw_fast_forward(const ConvGeom& g, const float* x, const float* w, const float* bias, float* y, bool relu,
                      int64_t i0, int64_t i1) {
+  if (g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1)
+    return dw_fast_forward_3x3s1<V>(g, x, w, bias, y, relu, i0, i1);
   if (g.kh == 3 && g.kw == 3) return dw_fast_forward_k<V, 3, 3>(g, x, w, bias, y, relu, i0, i1);
   dw_fast_forward_k<V, 0, 0>(g, x, w, bias, y, relu, i0, i1);
 }
@@ -154,7 +237,7 @@ void dw_fast_backward_weight_k(const ConvGeom& g, const float* x, const float* g
   const int64_t chunks = (g.OW + L - 1) / L, taps = kh * kw;
   const std::vector<unsigned> bits = dw_column_masks<L>(g, chunks);
   std::vector<DwMask<V>> masks;  // boxed: a vector type is not a clean template argument
-  for (unsigned b : bits) masks.push_back({V::mask(b)});
+  for (unsigned b : bits) masks.push_back(dw_mask<V>(b));
   typename V::Reg acc[KH * KW > 0 ? KH * KW : kDwMaxTaps];
   DwSource<V> src(g);
   for (int64_t co = c0; co < c1; ++co) {
@@ -166,14 +249,14 @@ void dw_fast_backward_weight_k(const ConvGeom& g, const float* x, const float* g
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         for (int64_t ch = 0; ch < chunks; ++ch) {
           const int64_t ow0 = ch * L;
-          const typename V::Reg gv = V::load(V::mask(dw_tail_bits(g.OW - ow0, L)), gc + oh * g.OW + ow0);
+          const typename V::Reg gv = dw_load(dw_mask<V>(dw_tail_bits(g.OW - ow0, L)), gc + oh * g.OW + ow0);
 #pragma GCC unroll 8
           for (int64_t i = 0; i < kh; ++i) {
             const int64_t ih = oh * g.sh - g.ph + i * g.dh;
             if (ih < 0 || ih >= g.H) continue;
 #pragma GCC unroll 8
             for (int64_t jj = 0; jj < kw; ++jj)
-              acc[i * kw + jj] = V::fma(gv, V::load(masks[jj * chunks + ch].m, src.row(ih, jj, ow0)), acc[i * kw + jj]);
+              acc[i * kw + jj] = V::fma(gv, dw_load(masks[jj * chunks + ch], src.row(ih, jj, ow0)), acc[i * kw + jj]);
           }
         }
       }
@@ -212,11 +295,11 @@ void dw_fast_backward_input_k(const ConvGeom& g, const float* gy, const float* w
         const int64_t k = ch * L + l, ow = k - src.tap_off[jj];
         if (k < src.ld[src.tap_q[jj]] && ow >= 0 && ow < g.OW) bits |= 1u << l;
       }
-      masks.push_back({V::mask(bits)});
+      masks.push_back(dw_mask<V>(bits));
     }
   for (int64_t q = 0; q < 2; ++q)
     for (int64_t ch = 0; ch < kchunks; ++ch)
-      tails.push_back({V::mask(dw_tail_bits(src.ld[q] - ch * L, L))});
+      tails.push_back(dw_mask<V>(dw_tail_bits(src.ld[q] - ch * L, L)));
   const int64_t phase0 = g.H * src.ld[0];
   std::vector<float> scratch(static_cast<size_t>(g.sw == 1 ? 0 : phase0 + g.H * src.ld[1]));
   int64_t oh_of[kDwMaxRows];  // per kernel row i: the output row feeding input row ih, or -1
@@ -243,11 +326,11 @@ void dw_fast_backward_input_k(const ConvGeom& g, const float* gy, const float* w
               for (int64_t jj = 0; jj < kw; ++jj) {
                 if (src.tap_q[jj] != q) continue;
                 acc = V::fma(V::set1(wc[i * kw + jj]),
-                             V::load(masks[jj * kchunks + ch].m, dw_at(row, -src.tap_off[jj])), acc);
+                             dw_load(masks[jj * kchunks + ch], dw_at(row, -src.tap_off[jj])), acc);
               }
             }
           }
-          V::store(out[q] + ih * src.ld[q] + ch * L, tails[q * kchunks + ch].m, acc);
+          dw_store(out[q] + ih * src.ld[q] + ch * L, tails[q * kchunks + ch], acc);
         }
       }
     }

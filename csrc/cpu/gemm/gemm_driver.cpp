@@ -286,6 +286,7 @@ bool try_small_m(Isa isa, const detail::SmallMArgs& args) {
     kernel = detail::small_m_rowmajor_b_generic;
 #if defined(NN_CORE_X86)
     if (isa == Isa::Avx512) kernel = detail::small_m_rowmajor_b_avx512;
+    if (isa == Isa::Avx2) kernel = detail::small_m_rowmajor_b_avx2;
 #endif
   } else if (direct_colmajor(isa, args.M, args.a_cs, args.b_rs)) {
     kernel = detail::small_m_colmajor_b_generic;

@@ -93,6 +93,7 @@ void small_m_colmajor_b_generic(const SmallMArgs& args, int64_t n_begin, int64_t
 void small_m_rowmajor_b_avx512(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
 void small_m_colmajor_b_avx512(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
 void small_m_colmajor_b_avx2(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
+void small_m_rowmajor_b_avx2(const SmallMArgs& args, int64_t n_begin, int64_t n_end);
 
 // Largest M the driver sends to the colmajor_b kernel of an ISA (measured against the
 // packed path; gemm_driver.cpp), or the override (set_direct_linear_max_rows_override).
