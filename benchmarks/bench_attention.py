@@ -113,9 +113,10 @@ print(json.dumps(res))
 """
 
 
-def test_peak_memory(request):
+def test_peak_memory(request, nn_isa):
     """Peak memory of forward+backward, both libraries measured alike (fresh child process
-    each, growth of the peak RSS), plus nn_core's allocator counter."""
+    each, growth of the peak RSS), plus nn_core's allocator counter. The children inherit
+    NN_CORE_ISA from the nn_isa fixture under --isa."""
     rows = []
     for shape in SHAPES:
         for causal in (False, True):
@@ -127,8 +128,8 @@ def test_peak_memory(request):
                 res[lib] = json.loads(r.stdout.strip().splitlines()[-1])
             rows.append((_name(shape, causal, "fwdbwd"), res["nn_core"]["rss_growth_kb"] / 1024,
                          res["nn_core"]["allocator_peak_bytes"] / 2**20, res["torch"]["rss_growth_kb"] / 1024))
-    lines = ["", "peak memory of forward+backward (MiB): case | nn_core RSS growth | nn_core allocator peak | "
-             "torch RSS growth"]
+    lines = ["", f"peak memory of forward+backward (MiB, nn_core on {nn_isa}): case | nn_core RSS growth | "
+             "nn_core allocator peak | torch RSS growth"]
     lines += [f"  {c:<34} {a:8.1f} {b:8.1f} {t:8.1f}" for c, a, b, t in rows]
     with open(request.config.rootpath / "benchmarks" / ".attention_memory.txt", "w") as f:
         f.write("\n".join(lines) + "\n")

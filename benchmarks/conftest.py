@@ -21,6 +21,14 @@ numpy). Before numpy loads, this file sets OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycl
 0.4 ms, the order of libgomp's own spin) unless the environment sets it; numpy's times
 did not change with it. A benchmark whose peer has its own spinning pool says how it
 treats it (bench_gemm.py, onnxruntime).
+
+ISA: every row records the ISA its nn_core kernels ran on and the kernels chosen
+(``nc.backend_info()``: isa, sgemm / bf16gemm / qgemm kernel names) in the table's
+"isa" column and in --benchmark-json's extra_info. ``--isa=avx2,avx512`` (or ``all``)
+runs every benchmark once per listed ISA in one session (``nc._C._set_isa``, and
+NN_CORE_ISA for child processes), so an AVX-512 host measures both kernel paths; an
+ISA the CPU lacks is an error. Without it the active ISA is used (NN_CORE_ISA or the
+best supported).
 """
 from __future__ import annotations
 
@@ -49,6 +57,7 @@ class Row:
     peer_s: float
     other_cpus: Optional[float]  # CPUs other processes kept busy meanwhile (None: unknown)
     flops: Optional[float] = None  # floating-point operations per call, when the case has a rate
+    isa: str = ""  # the ISA nn_core's kernels ran on (backend_info()["isa"])
 
     def rate(self, seconds: float) -> str:
         return f"{self.flops / seconds / 1e9:.1f}" if self.flops else ""
@@ -66,8 +75,65 @@ _MAX_ROUNDS = 20_000
 _BUSY_NEIGHBOUR_CPUS = 0.25  # rows that ran beside more than this much other load are flagged
 
 
+def pytest_addoption(parser):
+    parser.addoption("--isa", default=None,
+                     help="comma-separated ISAs to run every benchmark on (generic, avx2, avx512) or 'all' "
+                          "(every ISA this CPU supports); default: the active ISA only")
+
+
+def _requested_isas(config) -> Optional[list]:
+    value = config.getoption("--isa")
+    if not value:
+        return None
+    supported = list(nc._C._supported_isas())
+    if value.strip() == "all":
+        return supported
+    isas = [v.strip() for v in value.split(",") if v.strip()]
+    missing = [v for v in isas if v not in supported]
+    if missing:
+        raise pytest.UsageError(f"--isa: {', '.join(missing)} not supported on this CPU (supported: "
+                                f"{', '.join(supported)})")
+    return isas
+
+
 def pytest_configure(config):
     config.stash[_ROWS] = []
+    _requested_isas(config)  # a bad --isa fails before anything runs
+
+
+def pytest_generate_tests(metafunc):
+    isas = _requested_isas(metafunc.config)
+    if isas and "nn_isa" in metafunc.fixturenames:
+        metafunc.parametrize("nn_isa", isas, indirect=True, ids=lambda i: f"isa-{i}")
+
+
+def backend_context() -> dict:
+    """The ISA and kernels nn_core runs now (recorded with each row)."""
+    info = nc.backend_info()
+    keep = ("isa", "best_isa", "sgemm_kernel", "bf16gemm_kernel", "qgemm_kernel", "num_threads")
+    return {k: info[k] for k in keep if k in info}
+
+
+@pytest.fixture
+def nn_isa(request):
+    """The ISA this benchmark runs nn_core on: the --isa parameter (set with
+    nc._C._set_isa and NN_CORE_ISA for child processes, both restored afterwards), or
+    the active ISA when --isa is not given."""
+    isa = getattr(request, "param", None)
+    if isa is None:
+        yield nc.backend_info()["isa"]
+        return
+    before_env = os.environ.get("NN_CORE_ISA")
+    nc._C._set_isa(isa)
+    os.environ["NN_CORE_ISA"] = isa
+    try:
+        yield isa
+    finally:
+        nc._C._set_isa(None)
+        if before_env is None:
+            os.environ.pop("NN_CORE_ISA", None)
+        else:
+            os.environ["NN_CORE_ISA"] = before_env
 
 
 def _fmt_load(cpus: Optional[float]) -> str:
@@ -150,7 +216,7 @@ class OtherLoadMeter:
 
 
 @pytest.fixture
-def compare(benchmark, request):
+def compare(benchmark, request, nn_isa):
     """compare(case, threads, ours, peer, peer_fn, peer_threads): time both, record the ratio.
 
     `ours` and `peer_fn` take no arguments. pytest-benchmark times `ours` (its stats,
@@ -169,9 +235,10 @@ def compare(benchmark, request):
         meter = OtherLoadMeter()
         ours_s, peer_s, iterations, rounds = _interleaved_minima(ours, peer_fn, meta.options["max_time"],
                                                                  meta.options["timer"])
-        row = Row(case, threads, peer, peer_threads, ours_s, peer_s, meter.other_cpus(), flops)
+        context = backend_context()
+        row = Row(case, threads, peer, peer_threads, ours_s, peer_s, meter.other_cpus(), flops, context["isa"])
         benchmark.extra_info.update(
-            case=case, threads=threads, peer=peer, peer_version=_peer_version(peer), peer_threads=peer_threads,
+            case=case, threads=threads, isa=context["isa"], backend=context, peer=peer, peer_version=_peer_version(peer), peer_threads=peer_threads,
             ours_min_s=ours_s, peer_min_s=peer_s, ratio=row.ratio, ratio_rounds=rounds,
             ratio_iterations=iterations, other_cpus_busy=row.other_cpus,
             ours_gflops=(flops / ours_s / 1e9) if flops else None, peer_gflops=(flops / peer_s / 1e9) if flops else None,
@@ -245,15 +312,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     first_seen = {}
     for r in rows:
         first_seen.setdefault(r.case, len(first_seen))
-    rows = sorted(rows, key=lambda r: (first_seen[r.case], r.threads, r.peer != "numpy", r.peer))
-    header = ("case", "threads", "peer", "ours", "reference", "ratio", "GFLOP/s ours", "GFLOP/s ref", "other load")
+    rows = sorted(rows, key=lambda r: (first_seen[r.case], r.isa, r.threads, r.peer != "numpy", r.peer))
+    header = ("case", "isa", "threads", "peer", "ours", "reference", "ratio", "GFLOP/s ours", "GFLOP/s ref",
+              "other load")
     table = [header] + [
-        (r.case, f"{r.threads} (peer {r.peer_threads})", r.peer, _fmt_time(r.ours_s), _fmt_time(r.peer_s),
+        (r.case, r.isa, f"{r.threads} (peer {r.peer_threads})", r.peer, _fmt_time(r.ours_s), _fmt_time(r.peer_s),
          f"{r.ratio:.2f}", r.rate(r.ours_s), r.rate(r.peer_s), _fmt_load(r.other_cpus))
         for r in rows
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    aligns = ["<", "<", "<", ">", ">", ">", ">", ">", ">"]
+    aligns = ["<", "<", "<", "<", ">", ">", ">", ">", ">", ">"]
 
     def fmt(line):
         return "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(line, aligns, widths))
@@ -265,6 +333,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.write_line("  ".join("-" * w for w in widths))
     for line in table[1:]:
         tr.write_line(fmt(line))
+    tr.write_line("isa: the ISA nn_core's kernels ran on (backend_info()['isa']; --benchmark-json keeps the kernel "
+                  "names); run both paths with --isa=all.")
     tr.write_line("threads: nn_core's thread count (nn_core.set_num_threads); the peer's count is in "
                   "parentheses.")
     tr.write_line("numpy runs elementwise ops and reductions on one thread whatever nn_core uses, so at 2 "
@@ -301,6 +371,7 @@ class LatencyRow:
     peer_p95: float
     samples: int
     other_cpus: Optional[float]
+    isa: str = ""
 
     @property
     def ratio(self) -> float:
@@ -349,7 +420,7 @@ def interleaved_latencies(fns, budget_s: float, timer=time.perf_counter):
 
 
 @pytest.fixture
-def latency_compare(benchmark, request):
+def latency_compare(benchmark, request, nn_isa):
     """latency_compare(case, threads, ours_name, ours, peers, budget_s=None): p50 / p95 of
     ours and of each peer (name -> (fn, threads label)), recorded for the summary table.
 
@@ -370,12 +441,13 @@ def latency_compare(benchmark, request):
         samples = interleaved_latencies(fns, budget)
         load = meter.other_cpus()
         o50, o95 = _percentile(samples[ours_name], 50), _percentile(samples[ours_name], 95)
-        info = {"case": case, "threads": threads, "ours": ours_name, "ours_p50_s": o50, "ours_p95_s": o95,
+        context = backend_context()
+        info = {"case": case, "threads": threads, "isa": context["isa"], "backend": context, "ours": ours_name, "ours_p50_s": o50, "ours_p95_s": o95,
                 "samples": len(samples[ours_name]), "other_cpus_busy": load, "peers": {}}
         for name, (_, peer_threads) in peers.items():
             p50, p95 = _percentile(samples[name], 50), _percentile(samples[name], 95)
             row = LatencyRow(case, threads, ours_name, f"{name} ({peer_threads})", o50, o95, p50, p95,
-                             len(samples[name]), load)
+                             len(samples[name]), load, context["isa"])
             request.config.stash.setdefault(_LATENCY_ROWS, []).append(row)
             info["peers"][name] = {"p50_s": p50, "p95_s": p95, "threads": peer_threads,
                                    "version": _peer_version(name.split()[0]), "ratio_p50": row.ratio}
@@ -389,15 +461,15 @@ def _latency_summary(tr, config) -> None:
     rows = config.stash.get(_LATENCY_ROWS, [])
     if not rows:
         return
-    header = ("case", "threads", "ours", "ours p50", "ours p95", "peer (threads)", "peer p50", "peer p95",
+    header = ("case", "isa", "threads", "ours", "ours p50", "ours p95", "peer (threads)", "peer p50", "peer p95",
               "ratio p50", "calls", "other load")
     table = [header] + [
-        (r.case, str(r.threads), r.ours, _fmt_time(r.ours_p50), _fmt_time(r.ours_p95), r.peer,
+        (r.case, r.isa, str(r.threads), r.ours, _fmt_time(r.ours_p50), _fmt_time(r.ours_p95), r.peer,
          _fmt_time(r.peer_p50), _fmt_time(r.peer_p95), f"{r.ratio:.2f}", str(r.samples), _fmt_load(r.other_cpus))
         for r in rows
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    aligns = ["<", "<", "<", ">", ">", "<", ">", ">", ">", ">", ">"]
+    aligns = ["<", "<", "<", "<", ">", ">", "<", ">", ">", ">", ">", ">"]
 
     def fmt(line):
         return "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(line, aligns, widths))
