@@ -63,6 +63,19 @@ void transpose_rows_to_panel(const float* src, int64_t src_rs, int rows, int64_t
     float* out = dst + k0 * dst_rs;
     if (store_cols == 8) {
       for (int t = 0; t < n_out; ++t) _mm256_storeu_ps(out + t * dst_rs, r[t]);
+    } else if (store_cols == 6 && dst_rs == 6) {
+      // Note [Overlapping panel stores]: the rows of a 6-wide panel are adjacent, so each
+      // is stored as 8 floats whose last 2 the next row then overwrites (vmaskmovps
+      // stores cost about a dozen cycles each on AMD Zen); only the panel's last row,
+      // after which nothing of this panel follows, is stored as 4 + 2 floats.
+      for (int t = 0; t < n_out; ++t) {
+        if (k0 + t == k_pad - 1) {
+          _mm_storeu_ps(out + t * 6, _mm256_castps256_ps128(r[t]));
+          _mm_storel_pi(reinterpret_cast<__m64*>(out + t * 6 + 4), _mm256_extractf128_ps(r[t], 1));
+        } else {
+          _mm256_storeu_ps(out + t * 6, r[t]);
+        }
+      }
     } else {
       for (int t = 0; t < n_out; ++t) _mm256_maskstore_ps(out + t * dst_rs, store_mask, r[t]);
     }
@@ -107,6 +120,10 @@ void pack_b_panels_unit_cs_f32_avx2(const float* b, int64_t rs, int64_t k, int64
       const float* src = b + kk * rs + j0;
       float* out = panel + kk * nr;
       for (int j = 0; j < nr; j += 8) {
+        if (cols - j >= 8) {  // plain loads where the mask would be full (see the A packer)
+          _mm256_storeu_ps(out + j, _mm256_loadu_ps(src + j));
+          continue;
+        }
         const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - j), lane_index);
         _mm256_storeu_ps(out + j, _mm256_maskload_ps(src + j, mask));
       }
