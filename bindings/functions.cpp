@@ -69,7 +69,9 @@ void bind_functions(py::module_& m) {
   });
   NN_BIND_UNARY(neg) NN_BIND_UNARY(exp) NN_BIND_UNARY(log) NN_BIND_UNARY(log1p) NN_BIND_UNARY(sqrt)
   NN_BIND_UNARY(rsqrt) NN_BIND_UNARY(abs) NN_BIND_UNARY(relu) NN_BIND_UNARY(sigmoid) NN_BIND_UNARY(tanh)
-  NN_BIND_UNARY(silu) NN_BIND_UNARY(logical_not)
+  NN_BIND_UNARY(silu) NN_BIND_UNARY(logical_not) NN_BIND_UNARY(sin) NN_BIND_UNARY(cos) NN_BIND_UNARY(erf)
+  NN_BIND_UNARY(reciprocal) NN_BIND_UNARY(square) NN_BIND_UNARY(sign) NN_BIND_UNARY(floor) NN_BIND_UNARY(ceil)
+  NN_BIND_UNARY(round) NN_BIND_UNARY(trunc) NN_BIND_UNARY(isnan) NN_BIND_UNARY(isfinite)
 #undef NN_BIND_UNARY
   m.def("gelu", [](const Tensor& x, const std::string& approximate) {
     MaybeReleaseGil gil(x.numel());

@@ -64,6 +64,7 @@ backend_info = _C.backend_info
 # ---- ops (module functions; the same ops are Tensor methods) --------------------------
 _OP_FUNCTIONS = [
     "neg", "exp", "log", "log1p", "sqrt", "rsqrt", "abs", "relu", "sigmoid", "tanh", "silu", "logical_not",
+    "sin", "cos", "erf", "reciprocal", "square", "sign", "floor", "ceil", "round", "trunc", "isnan", "isfinite",
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge",
     "logical_and", "logical_or", "logical_xor", "where", "clamp", "clip",
     "sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp",

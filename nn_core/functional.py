@@ -11,6 +11,7 @@ sigmoid = _C.sigmoid
 tanh = _C.tanh
 silu = _C.silu
 hardswish = _C.ops.hardswish  # x * relu6(x + 3) / 6 (MobileNetV3)
+mish = _C.ops.mish  # x * tanh(softplus(x))
 
 
 def linear(input, weight, bias=None, activation: str = "none"):

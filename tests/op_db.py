@@ -294,6 +294,21 @@ OP_DB = [
     # would see the one-sided slopes there).
     unary("hardswish", lambda x: x * np.clip(x + 3, 0, 6) / 6, dom=Dom(-6, 6), call=ffn("hardswish")),
     unary("logical_not", lambda x: x == 0, dom=Dom(-1, 1, "ints"), dtypes=ALL, **BOOL_OUT),  # exact zeros
+    unary("sin", np.sin, dom=Dom(-8, 8)),
+    unary("cos", np.cos, dom=Dom(-8, 8)),
+    unary("erf", np.vectorize(math.erf, otypes=[np.float64]), dom=Dom(-4, 4)),
+    unary("reciprocal", np.reciprocal, dom=S.POSITIVE),
+    unary("square", np.square, dtypes=FLOAT + SIGNED),
+    unary("sign", np.sign, dtypes=FLOAT + SIGNED),
+    # Piecewise constant: zero gradients (hypothesis rarely lands within the finite
+    # difference step of a jump).
+    unary("floor", np.floor, dtypes=FLOAT + SIGNED),
+    unary("ceil", np.ceil, dtypes=FLOAT + SIGNED),
+    unary("round", np.round, dtypes=FLOAT + SIGNED),  # halves to even, as numpy
+    unary("trunc", np.trunc, dtypes=FLOAT + SIGNED),
+    unary("mish", lambda x: x * np.tanh(np.logaddexp(0, x)), dom=Dom(-20, 20), call=ffn("mish")),
+    unary("isnan", np.isnan, dtypes=ALL, **BOOL_OUT),
+    unary("isfinite", np.isfinite, dtypes=ALL, **BOOL_OUT),
     # ---- binary
     binary("add", _op.add, lambda a, b, alpha=1: a + alpha * b, s_binary(alpha=True), out_dtype=binary_out),
     binary("sub", _op.sub, lambda a, b, alpha=1: a - alpha * b, s_binary(alpha=True), out_dtype=binary_out),

@@ -107,6 +107,83 @@ template <> struct UnaryFunctor<OpId::logical_not> {
   static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false;
   template <class T> static bool apply(T x) { return !(x != T(0)); }
 };
+template <> struct UnaryFunctor<OpId::sin> : FloatOnly {
+  template <class T> static T apply(T x) { return std::sin(x); }
+  template <class T> static T deriv(T x, T) { return std::cos(x); }
+};
+template <> struct UnaryFunctor<OpId::cos> : FloatOnly {
+  template <class T> static T apply(T x) { return std::cos(x); }
+  template <class T> static T deriv(T x, T) { return -std::sin(x); }
+};
+template <> struct UnaryFunctor<OpId::erf> : FloatOnly {
+  template <class T> static T apply(T x) { return std::erf(x); }
+  template <class T> static T deriv(T x, T) { return T(1.1283791670955126) * std::exp(-x * x); }  // 2/sqrt(pi)
+};
+template <> struct UnaryFunctor<OpId::reciprocal> : FloatOnly {
+  template <class T> static T apply(T x) { return T(1) / x; }
+  template <class T> static T deriv(T, T y) { return -y * y; }
+};
+template <> struct UnaryFunctor<OpId::square> : AnyNumeric {
+  template <class T> static T apply(T x) { return static_cast<T>(x * x); }
+  template <class T> static T deriv(T x, T) { return static_cast<T>(T(2) * x); }
+};
+// sign, floor, ceil, round, trunc: piecewise constant, so a zero derivative (PyTorch's).
+template <> struct UnaryFunctor<OpId::sign> : AnyNumeric {
+  template <class T> static T apply(T x) {
+    if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) return static_cast<T>(x != T(0));
+    else return x != x ? x : static_cast<T>((T(0) < x) - (x < T(0)));  // NaN stays NaN
+  }
+  template <class T> static T deriv(T, T) { return T(0); }
+};
+template <> struct UnaryFunctor<OpId::floor> : AnyNumeric {
+  template <class T> static T apply(T x) {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return std::floor(x);
+  }
+  template <class T> static T deriv(T, T) { return T(0); }
+};
+template <> struct UnaryFunctor<OpId::ceil> : AnyNumeric {
+  template <class T> static T apply(T x) {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return std::ceil(x);
+  }
+  template <class T> static T deriv(T, T) { return T(0); }
+};
+template <> struct UnaryFunctor<OpId::round> : AnyNumeric {
+  // Halves to even, as torch.round and numpy.round (nearbyint in the default rounding mode).
+  template <class T> static T apply(T x) {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return std::nearbyint(x);
+  }
+  template <class T> static T deriv(T, T) { return T(0); }
+};
+template <> struct UnaryFunctor<OpId::trunc> : AnyNumeric {
+  template <class T> static T apply(T x) {
+    if constexpr (std::is_integral_v<T>) return x;
+    else return std::trunc(x);
+  }
+  template <class T> static T deriv(T, T) { return T(0); }
+};
+template <> struct UnaryFunctor<OpId::mish> : FloatOnly {
+  // x * tanh(softplus(x)), softplus(x) = log1p(exp(-|x|)) + max(x, 0) (no overflow).
+  template <class T> static T softplus(T x) { return std::log1p(std::exp(-std::abs(x))) + (x > T(0) ? x : T(0)); }
+  template <class T> static T apply(T x) { return x * std::tanh(softplus(x)); }
+  template <class T> static T deriv(T x, T) {
+    const T t = std::tanh(softplus(x));
+    return t + x * UnaryFunctor<OpId::sigmoid>::apply(x) * (T(1) - t * t);
+  }
+};
+template <> struct UnaryFunctor<OpId::isnan> {
+  static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false;
+  template <class T> static bool apply(T x) { return x != x; }
+};
+template <> struct UnaryFunctor<OpId::isfinite> {
+  static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false;
+  template <class T> static bool apply(T x) {
+    if constexpr (std::is_integral_v<T>) return true;
+    else return x == x && x - x == T(0);  // false for NaN and +-inf
+  }
+};
 
 using VecLoop = void (*)(const float*, float*, int64_t);
 

@@ -19,11 +19,17 @@ namespace {
 
 int kind_of(DType t) { return t == DType::Bool ? 0 : (is_floating(t) ? 2 : 1); }
 
-// Float-only unary ops promote integer inputs to float32.
+// Unary ops whose result is a bool tensor (the predicate rows).
+bool unary_bool_result(OpId op) {
+  return op == OpId::logical_not || op == OpId::isnan || op == OpId::isfinite;
+}
+
+// Float-only unary ops promote integer inputs to float32; these keep the input dtype.
 bool unary_is_float_only(OpId op) {
   switch (op) {
-    case OpId::neg: case OpId::abs: case OpId::relu: case OpId::logical_not: return false;
-    default: return true;
+    case OpId::neg: case OpId::abs: case OpId::relu: case OpId::square: case OpId::sign: case OpId::floor:
+    case OpId::ceil: case OpId::round: case OpId::trunc: return false;
+    default: return !unary_bool_result(op);
   }
 }
 
@@ -66,14 +72,15 @@ Tensor wrapped_scalar(double value, bool is_integral, bool is_bool) {
 Tensor native_unary_op(OpId op, const Tensor& x) {
   const char* name = op_info(op).name;
   NN_CHECK(x.defined(), ValueError, name, ": input is undefined");
+  const bool bool_result = unary_bool_result(op);
   DType out_dtype = x.dtype();
-  if (op == OpId::logical_not) out_dtype = DType::Bool;
+  if (bool_result) out_dtype = DType::Bool;
   else if (unary_is_float_only(op) && !is_floating(x.dtype())) out_dtype = DType::Float32;
   NN_CHECK(!(op == OpId::neg && x.dtype() == DType::Bool), DTypeError, name,
            ": negation of a bool tensor is not supported; use logical_not");
-  const DType in_compute = op == OpId::logical_not ? compute_dtype(x.dtype()) : compute_dtype(out_dtype);
+  const DType in_compute = bool_result ? compute_dtype(x.dtype()) : compute_dtype(out_dtype);
   Tensor xc = cast_raw(x, in_compute);
-  Tensor out = empty(x.sizes(), op == OpId::logical_not ? DType::Bool : in_compute, x.device());
+  Tensor out = empty(x.sizes(), bool_result ? DType::Bool : in_compute, x.device());
   kernels().unary.get(op, x.device())(op, xc, out);
   out = cast_raw(out, out_dtype);
   if (op_info(op).differentiable && autograd::needs_grad({&x})) {

@@ -1,6 +1,6 @@
 """``nn_core.nn``: modules (layers), parameters, containers, losses, init and utils."""
 from . import init, utils
-from .activation import GELU, Hardswish, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .activation import GELU, Hardswish, LeakyReLU, LogSoftmax, Mish, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .conv import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv1d, Conv2d, ConvTranspose2d,
                    GroupNorm, MaxPool2d)
 from .linear import Dropout, Flatten, Linear, Unflatten
@@ -14,7 +14,7 @@ from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, Tra
 __all__ = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
     "Linear", "Flatten", "Unflatten", "Dropout",
-    "ReLU", "LeakyReLU", "GELU", "SiLU", "Hardswish", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
+    "ReLU", "LeakyReLU", "GELU", "SiLU", "Hardswish", "Mish", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
     "BatchNorm2d", "GroupNorm",
     "Embedding", "LayerNorm", "RMSNorm", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",

@@ -52,6 +52,13 @@ class Hardswish(Module):
         return F.hardswish(x)
 
 
+class Mish(Module):
+    """x * tanh(softplus(x)) (Misra, 2019), as torch.nn.Mish."""
+
+    def forward(self, x):
+        return F.mish(x)
+
+
 class Sigmoid(Module):
     def forward(self, x):
         return F.sigmoid(x)
