@@ -90,8 +90,13 @@ void block_gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64
 template <typename T>
 RowOps<T> row_ops() {
 #if defined(NN_CORE_X86)
-  if constexpr (std::is_same_v<T, float>)
-    if (active_isa() == Isa::Avx512) return attn::avx512_row_ops();
+  if constexpr (std::is_same_v<T, float>) {
+    switch (active_isa()) {
+      case Isa::Avx512: return attn::avx512_row_ops();
+      case Isa::Avx2: return attn::avx2_row_ops();
+      default: break;
+    }
+  }
 #endif
   return attn::generic_row_ops<T>();
 }

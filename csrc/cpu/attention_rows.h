@@ -3,8 +3,9 @@
 // backward dS = P * (dP - D), and dot products. Rows are contiguous arrays of n scores.
 //
 // RowOps<T> holds function pointers so one kernel body serves every ISA: the generic
-// template below (float and double) and the AVX-512 float versions in
-// attention_kernels_avx512.cpp (selected at run time through cpu/cpu_features.h).
+// template below (float and double) and the AVX-512 / AVX2 float versions in
+// attention_kernels_avx512.cpp / attention_kernels_avx2.cpp (selected at run time through
+// cpu/cpu_features.h).
 //
 // Below them, the task contracts of the float32 register-tiled kernels
 // (attention_block_avx512.cpp, attention_block_avx2.cpp): one contract, one scratch
@@ -80,6 +81,8 @@ RowOps<T> generic_row_ops() {
 #if defined(NN_CORE_X86)
 // attention_kernels_avx512.cpp (call only when active_isa() is Avx512).
 RowOps<float> avx512_row_ops();
+// attention_kernels_avx2.cpp (call only when active_isa() is Avx2).
+RowOps<float> avx2_row_ops();
 
 // One task of the float32 fast forward (attention_block_avx512.cpp, Note [Transposed
 // score tile], and its AVX2 twin attention_block_avx2.cpp): nq <= kFwdBlockQ query rows
