@@ -133,11 +133,13 @@ def test_every_isa_matches_reference(rng, isa, case):
     run_case(rng, *shape, mask_kind=mask_kind, causal=causal)
 
 
-# Edge tiles of the float32 AVX-512 forward and backward (csrc/cpu/attention_block_avx512.cpp:
-# tasks of 64 queries, key blocks of 96, S^T tiles of 6 keys x 16..64 queries, P V and
-# accumulate tiles of 6 rows x 16..64 columns with a masked tail, Dv > 64 in 64-column
-# chunks, the backward's key split), run on every ISA so the generic/AVX2 paths see the
-# same shapes.
+# Edge tiles of the float32 AVX-512 and AVX2 forward and backward
+# (csrc/cpu/attention_block_avx512.cpp: tasks of 64 queries, key blocks of 96, S^T tiles of
+# 6 keys x 16..64 queries, P V and accumulate tiles of 6 rows x 16..64 columns with a
+# masked tail, Dv > 64 in 64-column chunks, the backward's key split;
+# attention_block_avx2.cpp: the same tasks with S^T tiles of 4 keys x 8..24 queries, the 8
+# query vectors walked 3 + 3 + 2, accumulate tiles of 4 rows x 8..24 columns), run on
+# every ISA so every path sees the same shapes.
 TILE_CASES = [  # (B, Hq, Hkv, Lq, Lk, D, Dv, mask, causal)
     (1, 2, 2, 1, 1, 1, 1, "none", False),  # Lq < 6: the blocked path (row operations of the ISA)
     (2, 2, 1, 5, 37, 24, 19, "additive", True),
@@ -153,6 +155,12 @@ TILE_CASES = [  # (B, Hq, Hkv, Lq, Lk, D, Dv, mask, causal)
     (1, 2, 1, 70, 800, 32, 48, "key_padding", False),
     (1, 2, 1, 70, 800, 32, 48, "additive", True),
     (1, 1, 1, 800, 800, 16, 16, "none", True),
+    # AVX2: one query vector (Lq 6..8), every key tail of 4, 24-column chunks exact (D 24,
+    # Dv 48), a one-lane tail (D 25, Dv 49), 7 and 8 query vectors (Lq 57, 64)
+    (1, 2, 2, 8, 23, 8, 24, "bool", True),
+    (1, 1, 1, 57, 101, 25, 49, "additive", False),
+    (2, 2, 1, 64, 62, 24, 48, "key_padding", True),
+    (1, 2, 2, 9, 99, 7, 9, "none", False),
 ]
 
 
