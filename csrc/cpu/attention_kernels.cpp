@@ -155,9 +155,9 @@ BackwardTaskFn tiled_backward_task() {
 bool attention_forward_f32_tiled(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
   const AttnDims d(a);
   const ForwardTaskFn run_task = tiled_forward_task();
-  // Fewer than 6 queries (decoding one token at a time) would leave most of the 16 query
-  // lanes idle; the blocked path's small-M GEMM is faster there (1 query x 2048 keys:
-  // 0.51 ms against 0.76 ms single-thread, AVX-512).
+  // Fewer than 6 queries (decoding one token at a time) would leave most of the query
+  // lanes (16 on AVX-512, 8 on AVX2) idle; the blocked path's small-M GEMM is faster
+  // there (1 query x 2048 keys: 0.51 ms against 0.76 ms single-thread, AVX-512).
   if (run_task == nullptr || a.dropout_p > 0 || d.Lq < 6) return false;
   const int64_t BQ = attn::kFwdBlockQ, nqb = (d.Lq + BQ - 1) / BQ;
   const auto& qs = a.q.strides(); const auto& ks = a.k.strides(); const auto& vs = a.v.strides();
@@ -265,11 +265,11 @@ void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Ten
 #if defined(NN_CORE_X86)
 // float32 backward through the per-head tasks of the active ISA over (batch, kv head), the
 // split of the blocked backward below (its reference); false when the ISA has none,
-// dropout is on or Lq < 6. With fewer than 4 (batch, kv head) pairs the keys are split as well, into
-// n_split ranges of whole key blocks (at least 4 blocks each): each task then owns the
-// dK/dV rows of its range and writes its share of dQ to its own buffer; the shares are
-// summed in range order afterwards. n_split depends only on the shapes, so the result
-// does not depend on the thread count.
+// dropout is on or Lq < 6. With fewer than 4 (batch, kv head) pairs the keys are split as
+// well, into n_split ranges of whole key blocks (at least 4 blocks each): each task then
+// owns the dK/dV rows of its range and writes its share of dQ to its own buffer; the
+// shares are summed in range order afterwards. n_split depends only on the shapes, so the
+// result does not depend on the thread count.
 bool attention_backward_f32_tiled(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out,
                                   const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
   const AttnDims d(a);

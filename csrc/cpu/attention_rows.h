@@ -86,10 +86,10 @@ RowOps<float> avx2_row_ops();
 
 // One task of the float32 fast forward (attention_block_avx512.cpp, Note [Transposed
 // score tile], and its AVX2 twin attention_block_avx2.cpp): nq <= kFwdBlockQ query rows
-// i0 .. i0 + nq - 1 of one (batch, head) against keys 0 .. n_keys - 1 of its kv head (n_keys already cut for causal). Rows are
-// unit-stride vectors at the given row strides; mask (additive, may be null) points at
-// row i0, key 0. Writes out (nq rows of dv) and lse (nq values) as the generic forward
-// does; no dropout.
+// i0 .. i0 + nq - 1 of one (batch, head) against keys 0 .. n_keys - 1 of its kv head
+// (n_keys already cut for causal). Rows are unit-stride vectors at the given row strides;
+// mask (additive, may be null) points at row i0, key 0. Writes out (nq rows of dv) and
+// lse (nq values) as the generic forward does; no dropout.
 struct FwdTaskF32 {
   const float* q; int64_t q_rs;
   const float* k; int64_t k_rs;
@@ -108,9 +108,9 @@ void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch);
 void attention_forward_task_avx2(const FwdTaskF32& t, float* scratch);  // when active_isa() is Avx2
 
 // The backward of one q head (attention_block_avx512.cpp, attention_block_avx2.cpp): all
-// Lq query rows of one (batch, head) against keys k0 .. k1 - 1 (0 <= k0 < k1 <= lk, k0 a multiple of
-// kFwdBlockK) of its kv head (cut per query block for causal). q/g (grad_out)/o (out)
-// rows i, mask rows i (at row 0, key 0; may be null); lse the head's lq values. dq
+// Lq query rows of one (batch, head) against keys k0 .. k1 - 1 (0 <= k0 < k1 <= lk, k0 a
+// multiple of kFwdBlockK) of its kv head (cut per query block for causal). q/g
+// (grad_out)/o (out) rows i, mask rows i (at row 0, key 0; may be null); lse the head's lq values. dq
 // (lq x d, contiguous) is accumulated into (those keys' share of dQ); dk (lk x d) and
 // dv_out (lk x dv), contiguous from key 0, are accumulated into in rows k0 .. k1 - 1
 // (the q heads of a group share them).
