@@ -133,13 +133,16 @@ def test_every_isa_matches_reference(rng, isa, case):
     run_case(rng, *shape, mask_kind=mask_kind, causal=causal)
 
 
-# Edge tiles of the float32 AVX-512 forward and backward (csrc/cpu/attention_block_avx512.cpp:
-# tasks of 64 queries, key blocks of 96, S^T tiles of 6 keys x 16..64 queries, P V and
-# accumulate tiles of 6 rows x 16..64 columns with a masked tail, Dv > 64 in 64-column
-# chunks, the backward's key split), run on every ISA so the generic/AVX2 paths see the
-# same shapes.
+# Edge tiles of the float32 AVX-512 and AVX2 forward and backward
+# (csrc/cpu/attention_block_avx512.cpp: tasks of 64 queries, key blocks of 96, S^T tiles of
+# 6 keys x 16..64 queries, P V and accumulate tiles of 6 rows x 16..64 columns with a
+# masked tail, Dv > 64 in 64-column chunks, the backward's key split;
+# attention_block_avx2.cpp: the same tasks with S^T tiles of 4 keys x 8..24 queries, the 8
+# query vectors walked 3 + 3 + 2, accumulate tiles of 4 rows x 8..24 columns), run on
+# every ISA so every path sees the same shapes.
 TILE_CASES = [  # (B, Hq, Hkv, Lq, Lk, D, Dv, mask, causal)
-    (1, 2, 2, 1, 1, 1, 1, "none", False),  # Lq < 6: the blocked path
+    (1, 2, 2, 1, 1, 1, 1, "none", False),  # Lq < 6: the blocked path (row operations of the ISA)
+    (2, 2, 1, 5, 37, 24, 19, "additive", True),
     (1, 1, 1, 6, 40, 32, 32, "bool", True),  # the smallest Lq of the AVX-512 path
     (1, 2, 1, 65, 97, 17, 96, "additive", True),
     (2, 2, 2, 130, 193, 40, 65, "bool", False),
@@ -152,6 +155,12 @@ TILE_CASES = [  # (B, Hq, Hkv, Lq, Lk, D, Dv, mask, causal)
     (1, 2, 1, 70, 800, 32, 48, "key_padding", False),
     (1, 2, 1, 70, 800, 32, 48, "additive", True),
     (1, 1, 1, 800, 800, 16, 16, "none", True),
+    # AVX2: one query vector (Lq 6..8), every key tail of 4, 24-column chunks exact (D 24,
+    # Dv 48), a one-lane tail (D 25, Dv 49), 7 and 8 query vectors (Lq 57, 64)
+    (1, 2, 2, 8, 23, 8, 24, "bool", True),
+    (1, 1, 1, 57, 101, 25, 49, "additive", False),
+    (2, 2, 1, 64, 62, 24, 48, "key_padding", True),
+    (1, 2, 2, 9, 99, 7, 9, "none", False),
 ]
 
 
@@ -201,13 +210,15 @@ def test_rows_masked_in_early_key_blocks_float32(rng, isa):
     np.testing.assert_allclose(o, ref, atol=2e-5)
 
 
-def test_nan_query_row_gives_nan_row(rng, isa):
-    """A NaN in one query row makes that output row NaN and leaves the others alone."""
-    q, k, v = (rng.normal(0, 1, (1, 2, L, 16)).astype(np.float32) for L in (20, 30, 30))
-    q[0, 1, 7, 3] = np.nan
+@pytest.mark.parametrize("lq", [20, 5], ids=["tiled", "blocked"])
+def test_nan_query_row_gives_nan_row(rng, isa, lq):
+    """A NaN in one query row makes that output row NaN and leaves the others alone (the
+    register-tiled tasks, and the blocked kernel's row operations below 6 queries)."""
+    q, k, v = (rng.normal(0, 1, (1, 2, L, 16)).astype(np.float32) for L in (lq, 30, 30))
+    q[0, 1, 3, 3] = np.nan
     out = F.scaled_dot_product_attention(nc.tensor(q), nc.tensor(k), nc.tensor(v)).numpy()
-    assert np.isnan(out[0, 1, 7]).all()
-    out[0, 1, 7] = 0
+    assert np.isnan(out[0, 1, 3]).all()
+    out[0, 1, 3] = 0
     assert np.isfinite(out).all()
 
 
@@ -252,7 +263,7 @@ def test_fully_masked_rows_give_zeros(rng):
 
 # ---- dropout --------------------------------------------------------------------------------
 
-def test_dropout_mask_is_seeded_and_regenerated_in_backward(rng):
+def test_dropout_mask_is_seeded_and_regenerated_in_backward(rng, isa):
     """With q = 0 every probability is 1/Lk and v = I reveals the kept mask in the output;
     the reference with that mask must then give the same output and gradients for
     arbitrary inputs drawn at the same generator state."""

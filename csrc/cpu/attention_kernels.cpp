@@ -25,11 +25,12 @@
 //
 // Rows with no visible key (fully masked) give out = 0, lse = +inf and zero gradients.
 //
-// Paths: float32 without dropout on AVX-512 runs the dedicated tasks of
-// attention_block_avx512.cpp (Note [Transposed score tile]: register-tiled microkernels
-// that read K, V, dO in place, scores with the queries on the vector lanes), split over
-// (batch, head, 64 queries) forward and (batch, kv head) backward. Everything else
-// (float64, generic/AVX2, dropout) runs the blocked kernels of this file, which are also
+// Paths: float32 without dropout on AVX-512 or AVX2 runs the dedicated tasks of
+// attention_block_avx512.cpp / attention_block_avx2.cpp (Note [Transposed score tile]:
+// register-tiled microkernels that read K, V, dO in place, scores with the queries on the
+// vector lanes), split over (batch, head, 64 queries) forward and (batch, kv head)
+// backward by the same drivers (one task function per ISA). Everything else (float64,
+// generic, dropout) runs the blocked kernels of this file, which are also
 // the reference the fast path is tested against: their GEMMs (S = Q K^T, O += P V and
 // the five backward products) go through the library GEMM on blocks (cpu/gemm/gemm.h);
 // inside a parallel task it runs on the calling thread.
@@ -89,8 +90,13 @@ void block_gemm(int64_t M, int64_t N, int64_t K, const T* A, int64_t a_rs, int64
 template <typename T>
 RowOps<T> row_ops() {
 #if defined(NN_CORE_X86)
-  if constexpr (std::is_same_v<T, float>)
-    if (active_isa() == Isa::Avx512) return attn::avx512_row_ops();
+  if constexpr (std::is_same_v<T, float>) {
+    switch (active_isa()) {
+      case Isa::Avx512: return attn::avx512_row_ops();
+      case Isa::Avx2: return attn::avx2_row_ops();
+      default: break;
+    }
+  }
 #endif
   return attn::generic_row_ops<T>();
 }
@@ -121,16 +127,38 @@ template <typename T> constexpr int64_t kBlockQ = std::is_same_v<T, float> ? 128
 template <typename T> constexpr int64_t kBlockK = std::is_same_v<T, float> ? 256 : 16;
 
 #if defined(NN_CORE_X86)
-// float32 forward through the AVX-512 tasks (Note [Transposed score tile] in
-// attention_block_avx512.cpp) over (batch, head, block of 64 queries); false (nothing
-// done) when the active ISA is not AVX-512, dropout is on or Lq < 6: the blocked forward
-// below is then the path, and the reference the fast one is tested against.
-bool attention_forward_f32_avx512(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
+// The register-tiled float32 tasks of the active ISA (attention_rows.h), or null (the
+// generic ISA: the blocked kernels below).
+using ForwardTaskFn = void (*)(const attn::FwdTaskF32&, float*);
+using BackwardTaskFn = void (*)(const attn::BwdTaskF32&, float*);
+
+ForwardTaskFn tiled_forward_task() {
+  switch (active_isa()) {
+    case Isa::Avx512: return &attn::attention_forward_task_avx512;
+    case Isa::Avx2: return &attn::attention_forward_task_avx2;
+    default: return nullptr;
+  }
+}
+
+BackwardTaskFn tiled_backward_task() {
+  switch (active_isa()) {
+    case Isa::Avx512: return &attn::attention_backward_task_avx512;
+    case Isa::Avx2: return &attn::attention_backward_task_avx2;
+    default: return nullptr;
+  }
+}
+
+// float32 forward through the register-tiled tasks of the active ISA (Note [Transposed
+// score tile] in attention_block_avx512.cpp) over (batch, head, block of 64 queries);
+// false (nothing done) when the ISA has none, dropout is on or Lq < 6: the blocked
+// forward below is then the path, and the reference the fast one is tested against.
+bool attention_forward_f32_tiled(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
   const AttnDims d(a);
-  // Fewer than 6 queries (decoding one token at a time) would leave most of the 16 query
-  // lanes idle; the blocked path's small-M GEMM is faster there (1 query x 2048 keys:
-  // 0.51 ms against 0.76 ms single-thread).
-  if (active_isa() != Isa::Avx512 || a.dropout_p > 0 || d.Lq < 6) return false;
+  const ForwardTaskFn run_task = tiled_forward_task();
+  // Fewer than 6 queries (decoding one token at a time) would leave most of the query
+  // lanes (16 on AVX-512, 8 on AVX2) idle; the blocked path's small-M GEMM is faster
+  // there (1 query x 2048 keys: 0.51 ms against 0.76 ms single-thread, AVX-512).
+  if (run_task == nullptr || a.dropout_p > 0 || d.Lq < 6) return false;
   const int64_t BQ = attn::kFwdBlockQ, nqb = (d.Lq + BQ - 1) / BQ;
   const auto& qs = a.q.strides(); const auto& ks = a.k.strides(); const auto& vs = a.v.strides();
   const auto& os = out.strides();
@@ -160,7 +188,7 @@ bool attention_forward_f32_avx512(const AttentionArgs& a, const Tensor& out, con
       task.d = d.D; task.dv = d.Dv;
       task.causal = a.causal;
       task.scale = static_cast<float>(a.scale);
-      attn::attention_forward_task_avx512(task, scratch);
+      run_task(task, scratch);
     }
   });
   return true;
@@ -171,7 +199,7 @@ template <typename T>
 void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Tensor& lse) {
 #if defined(NN_CORE_X86)
   if constexpr (std::is_same_v<T, float>)
-    if (attention_forward_f32_avx512(a, out, lse)) return;
+    if (attention_forward_f32_tiled(a, out, lse)) return;
 #endif
   const AttnDims d(a);
   const int64_t BQ = kBlockQ<T>, BK = kBlockK<T>;
@@ -235,17 +263,18 @@ void attention_forward_impl(const AttentionArgs& a, const Tensor& out, const Ten
 }
 
 #if defined(NN_CORE_X86)
-// float32 backward through the AVX-512 per-head tasks over (batch, kv head), the split of
-// the blocked backward below (its reference); false when not AVX-512, dropout is on or
-// Lq < 6. With fewer than 4 (batch, kv head) pairs the keys are split as well, into
-// n_split ranges of whole key blocks (at least 4 blocks each): each task then owns the
-// dK/dV rows of its range and writes its share of dQ to its own buffer; the shares are
-// summed in range order afterwards. n_split depends only on the shapes, so the result
-// does not depend on the thread count.
-bool attention_backward_f32_avx512(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out,
-                                   const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
+// float32 backward through the per-head tasks of the active ISA over (batch, kv head), the
+// split of the blocked backward below (its reference); false when the ISA has none,
+// dropout is on or Lq < 6. With fewer than 4 (batch, kv head) pairs the keys are split as
+// well, into n_split ranges of whole key blocks (at least 4 blocks each): each task then
+// owns the dK/dV rows of its range and writes its share of dQ to its own buffer; the
+// shares are summed in range order afterwards. n_split depends only on the shapes, so the
+// result does not depend on the thread count.
+bool attention_backward_f32_tiled(const AttentionArgs& a, const Tensor& grad_out, const Tensor& out,
+                                  const Tensor& lse, const Tensor& dq, const Tensor& dk, const Tensor& dv) {
   const AttnDims d(a);
-  if (active_isa() != Isa::Avx512 || a.dropout_p > 0 || d.Lq < 6) return false;  // as the forward
+  const BackwardTaskFn run_task = tiled_backward_task();
+  if (run_task == nullptr || a.dropout_p > 0 || d.Lq < 6) return false;  // as the forward
   const auto& qs = a.q.strides(); const auto& ks = a.k.strides(); const auto& vs = a.v.strides();
   const auto& gs = grad_out.strides(); const auto& os = out.strides();
   const float* M = a.mask.defined() ? a.mask.data<float>() : nullptr;
@@ -284,7 +313,7 @@ bool attention_backward_f32_avx512(const AttentionArgs& a, const Tensor& grad_ou
         task.lse = lse.data<float>() + bh * d.Lq;
         task.dq = (n_split > 1 ? shares.data() + s * dq_numel : DQ) + bh * d.Lq * d.D;
         std::fill(task.dq, task.dq + d.Lq * d.D, 0.0f);
-        if (task.k0 < task.k1) attn::attention_backward_task_avx512(task, scratch);
+        if (task.k0 < task.k1) run_task(task, scratch);
       }
     }
   });
@@ -305,7 +334,7 @@ void attention_backward_impl(const AttentionArgs& a, const Tensor& grad_out, con
                              const Tensor& dq, const Tensor& dk, const Tensor& dv) {
 #if defined(NN_CORE_X86)
   if constexpr (std::is_same_v<T, float>)
-    if (attention_backward_f32_avx512(a, grad_out, out, lse, dq, dk, dv)) return;
+    if (attention_backward_f32_tiled(a, grad_out, out, lse, dq, dk, dv)) return;
 #endif
   const AttnDims d(a);
   const int64_t BQ = kBlockQ<T>, BK = kBlockK<T>;

@@ -3,8 +3,13 @@
 // backward dS = P * (dP - D), and dot products. Rows are contiguous arrays of n scores.
 //
 // RowOps<T> holds function pointers so one kernel body serves every ISA: the generic
-// template below (float and double) and the AVX-512 float versions in
-// attention_kernels_avx512.cpp (selected at run time through cpu/cpu_features.h).
+// template below (float and double) and the AVX-512 / AVX2 float versions in
+// attention_kernels_avx512.cpp / attention_kernels_avx2.cpp (selected at run time through
+// cpu/cpu_features.h).
+//
+// Below them, the task contracts of the float32 register-tiled kernels
+// (attention_block_avx512.cpp, attention_block_avx2.cpp): one contract, one scratch
+// layout, a task function per ISA, the same drivers in attention_kernels.cpp.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -76,13 +81,15 @@ RowOps<T> generic_row_ops() {
 #if defined(NN_CORE_X86)
 // attention_kernels_avx512.cpp (call only when active_isa() is Avx512).
 RowOps<float> avx512_row_ops();
+// attention_kernels_avx2.cpp (call only when active_isa() is Avx2).
+RowOps<float> avx2_row_ops();
 
-// One task of the float32 AVX-512 forward (attention_block_avx512.cpp, Note [Transposed
-// score tile]): nq <= kFwdBlockQ query rows i0 .. i0 + nq - 1 of one (batch, head)
-// against keys 0 .. n_keys - 1 of its kv head (n_keys already cut for causal). Rows are
-// unit-stride vectors at the given row strides; mask (additive, may be null) points at
-// row i0, key 0. Writes out (nq rows of dv) and lse (nq values) as the generic forward
-// does; no dropout.
+// One task of the float32 fast forward (attention_block_avx512.cpp, Note [Transposed
+// score tile], and its AVX2 twin attention_block_avx2.cpp): nq <= kFwdBlockQ query rows
+// i0 .. i0 + nq - 1 of one (batch, head) against keys 0 .. n_keys - 1 of its kv head
+// (n_keys already cut for causal). Rows are unit-stride vectors at the given row strides;
+// mask (additive, may be null) points at row i0, key 0. Writes out (nq rows of dv) and
+// lse (nq values) as the generic forward does; no dropout.
 struct FwdTaskF32 {
   const float* q; int64_t q_rs;
   const float* k; int64_t k_rs;
@@ -98,11 +105,12 @@ constexpr int64_t kFwdBlockQ = 64, kFwdBlockK = 96;
 // Floats of scratch one task needs (its start must be 64-byte aligned).
 inline int64_t forward_task_scratch_floats(int64_t d) { return (d + kFwdBlockK + 3) * kFwdBlockQ; }
 void attention_forward_task_avx512(const FwdTaskF32& t, float* scratch);
+void attention_forward_task_avx2(const FwdTaskF32& t, float* scratch);  // when active_isa() is Avx2
 
-// The backward of one q head (attention_block_avx512.cpp): all Lq query rows of one
-// (batch, head) against keys k0 .. k1 - 1 (0 <= k0 < k1 <= lk, k0 a multiple of
-// kFwdBlockK) of its kv head (cut per query block for causal). q/g (grad_out)/o (out)
-// rows i, mask rows i (at row 0, key 0; may be null); lse the head's lq values. dq
+// The backward of one q head (attention_block_avx512.cpp, attention_block_avx2.cpp): all
+// Lq query rows of one (batch, head) against keys k0 .. k1 - 1 (0 <= k0 < k1 <= lk, k0 a
+// multiple of kFwdBlockK) of its kv head (cut per query block for causal). q/g
+// (grad_out)/o (out) rows i, mask rows i (at row 0, key 0; may be null); lse the head's lq values. dq
 // (lq x d, contiguous) is accumulated into (those keys' share of dQ); dk (lk x d) and
 // dv_out (lk x dv), contiguous from key 0, are accumulated into in rows k0 .. k1 - 1
 // (the q heads of a group share them).
@@ -123,6 +131,7 @@ inline int64_t backward_task_scratch_floats(int64_t d, int64_t dv) {
   return (d + dv + 2 * kFwdBlockK + 2) * kFwdBlockQ;
 }
 void attention_backward_task_avx512(const BwdTaskF32& t, float* scratch);
+void attention_backward_task_avx2(const BwdTaskF32& t, float* scratch);  // when active_isa() is Avx2
 #endif
 
 }  // namespace nn::cpu::attn
