@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import builtins as _builtins
+import functools
 from typing import Optional
 
 from . import _C
@@ -83,12 +84,14 @@ builtins_bool = _builtins.bool
 
 
 def _sizes(size) -> list:
-    if len(size) == 1 and not isinstance(size[0], int):
-        return [int(s) for s in size[0]]
-    return [int(s) for s in size]
+    if len(size) == 1 and not isinstance(size[0], _builtins.int):
+        return [_builtins.int(s) for s in size[0]]
+    return [_builtins.int(s) for s in size]
 
 
-def _finish(t: Tensor, requires_grad: builtins_bool) -> Tensor:
+def _finish(t: Tensor, requires_grad: builtins_bool, device=None) -> Tensor:
+    if device is not None:
+        t = t.to(device)  # a clear error for a device this build lacks
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -96,7 +99,7 @@ def _finish(t: Tensor, requires_grad: builtins_bool) -> Tensor:
 
 
 
-def tensor(data, dtype: Optional[_C.DType] = None, requires_grad: builtins_bool = False) -> Tensor:
+def tensor(data, dtype: Optional[_C.DType] = None, device=None, requires_grad: builtins_bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, numpy arrays or tensors).
 
     Python floats give float32, ints int64, bools bool; numpy arrays keep their dtype.
@@ -107,74 +110,113 @@ def tensor(data, dtype: Optional[_C.DType] = None, requires_grad: builtins_bool 
             t = t.clone()
     else:
         t = _C._tensor_from_object(data, dtype)
-    return _finish(t, requires_grad)
+    return _finish(t, requires_grad, device)
 
 
 as_tensor = tensor
 
 
-def zeros(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
-    return _finish(_C._full(_sizes(size), 0.0, dtype or float32), requires_grad)
+def zeros(*size, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return _finish(_C._full(_sizes(size), 0.0, dtype or float32), requires_grad, device)
 
 
-def ones(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
-    return _finish(_C._full(_sizes(size), 1.0, dtype or float32), requires_grad)
+def ones(*size, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return _finish(_C._full(_sizes(size), 1.0, dtype or float32), requires_grad, device)
 
 
-def empty(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
-    return _finish(_C._empty(_sizes(size), dtype or float32), requires_grad)
+def empty(*size, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return _finish(_C._empty(_sizes(size), dtype or float32), requires_grad, device)
 
 
-def full(size, fill_value, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+def full(size, fill_value, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
     if dtype is None:
-        dtype = bool if isinstance(fill_value, builtins_bool) else (int64 if isinstance(fill_value, int) else float32)
-    return _finish(_C._full(_sizes((size,)) if not isinstance(size, int) else [size], float(fill_value), dtype),
-                   requires_grad)
+        dtype = bool if isinstance(fill_value, builtins_bool) else (int64 if isinstance(fill_value, _builtins.int) else float32)
+    return _finish(_C._full(_sizes((size,)) if not isinstance(size, _builtins.int) else [size], _builtins.float(fill_value),
+                              dtype),
+                   requires_grad, device)
 
 
-def zeros_like(t: Tensor, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
-    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return zeros(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
-def ones_like(t: Tensor, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
-    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return ones(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
-def empty_like(t: Tensor, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
-    return empty(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def empty_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return empty(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(t: Tensor, fill_value, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
     """Values from ``start`` (default 0) up to, not including, ``end`` in steps of ``step``."""
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else float32
-    return _finish(_C._arange(float(start), float(end), float(step), dtype), requires_grad)
+        dtype = int64 if all(isinstance(v, _builtins.int) for v in (start, end, step)) else float32
+    return _finish(_C._arange(_builtins.float(start), _builtins.float(end), _builtins.float(step), dtype), requires_grad, device)
 
 
-def rand(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+def rand(*size, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the seeded counter-based generator."""
-    return _finish(_C._rand(_sizes(size), dtype or float32), requires_grad)
+    return _finish(_C._rand(_sizes(size), dtype or float32), requires_grad, device)
 
 
-def randn(*size, dtype=None, requires_grad: builtins_bool = False) -> Tensor:
+def randn(*size, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
     """Standard normal samples from the seeded counter-based generator."""
-    return _finish(_C._randn(_sizes(size), dtype or float32), requires_grad)
+    return _finish(_C._randn(_sizes(size), dtype or float32), requires_grad, device)
 
 
-def randint(low, high=None, size=None, dtype=None) -> Tensor:
+def randint(low, high=None, size=None, dtype=None, device=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` means low = 0)."""
     if size is None:
         low, high, size = 0, low, high
     if size is None:
         raise TypeError("randint: missing the 'size' argument")
-    return _C._randint(int(low), int(high), _sizes((size,)) if not isinstance(size, int) else [size],
-                       dtype or int64)
+    return _finish(_C._randint(_builtins.int(low), _builtins.int(high),
+                               _sizes((size,)) if not isinstance(size, _builtins.int) else [size], dtype or int64),
+                   False, device)
+
+
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
+
+
+class inference_mode(no_grad):
+    """torch.inference_mode: here the same as no_grad (a context manager and a decorator);
+    ``inference_mode(False)`` leaves gradient mode as it is."""
+
+    def __init__(self, mode: builtins_bool = True):
+        super().__init__()
+        self._mode = mode
+
+    def __enter__(self):
+        if self._mode:
+            return super().__enter__()
+        return None
+
+    def __exit__(self, *exc):
+        if self._mode:
+            return super().__exit__(*exc)
+        return False
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
 
 
 def is_tensor(obj) -> builtins_bool:
@@ -188,7 +230,13 @@ def numel(t: Tensor) -> int:
 __all__ = [
     "Tensor", "Size", "device", "dtype", "autograd", "functional", "no_grad", "enable_grad", "set_grad_enabled",
     "tensor", "as_tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
-    "arange", "rand", "randn", "randint", "from_numpy", "from_dlpack", "manual_seed", "memory_stats",
+    "arange", "rand", "randn", "randint", "rand_like", "randn_like", "inference_mode", "from_numpy", "from_dlpack", "manual_seed", "memory_stats",
     "reset_peak_memory_stats", "set_num_threads", "get_num_threads", "is_grad_enabled", "is_tensor",
     "save", "load", "CheckpointError", "checkpoint", "serialization",
 ] + _OP_FUNCTIONS
+
+
+# PyTorch's dtype aliases that shadow Python builtins (this module calls _builtins.float /
+# _builtins.int by name for that reason).
+float = float32  # noqa: A001
+int = int32  # noqa: A001

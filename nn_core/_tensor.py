@@ -160,6 +160,78 @@ def _deepcopy(self, memo):
     return out
 
 
+def _device_str(spec) -> str:
+    """'cpu', 'cuda:0', a device object or an int (a CUDA ordinal, as PyTorch) as a string."""
+    if isinstance(spec, device):
+        return str(spec)
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return f"cuda:{spec}"
+    if isinstance(spec, str):
+        return spec
+    raise TypeError(f"expected a device (str, nn_core.device or int), got {type(spec).__name__}")
+
+
+def _is_dtype(obj) -> bool:
+    return isinstance(obj, _C.DType)
+
+
+_c_to = _C.Tensor.to
+
+
+def _to(self, *args, **kwargs):
+    """to(dtype) / to(device) / to(device, dtype) / to(other) / to(device=..., dtype=...), as
+    torch.Tensor.to; ``non_blocking`` and ``copy`` are accepted (copy=True always copies)."""
+    dev = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dtype = a.device, a.dtype
+        elif _is_dtype(a):
+            dtype = a
+        elif isinstance(a, (str, device, int)) and not isinstance(a, bool):
+            dev = a
+        elif isinstance(a, bool):  # torch's positional non_blocking / copy
+            continue
+        else:
+            raise TypeError(f"to(): expected a dtype, a device or a tensor, got {type(a).__name__}")
+    out = self
+    if dev is not None and _device_str(dev) != str(self.device):
+        out = _c_to(out, _device_str(dev))
+    if dtype is not None and dtype != out.dtype:
+        out = _c_to(out, dtype)
+    if copy and out is self:
+        out = self.clone()
+    return out
+
+
+def _type(self, dtype=None):
+    """type() -> 'nn_core.FloatTensor'-style name; type(dtype) -> a cast (as torch.Tensor.type)."""
+    if dtype is None:
+        names = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+                 "int64": "Long", "int32": "Int", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+        return f"nn_core.{names.get(self.dtype.name, self.dtype.name)}Tensor"
+    if isinstance(dtype, str):
+        table = {"torch.FloatTensor": _C.DType.float32, "torch.DoubleTensor": _C.DType.float64,
+                 "torch.LongTensor": _C.DType.int64, "torch.IntTensor": _C.DType.int32}
+        key = dtype.replace("nn_core.", "torch.")
+        if key not in table:
+            raise ValueError(f"type(): unknown tensor type {dtype!r}")
+        dtype = table[key]
+    return _to(self, dtype)
+
+
+def _t(self):
+    """Transpose of a tensor of at most 2 dims (torch.Tensor.t)."""
+    if self.dim() > 2:
+        raise RuntimeError(f"t(): expects a tensor with <= 2 dimensions, but self is {self.dim()}D")
+    return self.transpose(0, 1) if self.dim() == 2 else self
+
+
 def _install() -> None:
     _C.DType.__repr__ = lambda self: f"nn_core.{self.name}"
     _C.DType.__str__ = lambda self: f"nn_core.{self.name}"
@@ -183,6 +255,13 @@ def _install() -> None:
     Tensor.is_floating_point = lambda self: self.dtype.is_floating_point
     Tensor.new_zeros = lambda self, *size, dtype=None: _C._full(_sizes(size), 0.0, dtype or self.dtype)
     Tensor.new_ones = lambda self, *size, dtype=None: _C._full(_sizes(size), 1.0, dtype or self.dtype)
+    Tensor.to = _to
+    Tensor.type = _type
+    Tensor.t = _t
+    Tensor.view_as = lambda self, other: self.view(*other.shape)
+    Tensor.reshape_as = lambda self, other: self.reshape(*other.shape)
+    Tensor.is_cuda = property(lambda self: self.device.type == "cuda", doc="True for a CUDA tensor.")
+    Tensor.cpu = lambda self: _to(self, "cpu")
 
 
 def _sizes(size) -> list:

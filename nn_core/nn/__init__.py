@@ -22,3 +22,11 @@ __all__ = [
     "QuantizedLinear", "QuantizedConv2d",
     "init", "utils",
 ]
+
+# `import nn_core.nn.functional as F` (PyTorch's import path) is nn_core.functional.
+import sys as _sys  # noqa: E402
+
+from .. import functional  # noqa: E402
+
+_sys.modules[__name__ + ".functional"] = functional
+del _sys

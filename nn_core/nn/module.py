@@ -182,16 +182,41 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype) -> "Module":
-        """Casts floating-point parameters and buffers to ``dtype`` (in place on the module)."""
+    def to(self, *args, **kwargs) -> "Module":
+        """to(dtype) / to(device) / to(device, dtype) / to(tensor) / to(device=..., dtype=...), as
+        torch.nn.Module.to: moves parameters and buffers to the device and casts the
+        floating-point ones to the dtype (in place on the module; returns it)."""
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"Module.to(): unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, nc.Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, nc.dtype):
+                dtype = a
+            elif a is not None:
+                device = a
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"Module.to() only accepts floating point dtypes, but got desired dtype={dtype}")
+
+        def convert(t):
+            out = t if device is None else t.to(device)
+            if dtype is not None and out.dtype.is_floating_point and out.dtype != dtype:
+                out = out.to(dtype)
+            return out
+
         with nc.no_grad():
             for m in self.modules():
                 for name, p in m._parameters.items():
-                    if p is not None and p.dtype.is_floating_point and p.dtype != dtype:
-                        m._parameters[name] = Parameter(p.to(dtype), p.requires_grad)
+                    if p is not None:
+                        q = convert(p)
+                        if q is not p:
+                            m._parameters[name] = Parameter(q, p.requires_grad)
                 for name, b in m._buffers.items():
-                    if b is not None and b.dtype.is_floating_point and b.dtype != dtype:
-                        m._buffers[name] = b.to(dtype)
+                    if b is not None:
+                        m._buffers[name] = convert(b)
         return self
 
     def float(self) -> "Module":
