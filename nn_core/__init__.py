@@ -74,6 +74,9 @@ _OP_FUNCTIONS = [
 ]
 for _name in _OP_FUNCTIONS:
     globals()[_name] = getattr(_C, _name)
+from . import _composites  # noqa: E402
+
+_composites.install(globals())
 negative, multiply, divide, subtract = neg, mul, div, sub
 concat = concatenate = cat
 del _name
@@ -157,7 +160,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: buil
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype = int64 if all(isinstance(v, _builtins.int) for v in (start, end, step)) else float32
+        dtype = int64 if _builtins.all(isinstance(v, _builtins.int) for v in (start, end, step)) else float32
     return _finish(_C._arange(_builtins.float(start), _builtins.float(end), _builtins.float(step), dtype), requires_grad, device)
 
 
@@ -233,7 +236,7 @@ __all__ = [
     "arange", "rand", "randn", "randint", "rand_like", "randn_like", "inference_mode", "from_numpy", "from_dlpack", "manual_seed", "memory_stats",
     "reset_peak_memory_stats", "set_num_threads", "get_num_threads", "is_grad_enabled", "is_tensor",
     "save", "load", "CheckpointError", "checkpoint", "serialization",
-] + _OP_FUNCTIONS
+] + _OP_FUNCTIONS + _composites.FUNCTIONS
 
 
 # PyTorch's dtype aliases that shadow Python builtins (this module calls _builtins.float /

@@ -18,7 +18,8 @@ FUNCTIONAL = ("interpolate pad one_hot normalize cosine_similarity unfold fold k
 TENSOR = ("cumsum cumprod narrow select masked_fill gather scatter scatter_add index_select masked_select topk sort "
           "argsort repeat tile roll flip tril triu all any isnan isfinite nan_to_num norm unbind einsum median unique "
           "diff outer addcmul lerp sign floor ceil round trunc fmod remainder sin cos erf reciprocal square").split()
-TOP_LEVEL = TENSOR + ("meshgrid linspace eye cdist searchsorted allclose isclose inference_mode randn_like randperm "
+TOP_LEVEL = [n for n in TENSOR if n != "repeat"] + (  # torch.repeat does not exist (a method only)
+    "meshgrid linspace eye cdist searchsorted allclose isclose inference_mode randn_like randperm "
                       "multinomial bernoulli").split()
 OPTIM = "Adadelta Adagrad LBFGS".split()
 
@@ -28,13 +29,11 @@ NOT_YET = {
               "CosineSimilarity PixelShuffle EmbeddingBag InstanceNorm2d ZeroPad2d LSTMCell GRUCell".split()),
     "functional": set("interpolate pad one_hot normalize cosine_similarity unfold fold kl_div elu max_pool1d "
                       "avg_pool1d conv_transpose1d pixel_shuffle grid_sample".split()),
-    "tensor": set("cumsum cumprod narrow select masked_fill gather scatter scatter_add index_select masked_select "
-                  "topk sort argsort repeat tile roll flip tril triu all any nan_to_num norm unbind einsum median "
-                  "unique diff outer addcmul lerp fmod remainder".split()),
-    "top_level": set("cumsum cumprod narrow select masked_fill gather scatter scatter_add index_select masked_select "
-                     "topk sort argsort repeat tile roll flip tril triu all any nan_to_num norm unbind einsum median "
-                     "unique diff outer addcmul lerp fmod remainder meshgrid linspace eye cdist searchsorted "
-                     "allclose isclose randperm multinomial bernoulli".split()),
+    "tensor": set("cumsum cumprod gather scatter scatter_add index_select masked_select topk sort argsort "
+                  "nan_to_num norm unbind einsum median unique diff fmod remainder".split()),
+    "top_level": set("cumsum cumprod gather scatter scatter_add index_select masked_select topk sort argsort "
+                     "nan_to_num norm unbind einsum median unique diff fmod remainder meshgrid linspace eye cdist "
+                     "searchsorted allclose isclose randperm multinomial bernoulli".split()),
     "optim": set(OPTIM),
 }
 
