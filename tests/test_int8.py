@@ -1,6 +1,8 @@
 """int8 quantization: the int8 GEMM (u8 x s8 -> s32) on every ISA path this machine
 supports against the plain int32 reference (bit-exact: every size 1..64 in each of M, N,
-K, primes up to 300, strided and transposed A, every epilogue), quantize / dequantize /
+K, primes up to 300, strided and transposed A, every epilogue; with full 8-bit A and with
+7-bit A (0..127, the fast AVX2 kernel) including single values above 127 that send their
+block to the exact 8-bit kernel), quantize / dequantize /
 per-row quantization against NumPy (round half to even, clamping, per-channel axes),
 quantized linear / conv2d against float math on the dequantized operands and within
 the error bound the scales imply, argument errors, and QuantizedLinear / QuantizedConv2d
@@ -22,7 +24,7 @@ _FEATS = nc.backend_info()["cpu_features"]
 # (for M >= 9) and "avx512-noamx" the VNNI one (also what M < 9 uses).
 PATHS = ISAS + (["avx512-noamx"] if "avx512" in ISAS and _FEATS.get("amx_int8") else [])
 PRIMES = [p for p in range(2, 301) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
-KERNELS = {"generic": "qgemm_generic_4x32", "avx2": "qgemm_avx2_6x8"}
+KERNELS = {"generic": "qgemm_generic_4x32", "avx2": "qgemm_avx2_u7_6x16"}
 
 
 @pytest.fixture(params=PATHS)
@@ -36,6 +38,11 @@ def isa(request):
 
 def rand_u8(rng, *shape):
     return rng.integers(0, 256, shape, dtype=np.uint8)
+
+
+def rand_u7(rng, *shape):
+    """7-bit activations (0..127): what the AVX2 7-bit kernel runs on."""
+    return rng.integers(0, 128, shape, dtype=np.uint8)
 
 
 def rand_s8(rng, *shape):
@@ -61,8 +68,8 @@ def int_ref(a, w, za=0):
     return (a.astype(np.int64) - np.asarray(za, np.int64).reshape(-1, 1)) @ w.astype(np.int64).T
 
 
-def check_int32(rng, M, N, K, za=0, a=None, what=""):
-    a_np = rand_u8(rng, M, K) if a is None else None
+def check_int32(rng, M, N, K, za=0, a=None, what="", bits=8):
+    a_np = (rand_u8 if bits == 8 else rand_u7)(rng, M, K) if a is None else None
     a_t = nc.from_numpy(a_np) if a is None else a
     a_np = a_np if a is None else a.numpy().copy() if a.is_contiguous() else np.array(a.numpy())
     w = rand_s8(rng, N, K)
@@ -78,7 +85,7 @@ def check_int32(rng, M, N, K, za=0, a=None, what=""):
 def test_kernel_follows_isa(isa):
     name = nc.backend_info()["qgemm_kernel"]
     if isa.startswith("avx512"):
-        want = "qgemm_avx512vnni_14x32" if _FEATS["avx512_vnni"] else "qgemm_avx2_6x8"
+        want = "qgemm_avx512vnni_14x32" if _FEATS["avx512_vnni"] else "qgemm_avx2_u7_6x16"
         if isa == "avx512" and _FEATS.get("amx_int8"):
             want = "qgemm_amx_32x32"
     else:
@@ -86,18 +93,91 @@ def test_kernel_follows_isa(isa):
     assert name == want
 
 
+@pytest.mark.parametrize("bits", [8, 7])
 @pytest.mark.parametrize("dim", ["M", "N", "K", "K-wide"])
-def test_every_size_1_to_64(isa, rng, dim):
+def test_every_size_1_to_64(isa, rng, dim, bits):
     for s in range(1, 65):
         M, N, K = {"M": (s, 37, 45), "N": (19, s, 45), "K": (19, 37, s), "K-wide": (40, 37, 2 * s + 61)}[dim]
-        check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=f"{isa} {dim}={s}")
+        check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=f"{isa} {dim}={s} {bits}-bit", bits=bits)
 
 
-def test_prime_shapes_up_to_300(isa, rng):
+@pytest.mark.parametrize("bits", [8, 7])
+def test_prime_shapes_up_to_300(isa, rng, bits):
     for _ in range(12):
         M, N, K = (int(v) for v in rng.choice(PRIMES, 3))
-        check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=isa)
-    check_int32(rng, 293, 283, 281, za=255, what=isa)
+        check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=f"{isa} {bits}-bit", bits=bits)
+    check_int32(rng, 293, 283, 281, za=255, what=f"{isa} {bits}-bit", bits=bits)
+
+
+def test_7bit_extremes_do_not_saturate(isa, rng):
+    # 127 * -128 in every pair: |2 * 127 * -128| = 32512 still fits the int16 pair sums of
+    # vpmaddubsw (Note [AVX2 int8 saturation]); over a long K the int32 sums stay exact.
+    K = 4099
+    for av in (127, 126):
+        a = np.full((13, K), av, np.uint8)
+        for wv in (-128, 127):
+            w = np.full((35, K), wv, np.int8)
+            for za in (0, 127):
+                out = _C.qgemm(nc.from_numpy(a), pack(w), a_zero_point=za, output="int32").numpy()
+                assert_same(out, int_ref(a, w, za), f"{isa} a={av} w={wv} za={za}")
+    a = rand_u7(rng, 13, K)
+    a[:, ::2] = 127
+    w = np.where(rng.random((35, K)) < 0.5, -128, 127).astype(np.int8)
+    assert_same(_C.qgemm(nc.from_numpy(a), pack(w), output="int32").numpy(), int_ref(a, w), isa)
+
+
+@pytest.mark.parametrize("value", [128, 200, 255])
+def test_values_above_127_fall_back_exactly(isa, rng, value):
+    # 7-bit A with one larger value: its block must run on the exact 8-bit kernel
+    # (Note [QGEMM 7-bit blocks]); every other block may stay on the 7-bit one. The
+    # value sits in the first, a middle and the last row and k, alone and next to
+    # saturating neighbours (a 7-bit kernel would give a wrong pair sum there).
+    M, N, K = 23, 41, 37
+    for (i, k) in [(0, 0), (11, 18), (M - 1, K - 1), (M - 1, 0), (5, K - 1)]:
+        a = rand_u7(rng, M, K)
+        w = rand_s8(rng, N, K)
+        a[i, :] = 127
+        w[:, :] = 127
+        a[i, k] = value
+        p = pack(w)
+        for za in (0, value):
+            out = _C.qgemm(nc.from_numpy(a), p, a_zero_point=za, output="int32").numpy()
+            assert_same(out, int_ref(a, w, za), f"{isa} A[{i},{k}]={value} za={za}")
+
+
+def test_blocks_choose_their_kernel_independently(isa, rng):
+    # K = 4096 makes A blocks of ~60 rows (qgemm_driver.cpp: ~512 KiB packed per block),
+    # so M = 400 is several blocks per thread: only the one holding 255 takes the 8-bit
+    # kernel. 1 and 2 threads (each thread checks its own blocks).
+    M, N, K = 400, 40, 4096
+    a, w = rand_u7(rng, M, K), rand_s8(rng, N, K)
+    a[250, 4000] = 255
+    p = pack(w)
+    want = int_ref(a, w, 3)
+    old = nc.get_num_threads()
+    try:
+        for threads in (1, 2):
+            nc.set_num_threads(threads)
+            out = _C.qgemm(nc.from_numpy(a), p, a_zero_point=3, output="int32").numpy()
+            assert_same(out, want, f"{isa} threads={threads}")
+    finally:
+        nc.set_num_threads(old)
+
+
+def test_7bit_random_shapes_all_epilogues(isa, rng):
+    for _ in range(6):
+        M, N, K = (int(v) for v in rng.integers(1, 160, 3))
+        a, w = rand_u7(rng, M, K), rand_s8(rng, N, K)
+        p = pack(w, rng.uniform(1e-3, 2e-2, N).astype(np.float32))
+        bias = nc.from_numpy(rng.standard_normal(N).astype(np.float32))
+        for output in ("int32", "float32", "uint8", "int8"):
+            for act in ("none", "relu", "gelu"):
+                kw = dict(a_scales=nc.from_numpy(rng.uniform(1e-3, 2e-2, M).astype(np.float32)),
+                          a_zero_points=nc.from_numpy(rng.integers(0, 128, M).astype(np.int32)),
+                          bias=bias, activation=act, output=output, out_scale=0.05, out_zero_point=3)
+                out = _C.qgemm(nc.from_numpy(a), p, **kw).numpy()
+                ref = _C.qgemm(nc.from_numpy(a), p, reference=True, **kw).numpy()
+                assert_same(out, ref, f"{isa} ({M},{N},{K}) {output} {act}")
 
 
 def test_extreme_values_do_not_saturate(isa, rng):
@@ -111,15 +191,21 @@ def test_extreme_values_do_not_saturate(isa, rng):
             assert_same(out, int_ref(a, w, za), f"{isa} w={wv} za={za}")
 
 
-def test_strided_and_transposed_a(isa, rng):
-    big = rand_u8(rng, 150, 200)
+@pytest.mark.parametrize("bits", [8, 7])
+def test_strided_and_transposed_a(isa, rng, bits):
+    rand = rand_u8 if bits == 8 else rand_u7
+    big = rand(rng, 150, 200)
     check_int32(rng, 75, 41, 97, a=nc.from_numpy(big)[::2, 3:100], what=f"{isa} strided rows")
-    base = rand_u8(rng, 53, 70)
+    base = rand(rng, 53, 70)
     check_int32(rng, 70, 29, 53, a=nc.from_numpy(base).T, what=f"{isa} transposed")
+    # 7-bit view of a matrix whose values above 127 lie outside the view
+    big[:, 100:] = 255
+    check_int32(rng, 75, 41, 97, a=nc.from_numpy(big)[::2, 3:100], what=f"{isa} strided view")
 
 
-def test_multithreaded_matches_single(isa, rng):
-    a, w = rand_u8(rng, 301, 257), rand_s8(rng, 129, 257)
+@pytest.mark.parametrize("bits", [8, 7])
+def test_multithreaded_matches_single(isa, rng, bits):
+    a, w = (rand_u8 if bits == 8 else rand_u7)(rng, 301, 257), rand_s8(rng, 129, 257)
     p = pack(w)
     old = nc.get_num_threads()
     try:
