@@ -141,6 +141,7 @@ PYBIND11_MODULE(_C, m) {
     d["sgemm_kernel"] = gemm::kernel_name();
     d["bf16gemm_kernel"] = gemm::bf16_kernel_name();
     d["qgemm_kernel"] = gemm::qgemm_kernel_name();
+    d["qgemm_dynamic_qmax"] = gemm::qgemm_dynamic_qmax();  // dynamic activations: 0..this
     d["direct_linear_max_rows"] = gemm::direct_linear_max_rows();
     d["num_threads"] = get_num_threads();
     feats["avx2"] = f.avx2;

@@ -93,6 +93,7 @@ void bind_quantized(py::module_& m) {
      py::arg("activation") = "none", py::arg("output") = "float32", py::arg("out_scale") = 1.0,
      py::arg("out_zero_point") = 0, py::arg("reference") = false);
   m.def("qgemm_kernel_name", &gemm::qgemm_kernel_name);
+  m.def("qgemm_dynamic_qmax", &gemm::qgemm_dynamic_qmax);
 }
 
 }  // namespace nn::bind

@@ -26,6 +26,19 @@ requantized uint8/int8 output) is fused into the write-back.
 
 - :func:`linear_dynamic`: float input quantized per ROW at run time (per-row scale and
   zero point: what ``QuantizedLinear`` uses; more accurate than per-tensor).
+
+Dynamic quantization's activation range depends on the int8 kernel (:func:`dynamic_qrange`,
+``nc.backend_info()['qgemm_dynamic_qmax']``)::
+
+    AVX-512 VNNI / AMX-INT8, generic    0..255  (8-bit activations)
+    AVX2 (and AVX-512 without VNNI)     0..127  (7-bit: the vpmaddubsw kernel; ~2x faster)
+
+On AVX2 the fast kernel's 16-bit pair sums are exact only for activations up to 127, so
+rows are quantized to 7 bits there (half the resolution: the per-row rounding error
+doubles, the output's cosine to float typically stays above 0.999). The GEMM itself is
+exact for any uint8 input on every ISA: blocks with a value above 127 run on an exact
+8-bit AVX2 kernel (slower), so static and user-quantized inputs keep 0..255. Only
+dynamically quantized outputs differ between ISAs.
 - :func:`linear`: input already quantized (uint8, per tensor), float32 or requantized out.
 - :func:`conv2d`: NCHW uint8 input (per tensor), im2col + the same GEMM, groups = 1.
 
@@ -46,7 +59,7 @@ _UINT8, _INT8 = _C.DType.uint8, _C.DType.int8  # (nn_core is still importing her
 
 __all__ = [
     "QTensor", "PackedQWeight", "quantize_per_tensor", "quantize_per_channel", "dequantize", "quantize_rows",
-    "symmetric_weight", "pack_linear_weight", "linear_dynamic", "linear", "conv2d", "qgemm",
+    "symmetric_weight", "pack_linear_weight", "linear_dynamic", "linear", "conv2d", "qgemm", "dynamic_qrange",
 ]
 
 _QDTYPES = (_UINT8, _INT8)
@@ -212,11 +225,20 @@ def dequantize(q: QTensor) -> nc.Tensor:
     return q.dequantize()
 
 
+def dynamic_qrange() -> Tuple[int, int]:
+    """``(0, qmax)``: the range dynamic quantization (:func:`quantize_rows`,
+    :func:`linear_dynamic`, ``QuantizedLinear`` without an input scale) maps activations
+    onto on the active ISA: ``(0, 127)`` where the int8 GEMM is the AVX2 7-bit kernel,
+    ``(0, 255)`` on AVX-512 VNNI / AMX-INT8 and generic (see the module docstring)."""
+    return 0, int(_C.qgemm_dynamic_qmax())
+
+
 def quantize_rows(x) -> Tuple[nc.Tensor, nc.Tensor, nc.Tensor]:
     """Dynamic per-row quantization to uint8 (rows = all dims but the last): returns
     ``(q, scales, zero_points)`` with ``scales`` float32 and ``zero_points`` int32 of one
-    value per row. Per row, the range [min(0, min x), max(0, max x)] maps onto [0, 255]
-    (so 0.0 is exact). For 2-D ``x`` this is ``QTensor.per_channel(q, scales, zps, axis=0)``."""
+    value per row. Per row, the range [min(0, min x), max(0, max x)] maps onto [0, qmax]
+    (so 0.0 is exact), qmax = ``dynamic_qrange()[1]``: 255, or 127 on the AVX2 int8
+    kernel. For 2-D ``x`` this is ``QTensor.per_channel(q, scales, zps, axis=0)``."""
     return _C.quantize_rows(x)
 
 

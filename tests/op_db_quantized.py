@@ -74,14 +74,15 @@ def ref_quantize_rows(x):
         raise ValueError("non-finite")
     lo = np.minimum(x32.min(1, initial=0.0), 0).astype(np.float32)
     hi = np.maximum(x32.max(1, initial=0.0), 0).astype(np.float32)
-    scale = ((hi - lo) / np.float32(255)).astype(np.float32)
+    qmax = _C()[1].qgemm_dynamic_qmax()  # 255, or 127 on the AVX2 int8 kernel
+    scale = ((hi - lo) / np.float32(qmax)).astype(np.float32)
     if not np.all(np.isfinite(scale)):
         raise ValueError("range overflows")
     tiny = np.finfo(np.float32).tiny
     scale = np.where(scale >= tiny, scale, np.where(hi == lo, np.float32(1), tiny)).astype(np.float32)
     inv = (np.float32(1) / scale).astype(np.float32)
-    zp = np.clip(np.rint(-lo * inv), 0, 255).astype(np.float32)
-    q = _quantize(x32, inv[:, None], zp[:, None], "uint8").reshape(x.shape)
+    zp = np.clip(np.rint(-lo * inv), 0, qmax).astype(np.float32)
+    q = np.minimum(_quantize(x32, inv[:, None], zp[:, None], "uint8"), qmax).reshape(x.shape)
     return q, scale.astype(np.float64), zp.astype(np.float64)
 
 

@@ -1,6 +1,8 @@
 """int8 quantization: the int8 GEMM (u8 x s8 -> s32) on every ISA path this machine
 supports against the plain int32 reference (bit-exact: every size 1..64 in each of M, N,
-K, primes up to 300, strided and transposed A, every epilogue), quantize / dequantize /
+K, primes up to 300, strided and transposed A, every epilogue; with full 8-bit A and with
+7-bit A (0..127, the fast AVX2 kernel) including single values above 127 that send their
+block to the exact 8-bit kernel), quantize / dequantize /
 per-row quantization against NumPy (round half to even, clamping, per-channel axes),
 quantized linear / conv2d against float math on the dequantized operands and within
 the error bound the scales imply, argument errors, and QuantizedLinear / QuantizedConv2d
@@ -22,7 +24,7 @@ _FEATS = nc.backend_info()["cpu_features"]
 # (for M >= 9) and "avx512-noamx" the VNNI one (also what M < 9 uses).
 PATHS = ISAS + (["avx512-noamx"] if "avx512" in ISAS and _FEATS.get("amx_int8") else [])
 PRIMES = [p for p in range(2, 301) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
-KERNELS = {"generic": "qgemm_generic_4x32", "avx2": "qgemm_avx2_6x8"}
+KERNELS = {"generic": "qgemm_generic_4x32", "avx2": "qgemm_avx2_u7_6x16"}
 
 
 @pytest.fixture(params=PATHS)
@@ -36,6 +38,11 @@ def isa(request):
 
 def rand_u8(rng, *shape):
     return rng.integers(0, 256, shape, dtype=np.uint8)
+
+
+def rand_u7(rng, *shape):
+    """7-bit activations (0..127): what the AVX2 7-bit kernel runs on."""
+    return rng.integers(0, 128, shape, dtype=np.uint8)
 
 
 def rand_s8(rng, *shape):
@@ -61,8 +68,8 @@ def int_ref(a, w, za=0):
     return (a.astype(np.int64) - np.asarray(za, np.int64).reshape(-1, 1)) @ w.astype(np.int64).T
 
 
-def check_int32(rng, M, N, K, za=0, a=None, what=""):
-    a_np = rand_u8(rng, M, K) if a is None else None
+def check_int32(rng, M, N, K, za=0, a=None, what="", bits=8):
+    a_np = (rand_u8 if bits == 8 else rand_u7)(rng, M, K) if a is None else None
     a_t = nc.from_numpy(a_np) if a is None else a
     a_np = a_np if a is None else a.numpy().copy() if a.is_contiguous() else np.array(a.numpy())
     w = rand_s8(rng, N, K)
@@ -78,7 +85,7 @@ def check_int32(rng, M, N, K, za=0, a=None, what=""):
 def test_kernel_follows_isa(isa):
     name = nc.backend_info()["qgemm_kernel"]
     if isa.startswith("avx512"):
-        want = "qgemm_avx512vnni_14x32" if _FEATS["avx512_vnni"] else "qgemm_avx2_6x8"
+        want = "qgemm_avx512vnni_14x32" if _FEATS["avx512_vnni"] else "qgemm_avx2_u7_6x16"
         if isa == "avx512" and _FEATS.get("amx_int8"):
             want = "qgemm_amx_32x32"
     else:
@@ -86,18 +93,91 @@ def test_kernel_follows_isa(isa):
     assert name == want
 
 
+@pytest.mark.parametrize("bits", [8, 7])
 @pytest.mark.parametrize("dim", ["M", "N", "K", "K-wide"])
-def test_every_size_1_to_64(isa, rng, dim):
+def test_every_size_1_to_64(isa, rng, dim, bits):
     for s in range(1, 65):
         M, N, K = {"M": (s, 37, 45), "N": (19, s, 45), "K": (19, 37, s), "K-wide": (40, 37, 2 * s + 61)}[dim]
-        check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=f"{isa} {dim}={s}")
+        check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=f"{isa} {dim}={s} {bits}-bit", bits=bits)
 
 
-def test_prime_shapes_up_to_300(isa, rng):
+@pytest.mark.parametrize("bits", [8, 7])
+def test_prime_shapes_up_to_300(isa, rng, bits):
     for _ in range(12):
         M, N, K = (int(v) for v in rng.choice(PRIMES, 3))
-        check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=isa)
-    check_int32(rng, 293, 283, 281, za=255, what=isa)
+        check_int32(rng, M, N, K, za=int(rng.integers(0, 256)), what=f"{isa} {bits}-bit", bits=bits)
+    check_int32(rng, 293, 283, 281, za=255, what=f"{isa} {bits}-bit", bits=bits)
+
+
+def test_7bit_extremes_do_not_saturate(isa, rng):
+    # 127 * -128 in every pair: |2 * 127 * -128| = 32512 still fits the int16 pair sums of
+    # vpmaddubsw (Note [AVX2 int8 saturation]); over a long K the int32 sums stay exact.
+    K = 4099
+    for av in (127, 126):
+        a = np.full((13, K), av, np.uint8)
+        for wv in (-128, 127):
+            w = np.full((35, K), wv, np.int8)
+            for za in (0, 127):
+                out = _C.qgemm(nc.from_numpy(a), pack(w), a_zero_point=za, output="int32").numpy()
+                assert_same(out, int_ref(a, w, za), f"{isa} a={av} w={wv} za={za}")
+    a = rand_u7(rng, 13, K)
+    a[:, ::2] = 127
+    w = np.where(rng.random((35, K)) < 0.5, -128, 127).astype(np.int8)
+    assert_same(_C.qgemm(nc.from_numpy(a), pack(w), output="int32").numpy(), int_ref(a, w), isa)
+
+
+@pytest.mark.parametrize("value", [128, 200, 255])
+def test_values_above_127_fall_back_exactly(isa, rng, value):
+    # 7-bit A with one larger value: its block must run on the exact 8-bit kernel
+    # (Note [QGEMM 7-bit blocks]); every other block may stay on the 7-bit one. The
+    # value sits in the first, a middle and the last row and k, alone and next to
+    # saturating neighbours (a 7-bit kernel would give a wrong pair sum there).
+    M, N, K = 23, 41, 37
+    for (i, k) in [(0, 0), (11, 18), (M - 1, K - 1), (M - 1, 0), (5, K - 1)]:
+        a = rand_u7(rng, M, K)
+        w = rand_s8(rng, N, K)
+        a[i, :] = 127
+        w[:, :] = 127
+        a[i, k] = value
+        p = pack(w)
+        for za in (0, value):
+            out = _C.qgemm(nc.from_numpy(a), p, a_zero_point=za, output="int32").numpy()
+            assert_same(out, int_ref(a, w, za), f"{isa} A[{i},{k}]={value} za={za}")
+
+
+def test_blocks_choose_their_kernel_independently(isa, rng):
+    # K = 4096 makes A blocks of ~60 rows (qgemm_driver.cpp: ~512 KiB packed per block),
+    # so M = 400 is several blocks per thread: only the one holding 255 takes the 8-bit
+    # kernel. 1 and 2 threads (each thread checks its own blocks).
+    M, N, K = 400, 40, 4096
+    a, w = rand_u7(rng, M, K), rand_s8(rng, N, K)
+    a[250, 4000] = 255
+    p = pack(w)
+    want = int_ref(a, w, 3)
+    old = nc.get_num_threads()
+    try:
+        for threads in (1, 2):
+            nc.set_num_threads(threads)
+            out = _C.qgemm(nc.from_numpy(a), p, a_zero_point=3, output="int32").numpy()
+            assert_same(out, want, f"{isa} threads={threads}")
+    finally:
+        nc.set_num_threads(old)
+
+
+def test_7bit_random_shapes_all_epilogues(isa, rng):
+    for _ in range(6):
+        M, N, K = (int(v) for v in rng.integers(1, 160, 3))
+        a, w = rand_u7(rng, M, K), rand_s8(rng, N, K)
+        p = pack(w, rng.uniform(1e-3, 2e-2, N).astype(np.float32))
+        bias = nc.from_numpy(rng.standard_normal(N).astype(np.float32))
+        for output in ("int32", "float32", "uint8", "int8"):
+            for act in ("none", "relu", "gelu"):
+                kw = dict(a_scales=nc.from_numpy(rng.uniform(1e-3, 2e-2, M).astype(np.float32)),
+                          a_zero_points=nc.from_numpy(rng.integers(0, 128, M).astype(np.int32)),
+                          bias=bias, activation=act, output=output, out_scale=0.05, out_zero_point=3)
+                out = _C.qgemm(nc.from_numpy(a), p, **kw).numpy()
+                ref = _C.qgemm(nc.from_numpy(a), p, reference=True, **kw).numpy()
+                assert_same(out, ref, f"{isa} ({M},{N},{K}) {output} {act}")
 
 
 def test_extreme_values_do_not_saturate(isa, rng):
@@ -111,15 +191,21 @@ def test_extreme_values_do_not_saturate(isa, rng):
             assert_same(out, int_ref(a, w, za), f"{isa} w={wv} za={za}")
 
 
-def test_strided_and_transposed_a(isa, rng):
-    big = rand_u8(rng, 150, 200)
+@pytest.mark.parametrize("bits", [8, 7])
+def test_strided_and_transposed_a(isa, rng, bits):
+    rand = rand_u8 if bits == 8 else rand_u7
+    big = rand(rng, 150, 200)
     check_int32(rng, 75, 41, 97, a=nc.from_numpy(big)[::2, 3:100], what=f"{isa} strided rows")
-    base = rand_u8(rng, 53, 70)
+    base = rand(rng, 53, 70)
     check_int32(rng, 70, 29, 53, a=nc.from_numpy(base).T, what=f"{isa} transposed")
+    # 7-bit view of a matrix whose values above 127 lie outside the view
+    big[:, 100:] = 255
+    check_int32(rng, 75, 41, 97, a=nc.from_numpy(big)[::2, 3:100], what=f"{isa} strided view")
 
 
-def test_multithreaded_matches_single(isa, rng):
-    a, w = rand_u8(rng, 301, 257), rand_s8(rng, 129, 257)
+@pytest.mark.parametrize("bits", [8, 7])
+def test_multithreaded_matches_single(isa, rng, bits):
+    a, w = (rand_u8 if bits == 8 else rand_u7)(rng, 301, 257), rand_s8(rng, 129, 257)
     p = pack(w)
     old = nc.get_num_threads()
     try:
@@ -235,22 +321,97 @@ def test_quantize_per_channel_matches_numpy(isa, rng, axis):
     assert q.qscheme() == "per_channel_affine" and q.q_per_channel_axis() == axis % 3
 
 
+def np_quantize_rows(x, qmax):
+    lo, hi = np.minimum(x.min(1), 0), np.maximum(x.max(1), 0)
+    ws = ((hi - lo) / np.float32(qmax)).astype(np.float32)
+    ws[ws == 0] = 1
+    inv = (np.float32(1) / ws).astype(np.float32)
+    wz = np.clip(np.rint(-lo * inv), 0, qmax)
+    wq = np.clip(np.rint(x * inv[:, None]) + wz[:, None], 0, qmax).astype(np.uint8)
+    return wq, ws, wz.astype(np.int32)
+
+
 def test_quantize_rows_matches_numpy(isa, rng):
+    qmax = nc.backend_info()["qgemm_dynamic_qmax"]
     x = rng.standard_normal((7, 37)).astype(np.float32) * rng.uniform(0.1, 10, (7, 1)).astype(np.float32)
     x[3] = 0.0
     x[5, 20] = -0.0
     x[4] = np.abs(x[4])  # all positive: the range still includes 0
     q, s, z = (t.numpy() for t in Q.quantize_rows(nc.from_numpy(x)))
-    lo, hi = np.minimum(x.min(1), 0), np.maximum(x.max(1), 0)
-    ws = ((hi - lo) / np.float32(255)).astype(np.float32)
-    ws[ws == 0] = 1
+    wq, ws, wz = np_quantize_rows(x, qmax)
     assert_same(s, ws)
-    inv = (np.float32(1) / ws).astype(np.float32)
-    wz = np.clip(np.rint(-lo * inv), 0, 255)
-    assert_same(z, wz.astype(np.int32))
-    assert_same(q, np.clip(np.rint(x * inv[:, None]) + wz[:, None], 0, 255).astype(np.uint8))
+    assert_same(z, wz)
+    assert_same(q, wq)
+    assert q.max() == qmax  # a row's largest value (or 0) maps onto qmax
     deq = (q.astype(np.float32) - z[:, None]) * s[:, None]
     assert np.all(np.abs(deq - x) <= s[:, None] * 0.5 + 1e-6)
+
+
+def test_dynamic_range_follows_isa(isa):
+    # Dynamic quantization uses 0..127 where the int8 GEMM is the AVX2 7-bit kernel
+    # (its fast path needs A <= 127), 0..255 on AVX-512 VNNI / AMX and generic.
+    qmax = nc.backend_info()["qgemm_dynamic_qmax"]
+    want = 127 if nc.backend_info()["qgemm_kernel"] == "qgemm_avx2_u7_6x16" else 255
+    assert qmax == want == _C.qgemm_dynamic_qmax()
+    assert Q.dynamic_qrange() == (0, want)
+    if isa == "avx2" or (isa.startswith("avx512") and not _FEATS["avx512_vnni"]):
+        assert qmax == 127
+    else:
+        assert qmax == 255
+    q, _, _ = Q.quantize_rows(nc.from_numpy(np.linspace(-3, 5, 300, dtype=np.float32).reshape(3, 100)))
+    assert q.numpy().max() == qmax
+
+
+def test_quantize_loops_match_scalar_bit_for_bit(isa, rng):
+    # The vector loops (quantize_kernels_avx2.cpp / _avx512.cpp) against the scalar ones
+    # of the generic ISA: every length 1..70 (vector tails), ties, clamping, NaN, +-inf.
+    if isa == "generic":
+        pytest.skip("the scalar loops are the reference")
+    qmax = nc.backend_info()["qgemm_dynamic_qmax"]
+    halves = (np.arange(-400, 400) + 0.5).astype(np.float32) * 0.25
+    specials = np.float32([np.inf, -np.inf, np.nan, 1e30, -1e30, 0.0, -0.0, 31.875, -32.125])
+    cases = []
+    for n in range(1, 71):
+        x = rng.standard_normal(n).astype(np.float32) * np.float32(rng.uniform(0.1, 40))
+        x[rng.integers(0, n)] = halves[rng.integers(0, halves.size)]
+        cases.append(x)
+    for n in (1, 7, 33, 64, 65, 1000):
+        x = rng.choice(np.concatenate([halves, specials]), n).astype(np.float32)
+        cases.append(x)
+    rows = [rng.standard_normal((m, k)).astype(np.float32) * 5 for m, k in ((1, 1), (3, 7), (5, 31), (4, 33),
+                                                                           (2, 64), (9, 67), (17, 384))]
+    rows.append(np.concatenate([halves.reshape(4, 200), np.zeros((1, 200), np.float32)]))
+
+    def run():
+        out = []
+        for x in cases:
+            xt = nc.from_numpy(x)
+            for dtype, zp in ((nc.uint8, 100), (nc.int8, -3)):
+                out.append(_C.quantize_per_tensor(xt, 0.25, zp, dtype).numpy())
+        for x in rows:
+            out.extend(t.numpy() for t in _C.quantize_rows(nc.from_numpy(x)))
+        return out
+
+    ours = run()
+    _C._set_isa("generic")
+    try:
+        ref = run()
+    finally:
+        _C._set_isa(isa.replace("-noamx", ""))
+    # quantize_rows' range follows the ISA: compare the rows with the scalar loop's at
+    # the same qmax through numpy (bit for bit: both are float32 math in the same order).
+    n_cases = 2 * len(cases)
+    for i in range(n_cases):
+        assert_same(ours[i], ref[i], f"{isa} quantize case {i}")
+    for j, x in enumerate(rows):
+        q, s, z = ours[n_cases + 3 * j: n_cases + 3 * j + 3]
+        wq, ws, wz = np_quantize_rows(x, qmax)
+        assert_same(s, ws, f"{isa} rows {x.shape} scales")
+        assert_same(z, wz, f"{isa} rows {x.shape} zero points")
+        assert_same(q, wq, f"{isa} rows {x.shape} q")
+        if qmax == 255:
+            for got, want in zip((q, s, z), ref[n_cases + 3 * j: n_cases + 3 * j + 3]):
+                assert_same(got, want, f"{isa} rows {x.shape} vs scalar")
 
 
 # ---- quantized linear / conv -------------------------------------------------------
@@ -272,6 +433,29 @@ def test_linear_dynamic_error_bound(isa, rng):
     sb = ql.weight_scale.numpy().astype(np.float64)
     bound = sa / 2 * np.abs(w).sum(1) + np.abs(x).sum(-1, keepdims=True) * sb / 2 + 96 * sa * sb / 4
     assert np.all(np.abs(got - exact) <= bound * 1.001 + 1e-5)
+
+
+@pytest.mark.parametrize("outliers", [False, True])
+def test_dynamic_linear_accuracy_vs_float(isa, rng, outliers):
+    # The dynamic range of the ISA (7-bit on AVX2) against float: per-row activations,
+    # per-channel weights. 7 bits double the activation rounding error (~6 dB less SQNR
+    # than 8 bits); the output must stay close to float either way.
+    from nn_core.quantization.report import error_metrics
+    lin = nc.nn.Linear(384, 256)
+    ql = nc.nn.QuantizedLinear.from_float(lin)
+    x = rng.standard_normal((64, 384)).astype(np.float32)
+    if outliers:
+        x[:, ::37] *= 8  # a few large features stretch every row's range
+    xt = nc.from_numpy(x)
+    sqnr, cosine = error_metrics(lin(xt).detach().numpy(), ql(xt).numpy())
+    assert cosine >= (0.998 if outliers else 0.9995), (isa, sqnr, cosine)
+    assert sqnr >= (25.0 if outliers else 32.0), (isa, sqnr, cosine)
+    # and the int8 result is exactly the float math on the dequantized operands
+    q, s, z = (t.numpy() for t in Q.quantize_rows(xt))
+    assert q.max() <= nc.backend_info()["qgemm_dynamic_qmax"]
+    xd = (q.astype(np.float64) - z[:, None]) * s[:, None]
+    want = xd @ ql.qweight().dequantize().numpy().astype(np.float64).T + lin.bias.detach().numpy()
+    np.testing.assert_allclose(ql(xt).numpy(), want, rtol=1e-5, atol=1e-5)
 
 
 def test_linear_static_requantized(isa, rng):
@@ -355,9 +539,11 @@ def test_qtensor_repr_accessors_numpy(rng):
 # ---- every int8 op through the kernel registry, under NN_CORE_ISA --------------------
 
 # Runs every int8 op once (in a fresh process, so NN_CORE_ISA is read from the
-# environment as a user would set it) and prints the ISA, the int8 GEMM kernel and a
-# digest of all outputs. Inside, the dynamic linear must equal the reference GEMM on its
-# own quantized rows.
+# environment as a user would set it) and prints the ISA, the int8 GEMM kernel, the
+# dynamic range and digests of the outputs: of the ops with given quantization
+# parameters (identical on every ISA) and of dynamic quantization (identical on ISAs with
+# the same range). Inside, the dynamic linear must equal the reference GEMM on its own
+# quantized rows, and the rows must match NumPy at the ISA's range.
 _ISA_SCRIPT = r"""
 import hashlib, json, sys
 import numpy as np
@@ -385,11 +571,21 @@ ref = _C.qgemm(o["rows_q"], p, a_scales=o["rows_s"], a_zero_points=o["rows_z"], 
                reference=True)
 assert np.array_equal(ref.numpy(), o["linear_dynamic"].numpy()), "dynamic linear != reference GEMM"
 assert np.array_equal(o["unpack"].numpy(), w)
-h = hashlib.sha256()
-for k in sorted(o):
-    h.update(k.encode() + np.ascontiguousarray(o[k].numpy()).tobytes())
 info = nc.backend_info()
-print(json.dumps({"isa": info["isa"], "qgemm_kernel": info["qgemm_kernel"], "digest": h.hexdigest()}))
+qmax = info["qgemm_dynamic_qmax"]
+xn = x.numpy()
+lo, hi = np.minimum(xn.min(1), 0), np.maximum(xn.max(1), 0)
+s = ((hi - lo) / np.float32(qmax)).astype(np.float32)
+inv = (np.float32(1) / s).astype(np.float32)
+z = np.clip(np.rint(-lo * inv), 0, qmax)
+assert np.array_equal(o["rows_s"].numpy(), s) and np.array_equal(o["rows_z"].numpy(), z.astype(np.int32))
+assert np.array_equal(o["rows_q"].numpy(), np.clip(np.rint(xn * inv[:, None]) + z[:, None], 0, qmax).astype(np.uint8))
+dynamic = {"rows_q", "rows_s", "rows_z", "linear_dynamic"}
+h, hd = hashlib.sha256(), hashlib.sha256()
+for k in sorted(o):
+    (hd if k in dynamic else h).update(k.encode() + np.ascontiguousarray(o[k].numpy()).tobytes())
+print(json.dumps({"isa": info["isa"], "qgemm_kernel": info["qgemm_kernel"], "qmax": qmax, "digest": h.hexdigest(),
+                  "dynamic_digest": hd.hexdigest()}))
 """
 
 
@@ -409,10 +605,14 @@ def test_int8_ops_follow_nn_core_isa_with_identical_results():
         want = KERNELS.get(isa)
         if isa == "avx512":
             want = ("qgemm_amx_32x32" if _FEATS.get("amx_int8") else
-                    "qgemm_avx512vnni_14x32" if _FEATS["avx512_vnni"] else "qgemm_avx2_6x8")
+                    "qgemm_avx512vnni_14x32" if _FEATS["avx512_vnni"] else "qgemm_avx2_u7_6x16")
         assert results[isa]["qgemm_kernel"] == want, (isa, results[isa])
+        assert results[isa]["qmax"] == (127 if want == "qgemm_avx2_u7_6x16" else 255), (isa, results[isa])
     digests = {isa: r["digest"] for isa, r in results.items()}
     assert len(set(digests.values())) == 1, f"int8 outputs differ between ISA paths: {digests}"
+    for qmax in {r["qmax"] for r in results.values()}:
+        same_range = {isa: r["dynamic_digest"] for isa, r in results.items() if r["qmax"] == qmax}
+        assert len(set(same_range.values())) == 1, f"dynamic int8 outputs differ between ISA paths: {same_range}"
 
 
 def test_per_channel_parameter_errors_are_raised_after_the_kernel():

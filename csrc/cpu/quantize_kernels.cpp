@@ -1,9 +1,14 @@
 // quantize_kernels.cpp — CPU kernels of the int8 element ops (kernels/quantized.h):
 // quantize / dequantize per tensor and per channel, dynamic per-row quantization, and
 // the check + conversion of per-channel parameters. Plain C++ loops over contiguous
-// buffers threaded with parallel_for; when the AVX-512 ISA is active the quantizing
-// loops use cpu/quantize_kernels_avx512.cpp, which computes the same float operations in
-// the same order, so results do not depend on the ISA.
+// buffers threaded with parallel_for; when the AVX-512 or AVX2 ISA is active the
+// quantizing loops and the row min/max use cpu/quantize_kernels_avx512.cpp /
+// cpu/quantize_kernels_avx2.cpp, which compute the same float operations in the same
+// order, so results do not depend on the ISA.
+//
+// Dynamic per-row quantization maps each row's range [min(0, min x), max(0, max x)] onto
+// [0, qmax] with qmax = gemm::qgemm_dynamic_qmax(): 255, or 127 where the int8 GEMM is
+// the AVX2 7-bit kernel (only that choice depends on the ISA).
 //
 // Layouts: in/out contiguous; per-channel parameters index C of (outer, C, inner).
 #include <algorithm>
@@ -14,6 +19,7 @@
 
 #include "core/parallel.h"
 #include "cpu/cpu_features.h"
+#include "cpu/gemm/qgemm.h"
 #include "cpu/kernels.h"
 #include "cpu/quantize_kernels.h"
 
@@ -42,13 +48,25 @@ bool use_avx512() {
 #endif
 }
 
-// q[0, n) from x[0, n): the AVX-512 loop when active (same results), else scalar.
+bool use_avx2() {
+#if defined(NN_CORE_X86)
+  return active_isa() == Isa::Avx2;
+#else
+  return false;
+#endif
+}
+
+// q[0, n) from x[0, n): the AVX-512 or AVX2 loop when active (same results), else scalar.
 template <typename Q>
 void quantize_span(const float* x, Q* q, int64_t n, float inv, float zp, QRange r) {
 #if defined(NN_CORE_X86)
   if (use_avx512()) {
-    if constexpr (std::is_same_v<Q, uint8_t>) return quantize_u8_avx512(x, n, inv, zp, q);
+    if constexpr (std::is_same_v<Q, uint8_t>) return quantize_u8_avx512(x, n, inv, zp, r.qmax, q);
     else return quantize_s8_avx512(x, n, inv, zp, q);
+  }
+  if (use_avx2()) {
+    if constexpr (std::is_same_v<Q, uint8_t>) return quantize_u8_avx2(x, n, inv, zp, r.qmax, q);
+    else return quantize_s8_avx2(x, n, inv, zp, q);
   }
 #endif
   for (int64_t i = 0; i < n; ++i) q[i] = static_cast<Q>(quantize_value(x[i], inv, zp, r));
@@ -115,6 +133,8 @@ bool quantize_rows_kernel(const Tensor& x, const Tensor& q, const Tensor& scales
   uint8_t* qp = q.data<uint8_t>();
   float* sp = scales.data<float>();
   int32_t* zp = zero_points.data<int32_t>();
+  const float qmax = static_cast<float>(gemm::qgemm_dynamic_qmax());  // 255, or 127 on the AVX2 GEMM
+  const QRange range{0.0f, qmax};
   std::atomic<bool> bad{false};
   parallel_for(0, M, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(1, K)), [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
@@ -122,9 +142,10 @@ bool quantize_rows_kernel(const Tensor& x, const Tensor& q, const Tensor& scales
       float lo = 0.0f, hi = 0.0f;
       bool finite = true;
 #if defined(NN_CORE_X86)
-      if (use_avx512()) {
+      if (use_avx512() || use_avx2()) {
         bool nan = false;
-        row_minmax_avx512(row, K, &lo, &hi, &nan);
+        if (use_avx512()) row_minmax_avx512(row, K, &lo, &hi, &nan);
+        else row_minmax_avx2(row, K, &lo, &hi, &nan);
         finite = !nan && std::isfinite(lo) && std::isfinite(hi);
       } else
 #endif
@@ -135,14 +156,14 @@ bool quantize_rows_kernel(const Tensor& x, const Tensor& q, const Tensor& scales
           finite = finite && std::isfinite(row[k]);
         }
       }
-      float scale = (hi - lo) / 255.0f;
+      float scale = (hi - lo) / qmax;
       if (!finite || !std::isfinite(scale)) bad.store(true);
       if (!(scale >= std::numeric_limits<float>::min())) scale = hi == lo ? 1.0f : std::numeric_limits<float>::min();
       const float inv = 1.0f / scale;
-      const float z = quantize_value(-lo, inv, 0.0f, {0.0f, 255.0f});
+      const float z = quantize_value(-lo, inv, 0.0f, range);
       sp[m] = scale;
       zp[m] = static_cast<int32_t>(z);
-      quantize_span(row, qp + m * K, K, inv, z, {0.0f, 255.0f});
+      quantize_span(row, qp + m * K, K, inv, z, range);
     }
   });
   return !bad.load();

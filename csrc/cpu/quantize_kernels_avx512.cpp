@@ -38,9 +38,9 @@ void row_minmax_avx512(const float* x, int64_t n, float* lo, float* hi, bool* ha
   *has_nan = nan != 0;
 }
 
-void quantize_u8_avx512(const float* x, int64_t n, float inv, float zp, uint8_t* q) {
+void quantize_u8_avx512(const float* x, int64_t n, float inv, float zp, float qmax_value, uint8_t* q) {
   const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zp);
-  const __m512 qmin = _mm512_setzero_ps(), qmax = _mm512_set1_ps(255.0f);
+  const __m512 qmin = _mm512_setzero_ps(), qmax = _mm512_set1_ps(qmax_value);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
     const __m512i v = quantize16(_mm512_maskz_loadu_ps(m, x + i), vinv, vzp, qmin, qmax);

@@ -21,7 +21,11 @@ inputs, how far each int8 layer's output is from the float layer's: SQNR in dB
 float32 (the GEMM's dequantizing epilogue), so int8 and float layers mix freely.
 
 Dynamic quantization (``quantize_dynamic``) needs no calibration: Linear weights are
-quantized per output channel once, activations per row at run time.
+quantized per output channel once, activations per row at run time, onto 0..255 on
+AVX-512 VNNI / AMX-INT8 and generic CPUs and onto 0..127 on AVX2 (the fast AVX2 int8
+kernel needs 7-bit activations; ``nn_core.quantized.dynamic_qrange()``), which costs about
+6 dB of SQNR per layer there. Static quantization (``convert``, its report) uses the
+observers' 0..255 on every CPU.
 """
 from __future__ import annotations
 

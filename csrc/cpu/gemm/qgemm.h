@@ -22,7 +22,8 @@
 // column (per-channel weights). Weights are symmetric (zero point 0), so no row-sum
 // correction is needed. Every path (reference, generic, AVX2, AVX-512 VNNI, AMX-INT8)
 // evaluates exactly these float operations, so results are bit-identical across paths
-// (Note [QGEMM kernel choice] in qgemm_driver.cpp says which path a call takes).
+// for the same A (Note [QGEMM kernel choice] in qgemm_driver.cpp says which path a call
+// takes). Only dynamic quantization's range differs by ISA (qgemm_dynamic_qmax below).
 //
 // Exactness bound: |accz| <= K * 255 * 128 must fit in int32, hence K <= kQgemmMaxK.
 #pragma once
@@ -106,8 +107,16 @@ void qgemm_ref(int64_t M, int64_t N, int64_t K, const uint8_t* A, int64_t a_rs, 
                void* C, int64_t c_rs, int64_t c_cs, const QEpilogue& ep);
 
 // Name of the microkernel the active ISA uses: "qgemm_amx_32x32" (AMX-INT8 tiles),
-// "qgemm_avx512vnni_14x32", "qgemm_avx2_6x8" or "qgemm_generic_4x32".
+// "qgemm_avx512vnni_14x32", "qgemm_avx2_u7_6x16" (7-bit activations; blocks of A with a
+// value above 127 run on the exact "qgemm_avx2_6x8") or "qgemm_generic_4x32".
 const char* qgemm_kernel_name();
+
+// The top of the activation range dynamic quantization (quantize_rows, the dynamic
+// Linear) uses on the active ISA: 127 where the int8 kernel is the AVX2 7-bit one (its
+// fast path needs A <= 127; Note [AVX2 int8 saturation] in qgemm_kernel_avx2.cpp), 255
+// on AVX-512 VNNI / AMX-INT8 and generic. qgemm itself is exact for any u8 A on every
+// path; this only picks the range that hits the fast kernel.
+int qgemm_dynamic_qmax();
 
 }  // namespace gemm
 }  // namespace nn

@@ -9,6 +9,12 @@
 //       q over the thread's B panels:       the Kp x 32 panel streams into L1/L2
 //         ir over MR panels of the block:   microkernel -> int32 tile -> epilogue
 // mc is chosen so the packed A block stays near 512 KiB (a quarter of a 2 MiB L2).
+//
+// Note [QGEMM 7-bit blocks]: a kernel that is only exact for A <= a_max (< 255; the
+// AVX2 vpmaddubsw kernel, a_max = 127) has an exact `wide` kernel beside it. Each
+// thread packs its A block in the 7-bit kernel's format, ORs its bytes, and when any
+// byte exceeds a_max packs the block again for `wide` and runs that one. The check
+// costs one pass over M x K bytes; any u8 input gets the exact product on every path.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -151,6 +157,22 @@ void pack_a_block(const uint8_t* a, int64_t a_rs, int64_t a_cs, int64_t mc, int6
   }
 }
 
+// Whether any of the n bytes at p exceeds a_max (a 2^k - 1 mask): OR of all bytes.
+bool any_byte_above(const uint8_t* p, size_t n, int a_max) {
+  const uint64_t mask = 0x0101010101010101ull * static_cast<uint8_t>(~a_max);
+  uint64_t bits = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, sizeof(word));
+    bits |= word;
+  }
+  for (; i < n; ++i) bits |= p[i];
+  return (bits & mask) != 0;
+}
+
+size_t a_element_size(detail::QPackA f) { return f == detail::QPackA::S16 ? 2 : 1; }
+
 void choose_thread_grid(int threads, int64_t m_units, int64_t n_units, int* tm, int* tn) {
   int64_t best = -1;
   for (int rows = 1; rows <= threads; ++rows) {
@@ -182,15 +204,22 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
 
   const Isa isa = cpu::active_isa();
   const detail::QgemmKernelInfo& info = kernel_for(isa, M);
+  const detail::QgemmKernelInfo* wide = info.wide;  // Note [QGEMM 7-bit blocks]
+  if (wide != nullptr && (wide->mr != info.mr || wide->a_format == detail::QPackA::AmxU8))
+    throw std::logic_error("qgemm: a kernel's wide fallback must share its mr and use the u8 or s16 A format");
   const bool amx = info.a_format == detail::QPackA::AmxU8;
+  // The packed A buffer holds a block in either kernel's format.
+  const size_t elem = std::max(a_element_size(info.a_format), wide ? a_element_size(wide->a_format) : size_t{1});
   const bool avx512_epilogue = isa == Isa::Avx512;
+  const bool avx2_epilogue = isa == Isa::Avx2;
   (void)avx512_epilogue;
+  (void)avx2_epilogue;
   const int mr = info.mr;
   const int64_t Kp = amx ? B.panel_k() : B.Kp();  // depth of the packed A panels
   const int64_t kg = K == 0 ? 0 : Kp / kQKGroup;
   const int64_t esize = output_element_size(ep.output);
   const int64_t m_units = ceil_div(M, mr);
-  const int64_t mc_target = std::max<int64_t>(1, (512 * 1024) / (Kp * (info.a_format == detail::QPackA::S16 ? 2 : 1)) / mr);
+  const int64_t mc_target = std::max<int64_t>(1, (512 * 1024) / (Kp * static_cast<int64_t>(elem)) / mr);
   // Below ~4M multiply-adds (a few microseconds on AMX/VNNI) a second thread costs more
   // than it saves, and on a busy machine a parallel region can wait a scheduler tick.
   const int threads = in_parallel_region() || M * N * K < (int64_t{1} << 22) ? 1 : get_num_threads();
@@ -207,27 +236,38 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
       const int64_t p_begin = B.panels() * tj / tn, p_end = B.panels() * (tj + 1) / tn;
       if (row_begin >= row_end || p_begin >= p_end) continue;
       if (info.prepare != nullptr && kg > 0) info.prepare();
+      bool wide_prepared = false;
       const int64_t mc_max = std::min<int64_t>(mc_target, ceil_div(row_end - row_begin, mr)) * mr;
-      const size_t elem = info.a_format == detail::QPackA::S16 ? 2 : 1;
       void* packed_a = tls_qpacked_a.get(elem * static_cast<size_t>(mc_max * Kp));
       for (int64_t ic = row_begin; ic < row_end; ic += mc_max) {
         const int64_t mc = std::min(mc_max, row_end - ic);
+        const detail::QgemmKernelInfo* run = &info;
         if (amx) {
           pack_a_block_amx(A + ic * a_rs, a_rs, a_cs, mc, K, Kp, mr, static_cast<uint8_t*>(packed_a));
         } else if (info.a_format == detail::QPackA::S16) {
           pack_a_block(A + ic * a_rs, a_rs, a_cs, mc, K, Kp, mr, static_cast<int16_t*>(packed_a));
         } else {
           pack_a_block(A + ic * a_rs, a_rs, a_cs, mc, K, Kp, mr, static_cast<uint8_t*>(packed_a));
+          const size_t block_bytes = static_cast<size_t>(ceil_div(mc, mr) * mr * Kp);
+          if (wide != nullptr && any_byte_above(static_cast<const uint8_t*>(packed_a), block_bytes, info.a_max)) {
+            run = wide;  // a value above a_max: the exact kernel (Note [QGEMM 7-bit blocks])
+            if (wide->a_format == detail::QPackA::S16) {
+              pack_a_block(A + ic * a_rs, a_rs, a_cs, mc, K, Kp, mr, static_cast<int16_t*>(packed_a));
+            }
+            if (wide->prepare != nullptr && kg > 0 && !wide_prepared) wide->prepare();
+            wide_prepared = true;
+          }
         }
+        const size_t run_elem = a_element_size(run->a_format);
         for (int64_t q = p_begin; q < p_end; ++q) {
           const int64_t col = q * kQPanelCols;
           const int n = static_cast<int>(std::min<int64_t>(kQPanelCols, N - col));
           const int8_t* b_panel = B.panel(q);
           for (int64_t ir = 0; ir < mc; ir += mr) {
             const int m = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-            const void* a_panel = static_cast<const char*>(packed_a) + elem * static_cast<size_t>(ir * Kp);
+            const void* a_panel = static_cast<const char*>(packed_a) + run_elem * static_cast<size_t>(ir * Kp);
             if (kg > 0) {
-              info.kernel(kg, a_panel, b_panel, acc, m);
+              run->kernel(kg, a_panel, b_panel, acc, m);
             } else {
               std::memset(acc, 0, sizeof(acc));
             }
@@ -241,6 +281,10 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
               detail::qepilogue_avx512(tile, ep);
               continue;
             }
+            if (avx2_epilogue) {
+              detail::qepilogue_avx2(tile, ep);
+              continue;
+            }
 #endif
             detail::qepilogue_scalar(tile, ep);
           }
@@ -251,6 +295,8 @@ void qgemm(int64_t M, const uint8_t* A, int64_t a_rs, int64_t a_cs, const Packed
 }
 
 const char* qgemm_kernel_name() { return kernel_for(cpu::active_isa(), kAmxMinRows).name; }
+
+int qgemm_dynamic_qmax() { return kernel_for(cpu::active_isa(), kAmxMinRows).a_max; }
 
 }  // namespace gemm
 }  // namespace nn

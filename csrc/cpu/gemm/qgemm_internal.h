@@ -4,8 +4,8 @@
 // Packed layouts (Note [QGEMM packed layouts]):
 //   B: see PackedQWeight in qgemm.h — 32-column panels, k in groups of 4:
 //        b[g*128 + j*4 + t] = B[4g+t, j]       (one 128-byte row of groups per k group)
-//   A panel, u8 format  (VNNI, generic): a[g*MR*4 + i*4 + t]  = A[i, 4g+t]   (uint8)
-//   A panel, s16 format (AVX2):          a[g*MR*4 + i*4 + t]  = A[i, 4g+t]   (int16)
+//   A panel, u8 format  (VNNI, AVX2 7-bit, generic): a[g*MR*4 + i*4 + t] = A[i, 4g+t] (uint8)
+//   A panel, s16 format (AVX2 8-bit):                a[g*MR*4 + i*4 + t] = A[i, 4g+t] (int16)
 //   A panel, AMX format (k blocks of 64): a[(kb*MR + i)*64 + kk] = A[i, 64kb+kk] (uint8)
 // k >= K and rows i >= m of an edge panel are zero, so padded products vanish. The A
 // panel depth is Kp (u8, s16) or B.panel_k() (AMX).
@@ -37,6 +37,12 @@ struct QgemmKernelInfo {
   // code on the same thread (another library's AMX kernels) may have changed or
   // released it since.
   void (*prepare)() = nullptr;
+  // The largest A value the kernel is exact for: 255, or 127 for a 7-bit kernel
+  // (Note [AVX2 int8 saturation] in qgemm_kernel_avx2.cpp; a 2^k - 1 mask). The driver
+  // ORs the bytes of each packed A block and runs a block with a larger value on `wide`
+  // (exact for all u8, same mr), so every call gets the exact product.
+  int a_max = 255;
+  const QgemmKernelInfo* wide = nullptr;
 };
 
 // Everything the epilogue of one tile needs, already offset to the tile's first row
@@ -57,6 +63,9 @@ struct QTile {
 void qepilogue_scalar(const QTile& t, const QEpilogue& ep);
 // The AVX-512 epilogue (unit column stride, act != Gelu; otherwise it calls the scalar one).
 void qepilogue_avx512(const QTile& t, const QEpilogue& ep);
+// The AVX2 epilogue (unit column stride, act != Gelu, 8 columns at a time; the rest
+// scalar).
+void qepilogue_avx2(const QTile& t, const QEpilogue& ep);
 
 const QgemmKernelInfo& qgemm_kernel_generic();
 const QgemmKernelInfo& qgemm_kernel_avx2();
