@@ -42,6 +42,21 @@ from typing import Callable, Optional, Tuple
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")  # see the module docstring
 
+# Note [Peers on the forced ISA]: with NN_CORE_ISA=avx2 in the environment (the whole
+# session on nn_core's AVX2 path), the peers that can be capped are capped to AVX2 too,
+# before they load, so an AVX-512 host compares like with like: OpenBLAS (numpy) through
+# OPENBLAS_CORETYPE=Haswell, torch's own kernels through ATEN_CPU_CAPABILITY=avx2, MKL
+# through MKL_ENABLE_INSTRUCTIONS=AVX2 and oneDNN through ONEDNN_MAX_CPU_ISA=AVX2 (values
+# already in the environment win; NN_CORE_BENCH_CAP_PEERS=0 turns this off). onnxruntime
+# has no such switch: its rows still run its best kernels (AVX-512 / VNNI on such a host).
+# --isa=... switches nn_core per test and cannot re-cap peers that are already loaded.
+PEER_ISA_CAPS = {"OPENBLAS_CORETYPE": "Haswell", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                 "ONEDNN_MAX_CPU_ISA": "AVX2"}
+PEERS_CAPPED = os.environ.get("NN_CORE_ISA") == "avx2" and os.environ.get("NN_CORE_BENCH_CAP_PEERS", "1") != "0"
+if PEERS_CAPPED:
+    for _key, _value in PEER_ISA_CAPS.items():
+        os.environ.setdefault(_key, _value)
+
 import pytest
 
 import nn_core as nc
@@ -329,6 +344,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.write_sep("=", "nn_core vs reference (ratio = ours / reference, min over rounds; < 1: nn_core faster)")
     tr.write_line(f"nn_core {nc.__version__} from {nc.__file__}; cpus: {os.cpu_count()}; "
                   + ", ".join(f"{p} {_peer_version(p)}" for p in sorted({r.peer for r in rows})))
+    if PEERS_CAPPED:
+        tr.write_line("peers capped to AVX2 (NN_CORE_ISA=avx2): " + ", ".join(f"{k}={os.environ.get(k)}"
+                                                                      for k in PEER_ISA_CAPS)
+                      + "; onnxruntime cannot be capped and runs its best kernels")
     tr.write_line(fmt(header))
     tr.write_line("  ".join("-" * w for w in widths))
     for line in table[1:]:
