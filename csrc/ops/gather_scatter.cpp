@@ -5,7 +5,8 @@
 // counts as 1-d of size 1); index.size(d) <= input.size(d) for d != dim and, for the
 // scatters, index.size(d) <= src.size(d) for every d; index values lie in
 // [0, input.size(dim)) (no negative wrapping) and are checked before anything is
-// written; src has the input's dtype. An empty index skips the shape checks. The
+// written; src has the input's dtype (a wrong index or src dtype is a TypeError, as
+// every dtype error in nn_core). An empty index skips the shape checks. The
 // kernels (cpu/gather_scatter_kernels.cpp) walk the index's positions; scatter_add sums
 // in a fixed order, so its result is deterministic.
 #include "ops/internal.h"
@@ -20,7 +21,7 @@ int64_t nonempty_dim(const Tensor& t) { return std::max<int64_t>(t.dim(), 1); }
 
 void check_index_dtype(const Tensor& x, const Tensor& index, const char* op) {
   detail::check_same_device(x, index, op);
-  NN_CHECK(index.dtype() == DType::Int64, RuntimeError, op, ": expected dtype int64 for index, got ", index.dtype());
+  NN_CHECK(index.dtype() == DType::Int64, DTypeError, op, ": expected dtype int64 for index, got ", index.dtype());
 }
 
 // Every index value in [0, size), before any element is written.
@@ -72,7 +73,7 @@ Tensor scatter_impl(OpId op, const Tensor& x, int64_t dim, const Tensor& index, 
   const char* name = op_info(op).name;
   check_index_dtype(x, index, name);
   detail::check_same_device(x, src, name);
-  NN_CHECK(src.dtype() == x.dtype(), RuntimeError, name, ": expected src of the input's dtype ", x.dtype(), ", got ",
+  NN_CHECK(src.dtype() == x.dtype(), DTypeError, name, ": expected src of the input's dtype ", x.dtype(), ", got ",
            src.dtype());
   const int64_t d = wrap_dim(dim, x.dim(), name);
   Tensor out = copy_of(x);
@@ -131,7 +132,7 @@ Tensor native_scatter_add(const Tensor& x, int64_t dim, const Tensor& index, con
 
 Tensor native_index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   detail::check_same_device(x, index, "index_select");
-  NN_CHECK(index.dtype() == DType::Int64 || index.dtype() == DType::Int32, RuntimeError,
+  NN_CHECK(index.dtype() == DType::Int64 || index.dtype() == DType::Int32, DTypeError,
            "index_select: expected dtype int64 or int32 for index, got ", index.dtype());
   NN_CHECK(index.dim() <= 1, IndexError, "index_select: index must be a vector (0-d or 1-d), got shape ", index.sizes());
   const int64_t d = wrap_dim(dim, x.dim(), "index_select");
