@@ -39,6 +39,13 @@ void def_both(py::module_& m, py::class_<Tensor>& cls, const char* name, Fn fn, 
   cls.def(name, fn, extra...);
 }
 
+// (values, indices) as a named tuple, the return type of max(dim), sort and topk.
+py::object values_indices(const Tensor& values, const Tensor& indices) {
+  static py::object tuple_type = py::module_::import("collections").attr("namedtuple")(
+      "values_indices", py::make_tuple("values", "indices"));
+  return tuple_type(py::cast(values), py::cast(indices));
+}
+
 py::object max_min(bool is_max, const Tensor& x, py::handle dim, bool keepdim) {
   if (dim.is_none()) return py::cast(is_max ? amax(x, {}, false) : amin(x, {}, false));
   if (py::isinstance<Tensor>(dim)) {  // torch.max(a, b): elementwise
@@ -46,9 +53,7 @@ py::object max_min(bool is_max, const Tensor& x, py::handle dim, bool keepdim) {
     return py::cast(is_max ? maximum(x, other) : minimum(x, other));
   }
   auto [values, indices] = is_max ? max(x, dim.cast<int64_t>(), keepdim) : min(x, dim.cast<int64_t>(), keepdim);
-  static py::object tuple_type = py::module_::import("collections").attr("namedtuple")(
-      "values_indices", py::make_tuple("values", "indices"));
-  return tuple_type(py::cast(values), py::cast(indices));
+  return values_indices(values, indices);
 }
 
 double correction_from(py::handle unbiased, py::handle correction) {
@@ -179,6 +184,43 @@ void bind_functions(py::module_& m) {
     MaybeReleaseGil gil(m1.numel() * 8);
     return addmm(input, m1, m2, beta, alpha);
   }, py::arg("mat1"), py::arg("mat2"), py::kw_only(), py::arg("beta") = 1.0, py::arg("alpha") = 1.0);
+
+  // indexing along a dim, scans, sorting
+  def_both(m, cls, "gather", [](const Tensor& x, int64_t dim, const Tensor& index, bool /*sparse_grad*/) {
+    return gather(x, dim, index);
+  }, py::arg("dim"), py::arg("index"), py::kw_only(), py::arg("sparse_grad") = false);
+  // scatter(input, dim, index, src) or scatter(input, dim, index, value) with a number.
+  def_both(m, cls, "scatter", [](const Tensor& x, int64_t dim, const Tensor& index, py::handle src,
+                                 py::handle value) {
+    NN_CHECK(src.is_none() != value.is_none(), DTypeError, "scatter: expected exactly one of src and value");
+    py::handle given = src.is_none() ? value : src;
+    if (py::isinstance<Tensor>(given)) return scatter(x, dim, index, given.cast<const Tensor&>());
+    const Tensor filled = full(index.sizes(), given.cast<double>(), x.dtype());
+    return scatter(x, dim, index, filled);
+  }, py::arg("dim"), py::arg("index"), py::arg("src") = py::none(), py::kw_only(), py::arg("value") = py::none());
+  def_both(m, cls, "scatter_add", [](const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+    return scatter_add(x, dim, index, src);
+  }, py::arg("dim"), py::arg("index"), py::arg("src"));
+  def_both(m, cls, "index_select", [](const Tensor& x, int64_t dim, const Tensor& index) {
+    return index_select(x, dim, index);
+  }, py::arg("dim"), py::arg("index"));
+  def_both(m, cls, "cumsum", [](const Tensor& x, int64_t dim, std::optional<DType> dtype) {
+    return cumsum(x, dim, dtype);
+  }, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
+  def_both(m, cls, "cumprod", [](const Tensor& x, int64_t dim, std::optional<DType> dtype) {
+    return cumprod(x, dim, dtype);
+  }, py::arg("dim"), py::kw_only(), py::arg("dtype") = py::none());
+  def_both(m, cls, "sort", [](const Tensor& x, int64_t dim, bool descending, bool stable) {
+    auto [values, indices] = sort(x, dim, descending, stable);
+    return values_indices(values, indices);
+  }, py::arg("dim") = -1, py::arg("descending") = false, py::kw_only(), py::arg("stable") = false);
+  def_both(m, cls, "argsort", [](const Tensor& x, int64_t dim, bool descending, bool stable) {
+    return argsort(x, dim, descending, stable);
+  }, py::arg("dim") = -1, py::arg("descending") = false, py::kw_only(), py::arg("stable") = false);
+  def_both(m, cls, "topk", [](const Tensor& x, int64_t k, int64_t dim, bool largest, bool sorted) {
+    auto [values, indices] = topk(x, k, dim, largest, sorted);
+    return values_indices(values, indices);
+  }, py::arg("k"), py::arg("dim") = -1, py::arg("largest") = true, py::arg("sorted") = true);
 
   // shapes and views
   cls.def("view", [](const Tensor& x, const py::args& shape) { return view(x, shape_from_args(shape)); });

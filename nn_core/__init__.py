@@ -71,6 +71,7 @@ _OP_FUNCTIONS = [
     "sum", "mean", "prod", "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp",
     "softmax", "log_softmax", "matmul", "bmm", "addmm", "reshape", "permute", "transpose", "broadcast_to", "squeeze",
     "unsqueeze", "flatten", "split", "chunk", "cat", "stack",
+    "gather", "scatter", "scatter_add", "index_select", "cumsum", "cumprod", "sort", "argsort", "topk",
 ]
 for _name in _OP_FUNCTIONS:
     globals()[_name] = getattr(_C, _name)

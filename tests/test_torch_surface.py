@@ -29,11 +29,9 @@ NOT_YET = {
               "CosineSimilarity PixelShuffle EmbeddingBag InstanceNorm2d ZeroPad2d LSTMCell GRUCell".split()),
     "functional": set("interpolate pad one_hot normalize cosine_similarity unfold fold kl_div elu max_pool1d "
                       "avg_pool1d conv_transpose1d pixel_shuffle grid_sample".split()),
-    "tensor": set("cumsum cumprod gather scatter scatter_add index_select masked_select topk sort argsort "
-                  "nan_to_num norm unbind einsum median unique diff fmod remainder".split()),
-    "top_level": set("cumsum cumprod gather scatter scatter_add index_select masked_select topk sort argsort "
-                     "nan_to_num norm unbind einsum median unique diff fmod remainder meshgrid linspace eye cdist "
-                     "searchsorted allclose isclose randperm multinomial bernoulli".split()),
+    "tensor": set("masked_select nan_to_num norm unbind einsum median unique diff fmod remainder".split()),
+    "top_level": set("masked_select nan_to_num norm unbind einsum median unique diff fmod remainder meshgrid "
+                     "linspace eye cdist searchsorted allclose isclose randperm multinomial bernoulli".split()),
     "optim": set(OPTIM),
 }
 

@@ -12,6 +12,8 @@ void register_copy_kernels(KernelRegistry& r);
 void register_matmul_kernels(KernelRegistry& r);
 void register_softmax_kernels(KernelRegistry& r);
 void register_index_kernels(KernelRegistry& r);
+void register_gather_scatter_kernels(KernelRegistry& r);  // gather, scatter(_add), index_select
+void register_scan_sort_kernels(KernelRegistry& r);       // cumsum, cumprod, sort, argsort, topk
 void register_conv_kernels(KernelRegistry& r);
 void register_pool_kernels(KernelRegistry& r);
 void register_norm_kernels(KernelRegistry& r);

@@ -10,6 +10,8 @@ void register_kernels(KernelRegistry& r) {
   register_matmul_kernels(r);
   register_softmax_kernels(r);
   register_index_kernels(r);
+  register_gather_scatter_kernels(r);
+  register_scan_sort_kernels(r);
   register_conv_kernels(r);
   register_pool_kernels(r);
   register_attention_kernels(r);

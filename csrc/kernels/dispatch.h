@@ -35,6 +35,28 @@
 //   GatherKernel(src, index, out)   out[i, j] = src[index[i], j] with src (S, J),
 //                                   index (N,) int64 validated, out (N, J).
 //   ScatterAddKernel(dst, index, src, accumulate)  dst[index[i], j] (+)= src[i, j].
+//   DimGatherKernel(src, index, out, dim)  gather / index_select: src, index (int64),
+//                                   out of one ndim >= 1, any strides (index may have
+//                                   stride 0); out has index's sizes, index.size(d) <=
+//                                   src.size(d) for d != dim, index values validated to
+//                                   [0, src.size(dim)); out[p] = src[p, p[dim] = index[p]].
+//   DimScatterKernel(dst, index, src, dim, accumulate)  scatter / scatter_add: for every
+//                                   position p of index (index.size(d) <= src.size(d), and
+//                                   <= dst.size(d) for d != dim, values validated):
+//                                   dst[p, p[dim] = index[p]] (+)= src[p]. dst is not an
+//                                   expanded view. Deterministic: each line along dim is
+//                                   written by one thread, in index order.
+//   ScanKernel(op, in, out)         cumsum / cumprod along the rows of contiguous (R, N)
+//                                   in and out of one compute dtype (floats accumulate in
+//                                   double, integers in their own type).
+//   CumprodBackwardKernel(x, g, out)  (R, N) contiguous float32/float64: out[i] =
+//                                   sum_{j>=i} g[j] * prod_{k<=j, k!=i} x[k] per row,
+//                                   without division (exact with zeros in x).
+//   SortKernel(in, values, indices, descending)  in (R, N) contiguous compute dtype;
+//                                   values (R, K) and indices (R, K) int64 contiguous
+//                                   with K <= N: the first K of each row in sorted order.
+//                                   Total order: NaN above every number, ties by the
+//                                   lower index first (so the result is stable).
 //   Sgd/Adam/RmspropKernel(...)     fused optimizer updates (ops/optim.h, options in
 //                                   kernels/optim.h; not ops: no op-table row, no
 //                                   autograd): every tensor contiguous,
@@ -68,6 +90,12 @@ struct GemmEpilogue {
 };
 using GemmKernel = void (*)(const Tensor& a, const Tensor& b, const Tensor& out, const GemmEpilogue& ep);
 using ScatterKernel = void (*)(const Tensor& dst, const Tensor& index, const Tensor& src, bool accumulate);
+using DimGatherKernel = void (*)(const Tensor& src, const Tensor& index, const Tensor& out, int64_t dim);
+using DimScatterKernel = void (*)(const Tensor& dst, const Tensor& index, const Tensor& src, int64_t dim,
+                                  bool accumulate);
+using ScanKernel = void (*)(OpId, const Tensor& in, const Tensor& out);
+using CumprodBackwardKernel = void (*)(const Tensor& x, const Tensor& g, const Tensor& out);
+using SortKernel = void (*)(const Tensor& in, const Tensor& values, const Tensor& indices, bool descending);
 
 // ---- convolution, pooling, normalization (ops/conv.cpp, ops/pool.cpp, ops/norm.cpp;
 // kernels in cpu/conv_kernels.cpp, cpu/pool_kernels.cpp, cpu/norm_kernels.cpp).
@@ -196,6 +224,11 @@ struct KernelRegistry {
   KernelTable<FillKernel> fill;
   KernelTable<GatherKernel> gather;
   KernelTable<ScatterKernel> scatter;
+  KernelTable<DimGatherKernel> dim_gather;    // gather, index_select
+  KernelTable<DimScatterKernel> dim_scatter;  // scatter, scatter_add
+  KernelTable<ScanKernel> scan;               // cumsum, cumprod
+  KernelTable<CumprodBackwardKernel> cumprod_backward;
+  KernelTable<SortKernel> sort;               // sort, argsort, topk
   KernelTable<ConvForwardKernel> conv_forward;
   KernelTable<ConvBackwardInputKernel> conv_backward_input;
   KernelTable<ConvBackwardWeightKernel> conv_backward_weight;
