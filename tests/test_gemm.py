@@ -116,6 +116,22 @@ def test_noncontiguous_batch_views(isa):
     check_close((a @ single).numpy(), a64 @ s64, np.abs(a64) @ np.abs(s64), 39, what=f"{isa} broadcast batch")
 
 
+def check_addmm(rng, a, a64, b, b64, beta, alpha, what):
+    """addmm(c, a, b, beta, alpha) against float64; with beta == 0, C holds NaN, which the
+    GEMM must never read."""
+    m, n = a64.shape[0], b64.shape[1]
+    if beta == 0.0:
+        c = nc.full((m, n), float("nan"))
+        c64 = np.zeros((m, n))
+    else:
+        c = nc.from_numpy(rng.standard_normal((m, n)).astype(np.float32))
+        c64 = c.numpy().astype(np.float64)
+    out = nc.addmm(c, a, b, beta=beta, alpha=alpha).numpy()
+    assert not np.isnan(out).any(), what
+    ref = beta * c64 + alpha * (a64 @ b64)
+    check_close(out, ref, alpha * np.abs(a64) @ np.abs(b64) + np.abs(c64), a64.shape[1], what=what)
+
+
 @pytest.mark.parametrize("beta", [0.0, 1.0])
 def test_small_m_row_major_b(isa, beta):
     """GEMV-like products (M <= 4, row-major B: the small-M kernels) with N across the
@@ -128,16 +144,7 @@ def test_small_m_row_major_b(isa, beta):
         a = nc.from_numpy(big)[::2, ::3]  # strided rows and columns
         a64 = big[::2, ::3].astype(np.float64)
         b, b64 = operand(rng, k, n, False)
-        if beta == 0.0:
-            c = nc.full((m, n), float("nan"))  # beta == 0 must never read C
-            c64 = np.zeros((m, n))
-        else:
-            c = nc.from_numpy(rng.standard_normal((m, n)).astype(np.float32))
-            c64 = c.numpy().astype(np.float64)
-        out = nc.addmm(c, a, b, beta=beta, alpha=0.5).numpy()
-        ref = beta * c64 + 0.5 * (a64 @ b64)
-        check_close(out, ref, 0.5 * np.abs(a64) @ np.abs(b64) + np.abs(c64), k,
-                    what=f"{isa} small-M {m}x{k}x{n} beta={beta}")
+        check_addmm(rng, a, a64, b, b64, beta, 0.5, what=f"{isa} small-M {m}x{k}x{n} beta={beta}")
         check_close((a @ b).numpy(), a64 @ b64, np.abs(a64) @ np.abs(b64), k, what=f"{isa} small-M {m}x{k}x{n}")
 
 
@@ -147,16 +154,7 @@ def test_addmm_beta(isa, beta):
     for (m, k, n) in ((1, 1, 1), (13, 64, 29), (100, 37, 300)):
         a, a64 = operand(rng, m, k, False)
         b, b64 = operand(rng, k, n, True)
-        if beta == 0.0:
-            c = nc.full((m, n), float("nan"))  # beta == 0 must never read C
-            c64 = np.zeros((m, n))
-        else:
-            c = nc.from_numpy(rng.standard_normal((m, n)).astype(np.float32))
-            c64 = c.numpy().astype(np.float64)
-        out = nc.addmm(c, a, b, beta=beta, alpha=1.5).numpy()
-        assert not np.isnan(out).any()
-        ref = beta * c64 + 1.5 * (a64 @ b64)
-        check_close(out, ref, 1.5 * np.abs(a64) @ np.abs(b64) + np.abs(c64), k, what=f"{isa} addmm beta={beta}")
+        check_addmm(rng, a, a64, b, b64, beta, 1.5, what=f"{isa} addmm beta={beta}")
 
 
 @pytest.mark.parametrize("activation", ["none", "relu", "gelu"])

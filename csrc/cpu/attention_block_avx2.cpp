@@ -55,30 +55,7 @@ constexpr int kScoreKeys = 4, kScoreVecs = 3;  // S^T tile: 4 keys x 24 queries
 constexpr int kAccRows = 4, kAccVecs = 3;      // accumulate tile: 4 rows x 24 columns
 static_assert(kScoreKeys * kScoreVecs + kScoreVecs + 1 <= 16 && kAccRows * kAccVecs + kAccVecs + 1 <= 16);
 
-// All-ones lanes 0 .. left - 1 (left clamped to 0 .. 8), for maskload / maskstore / blendv.
-inline __m256i lane_mask(int64_t left) {
-  const int n = static_cast<int>(std::clamp<int64_t>(left, 0, kLanes));
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-// Lanes 0 .. left - 1 of x (the rest zero).
-inline __m256 load_partial(const float* x, int64_t left) {
-  return left >= kLanes ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, lane_mask(left));
-}
-
-inline void store_partial(float* x, int64_t left, __m256 v) {
-  if (left >= kLanes)
-    _mm256_storeu_ps(x, v);
-  else
-    _mm256_maskstore_ps(x, lane_mask(left), v);
-}
-
-inline float horizontal_sum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+#include "cpu/vec_avx2.h"
 
 // 2^x (see the header). max/min return their second operand when one is NaN, so the
 // clamp keeps a NaN, which then runs through the polynomial.

@@ -18,18 +18,7 @@
 namespace nn::cpu::attn {
 namespace {
 
-// All-ones lanes 0 .. left - 1 (left clamped to 0 .. 8).
-inline __m256i lane_mask(int64_t left) {
-  const int n = static_cast<int>(std::clamp<int64_t>(left, 0, 8));
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-inline float horizontal_sum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+#include "cpu/vec_avx2.h"
 
 // Max of the lanes; NaN if any lane is NaN (as the generic mask_max).
 inline float horizontal_max(__m256 v) {

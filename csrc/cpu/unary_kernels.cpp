@@ -103,8 +103,8 @@ template <> struct UnaryFunctor<OpId::hardswish> : FloatOnly {
   }
   template <class T> static T deriv(T x, T) { return x < T(-3) ? T(0) : (x <= T(3) ? x / T(3) + T(0.5) : T(1)); }
 };
-template <> struct UnaryFunctor<OpId::logical_not> {
-  static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false;
+struct Predicate { static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false; };
+template <> struct UnaryFunctor<OpId::logical_not> : Predicate {
   template <class T> static bool apply(T x) { return !(x != T(0)); }
 };
 template <> struct UnaryFunctor<OpId::sin> : FloatOnly {
@@ -127,42 +127,33 @@ template <> struct UnaryFunctor<OpId::square> : AnyNumeric {
   template <class T> static T apply(T x) { return static_cast<T>(x * x); }
   template <class T> static T deriv(T x, T) { return static_cast<T>(T(2) * x); }
 };
-// sign, floor, ceil, round, trunc: piecewise constant, so a zero derivative (PyTorch's).
-template <> struct UnaryFunctor<OpId::sign> : AnyNumeric {
+// sign, floor, ceil, round, trunc: piecewise constant, so a zero derivative (PyTorch's);
+// the rounding ops return integer inputs unchanged.
+struct PiecewiseConstant : AnyNumeric {
+  template <class T> static T deriv(T, T) { return T(0); }
+};
+template <class T, class Round> T round_floating(T x, Round round) {
+  if constexpr (std::is_integral_v<T>) return x;
+  else return static_cast<T>(round(x));
+}
+template <> struct UnaryFunctor<OpId::sign> : PiecewiseConstant {
   template <class T> static T apply(T x) {
     if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) return static_cast<T>(x != T(0));
     else return x != x ? x : static_cast<T>((T(0) < x) - (x < T(0)));  // NaN stays NaN
   }
-  template <class T> static T deriv(T, T) { return T(0); }
 };
-template <> struct UnaryFunctor<OpId::floor> : AnyNumeric {
-  template <class T> static T apply(T x) {
-    if constexpr (std::is_integral_v<T>) return x;
-    else return std::floor(x);
-  }
-  template <class T> static T deriv(T, T) { return T(0); }
+template <> struct UnaryFunctor<OpId::floor> : PiecewiseConstant {
+  template <class T> static T apply(T x) { return round_floating(x, [](auto v) { return std::floor(v); }); }
 };
-template <> struct UnaryFunctor<OpId::ceil> : AnyNumeric {
-  template <class T> static T apply(T x) {
-    if constexpr (std::is_integral_v<T>) return x;
-    else return std::ceil(x);
-  }
-  template <class T> static T deriv(T, T) { return T(0); }
+template <> struct UnaryFunctor<OpId::ceil> : PiecewiseConstant {
+  template <class T> static T apply(T x) { return round_floating(x, [](auto v) { return std::ceil(v); }); }
 };
-template <> struct UnaryFunctor<OpId::round> : AnyNumeric {
+template <> struct UnaryFunctor<OpId::round> : PiecewiseConstant {
   // Halves to even, as torch.round and numpy.round (nearbyint in the default rounding mode).
-  template <class T> static T apply(T x) {
-    if constexpr (std::is_integral_v<T>) return x;
-    else return std::nearbyint(x);
-  }
-  template <class T> static T deriv(T, T) { return T(0); }
+  template <class T> static T apply(T x) { return round_floating(x, [](auto v) { return std::nearbyint(v); }); }
 };
-template <> struct UnaryFunctor<OpId::trunc> : AnyNumeric {
-  template <class T> static T apply(T x) {
-    if constexpr (std::is_integral_v<T>) return x;
-    else return std::trunc(x);
-  }
-  template <class T> static T deriv(T, T) { return T(0); }
+template <> struct UnaryFunctor<OpId::trunc> : PiecewiseConstant {
+  template <class T> static T apply(T x) { return round_floating(x, [](auto v) { return std::trunc(v); }); }
 };
 template <> struct UnaryFunctor<OpId::mish> : FloatOnly {
   // x * tanh(softplus(x)), softplus(x) = log1p(exp(-|x|)) + max(x, 0) (no overflow).
@@ -173,12 +164,10 @@ template <> struct UnaryFunctor<OpId::mish> : FloatOnly {
     return t + x * UnaryFunctor<OpId::sigmoid>::apply(x) * (T(1) - t * t);
   }
 };
-template <> struct UnaryFunctor<OpId::isnan> {
-  static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false;
+template <> struct UnaryFunctor<OpId::isnan> : Predicate {
   template <class T> static bool apply(T x) { return x != x; }
 };
-template <> struct UnaryFunctor<OpId::isfinite> {
-  static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false;
+template <> struct UnaryFunctor<OpId::isfinite> : Predicate {
   template <class T> static bool apply(T x) {
     if constexpr (std::is_integral_v<T>) return true;
     else return x == x && x - x == T(0);  // false for NaN and +-inf

@@ -4,6 +4,7 @@
 // gradients come from the ops they are made of. Argument rules and error messages follow
 // PyTorch's.
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "ops/internal.h"
@@ -33,7 +34,7 @@ Tensor native_lerp(const Tensor& start, const Tensor& end, const Tensor& weight)
 
 Tensor native_addcmul(const Tensor& x, const Tensor& tensor1, const Tensor& tensor2, double value) {
   Tensor product = mul(tensor1, tensor2);
-  if (value != 1.0) product = mul(product, wrapped_scalar(value, !is_floating(product.dtype()) && value == static_cast<int64_t>(value)));
+  if (value != 1.0) product = mul(product, wrapped_scalar(value, !is_floating(product.dtype()) && std::floor(value) == value));
   return add(x, product);
 }
 
