@@ -73,6 +73,31 @@ void bind_optim(py::module_& m) {
   }, py::arg("params"), py::arg("grads"), py::arg("square_avgs"), py::arg("momentum_buffers"), py::arg("grad_avgs"),
      py::arg("lr"), py::arg("alpha"), py::arg("eps"), py::arg("weight_decay"), py::arg("momentum"),
      py::arg("centered"), py::arg("maximize"));
+
+  m.def("_adagrad_step", [](const py::sequence& params, const py::sequence& grads, const py::sequence& state_sums,
+                            const std::vector<int64_t>& steps, double lr, double lr_decay, double weight_decay,
+                            double eps, bool maximize) {
+    const size_t n = py::len(params);
+    auto p = tensor_list(params, n, "Adagrad", "params"), g = tensor_list(grads, n, "Adagrad", "grads");
+    auto s = tensor_list(state_sums, n, "Adagrad", "state_sums");
+    AdagradOptions o{lr, lr_decay, weight_decay, eps, maximize};
+    MaybeReleaseGil gil(total_numel(p));
+    adagrad_step(p, g, s, steps, o);
+  }, py::arg("params"), py::arg("grads"), py::arg("state_sums"), py::arg("steps"), py::arg("lr"),
+     py::arg("lr_decay"), py::arg("weight_decay"), py::arg("eps"), py::arg("maximize"));
+
+  m.def("_adadelta_step", [](const py::sequence& params, const py::sequence& grads, const py::sequence& square_avgs,
+                             const py::sequence& acc_deltas, double lr, double rho, double eps, double weight_decay,
+                             bool maximize) {
+    const size_t n = py::len(params);
+    auto p = tensor_list(params, n, "Adadelta", "params"), g = tensor_list(grads, n, "Adadelta", "grads");
+    auto sq = tensor_list(square_avgs, n, "Adadelta", "square_avgs");
+    auto acc = tensor_list(acc_deltas, n, "Adadelta", "acc_deltas");
+    AdadeltaOptions o{lr, rho, eps, weight_decay, maximize};
+    MaybeReleaseGil gil(total_numel(p));
+    adadelta_step(p, g, sq, acc, o);
+  }, py::arg("params"), py::arg("grads"), py::arg("square_avgs"), py::arg("acc_deltas"), py::arg("lr"),
+     py::arg("rho"), py::arg("eps"), py::arg("weight_decay"), py::arg("maximize"));
 }
 
 }  // namespace nn::bind

@@ -31,6 +31,7 @@ from . import serialization  # noqa: E402
 from .serialization import CheckpointError, load, save  # noqa: E402
 from . import checkpoint  # noqa: E402
 from . import quantized  # noqa: E402  (int8 tensors and ops)
+from . import accelerator, backends, cuda  # noqa: E402  (PyTorch's device queries; cpu-only build)
 
 # ---- dtypes ------------------------------------------------------------------------
 dtype = _C.DType
@@ -236,7 +237,7 @@ __all__ = [
     "tensor", "as_tensor", "zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like",
     "arange", "rand", "randn", "randint", "rand_like", "randn_like", "inference_mode", "from_numpy", "from_dlpack", "manual_seed", "memory_stats",
     "reset_peak_memory_stats", "set_num_threads", "get_num_threads", "is_grad_enabled", "is_tensor",
-    "save", "load", "CheckpointError", "checkpoint", "serialization",
+    "save", "load", "CheckpointError", "checkpoint", "serialization", "accelerator", "backends", "cuda",
 ] + _OP_FUNCTIONS + _composites.FUNCTIONS
 
 

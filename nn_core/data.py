@@ -1,5 +1,6 @@
 """``nn_core.data``: Dataset, TensorDataset, Subset, random_split and DataLoader
-(batching, shuffling from a seeded generator, drop_last, custom collate).
+(batching, shuffling from a seeded generator, drop_last, custom collate, worker
+processes: ``num_workers``, see nn_core/_data_workers.py).
 
 Shuffling: each epoch's permutation comes from a numpy Generator seeded from
 ``generator`` (an int seed or a numpy Generator) or, when none is given, from
@@ -145,15 +146,43 @@ class DataLoader:
     once from ``generator`` (int seed or numpy Generator) or, if None, seeded from nn_core's
     global generator when the loader is created; the same seed gives the same batches.
     ``drop_last`` drops a final incomplete batch; ``collate_fn`` turns a list of samples
-    into a batch (default: ``default_collate``)."""
+    into a batch (default: ``default_collate``).
+
+    ``num_workers > 0`` loads batches in that many worker processes (``prefetch_factor``
+    batches each in flight, default 2) and yields them in the same order as
+    ``num_workers=0``; ``persistent_workers`` keeps the processes between epochs;
+    ``worker_init_fn(worker_id)`` runs in each worker; ``timeout`` (seconds, 0 = none)
+    bounds the wait for one batch; ``multiprocessing_context`` is a start method name or
+    context (default ``fork`` where available). ``pin_memory`` is accepted for PyTorch
+    compatibility and has no effect: this build has no accelerator to pin for."""
 
     def __init__(self, dataset: Dataset, batch_size: Optional[int] = 1, shuffle: bool = False,
-                 drop_last: bool = False, collate_fn: Optional[Callable[[List[Any]], Any]] = None,
-                 generator=None, sampler=None):
+                 sampler=None, batch_sampler=None, num_workers: int = 0,
+                 collate_fn: Optional[Callable[[List[Any]], Any]] = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0, worker_init_fn=None, multiprocessing_context=None,
+                 generator=None, *, prefetch_factor: Optional[int] = None, persistent_workers: bool = False):
         if batch_size is not None and (not isinstance(batch_size, numbers.Integral) or batch_size < 1):
             raise ValueError(f"DataLoader: batch_size should be a positive integer, got {batch_size!r}")
         if shuffle and sampler is not None:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            raise NotImplementedError("DataLoader: batch_sampler is not supported; use batch_size with a sampler")
+        if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers option should be a non-negative integer, got {num_workers!r}")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("DataLoader: prefetch_factor option could only be specified in multiprocessing; "
+                             "let num_workers > 0 to enable multiprocessing")
+        if prefetch_factor is not None and (not isinstance(prefetch_factor, numbers.Integral) or prefetch_factor < 1):
+            raise ValueError(f"DataLoader: prefetch_factor should be a positive integer, got {prefetch_factor!r}")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers option needs num_workers > 0")
+        if timeout < 0:
+            raise ValueError(f"DataLoader: timeout option should be non-negative, got {timeout!r}")
+        self.num_workers, self.pin_memory, self.timeout = int(num_workers), bool(pin_memory), timeout
+        self.worker_init_fn, self.multiprocessing_context = worker_init_fn, multiprocessing_context
+        self.prefetch_factor = (2 if prefetch_factor is None else int(prefetch_factor)) if num_workers else None
+        self.persistent_workers = bool(persistent_workers)
+        self._pool = None  # the persistent workers
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
@@ -200,9 +229,12 @@ class DataLoader:
         else:
             idx, first = self._indices(), 0
             self._order, self._batches_done = idx, 0
-        if self.batch_size is None:
+        if self.batch_size is None and self.num_workers == 0:
             for i in idx:
                 yield self.dataset[int(i)] if self.collate_fn is None else self.collate_fn(self.dataset[int(i)])
+            return
+        if self.num_workers > 0:
+            yield from self._iter_workers(idx, first)
             return
         bs = self.batch_size
         stop = (len(idx) // bs) * bs if self.drop_last else len(idx)
@@ -222,5 +254,31 @@ class DataLoader:
             yield (self.collate_fn or default_collate)(samples)
         self._order, self._batches_done = None, 0
 
+    def _iter_workers(self, idx: np.ndarray, first: int):
+        from nn_core._data_workers import WorkerPool
+        if self.batch_size is None:
+            batches = [int(i) for i in idx[first:]]
+        else:
+            bs = self.batch_size
+            stop = (len(idx) // bs) * bs if self.drop_last else len(idx)
+            batches = [idx[s:s + bs].tolist() for s in range(first * bs, stop, bs)]
+        base_seed = int(nc.randint(0, 2 ** 62, (1,)).item())
+        pool = self._pool if self._pool is not None and self._pool.alive else None
+        if pool is None:
+            pool = WorkerPool(self, self.num_workers)
+            if self.persistent_workers:
+                self._pool = pool
+        try:
+            for k, batch in enumerate(pool.run_epoch(batches, base_seed, self.prefetch_factor * self.num_workers)):
+                self._batches_done = first + k + 1
+                yield batch
+        finally:
+            if not self.persistent_workers:
+                pool.shutdown()
+        self._order, self._batches_done = None, 0
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "default_collate", "DataLoader"]
+
+from nn_core._data_workers import WorkerInfo, get_worker_info  # noqa: E402
+
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "default_collate", "DataLoader",
+           "WorkerInfo", "get_worker_info"]

@@ -29,6 +29,7 @@ Non-contiguous tensors are saved as contiguous copies of their values.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 import os
@@ -154,6 +155,13 @@ class _Encoder:
         if isinstance(obj, (list, tuple)):
             body = [self.encode(v, path + [str(i)]) for i, v in enumerate(obj)]
             return {"L": body} if isinstance(obj, list) else {"U": body}
+        if hasattr(obj, "state_dict") and callable(obj.state_dict):
+            kind = "module" if hasattr(obj, "parameters") and hasattr(obj, "load_state_dict") else "object"
+            raise TypeError(
+                f"save: cannot save a whole {type(obj).__name__} {kind} at '{'/'.join(path) or '<root>'}': nn_core "
+                "files hold tensors and plain values, never pickled code. Save its state_dict instead: "
+                "nn_core.save(obj.state_dict(), f), then rebuild the object and call "
+                "obj.load_state_dict(nn_core.load(f))")
         raise TypeError(f"save: cannot save a value of type {type(obj).__name__} at '{'/'.join(path) or '<root>'}' "
                         "(supported: tensors, numpy arrays, dict, list, tuple, str, int, float, bool, None, bytes)")
 
@@ -238,9 +246,20 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def _is_writable_stream(obj) -> bool:
+    return hasattr(obj, "write") and not isinstance(obj, (str, bytes, os.PathLike))
+
+
+def _is_readable_stream(obj) -> bool:
+    return hasattr(obj, "read") and not isinstance(obj, (str, bytes, os.PathLike))
+
+
 def write_tensors(path, tensors: Dict[str, Any], metadata: Optional[Dict[str, str]] = None,
                   *, fsync: bool = True) -> None:
     """Writes a flat {name: tensor or numpy array} dict as a safetensors file, atomically.
+
+    ``path`` may also be a binary file object (``io.BytesIO``, an open file): the bytes are
+    written at its position and it is flushed; atomicity and fsync are then the caller's.
 
     The bytes go to a temporary file in the target's directory (".<name>.<pid>.<random>.tmp"), which is
     flushed and fsynced, then renamed over ``path``; the directory is fsynced so the rename survives a crash.
@@ -281,6 +300,15 @@ def write_tensors(path, tensors: Dict[str, Any], metadata: Optional[Dict[str, st
         text += b" " * ((-(8 + len(text))) % _ALIGN)
         return len(text).to_bytes(8, "little") + text
 
+    if _is_writable_stream(path):  # a file object: written in place, no rename to make it atomic
+        digest_value = _C._xxh64([canonical] + buffers)
+        metadata[_CHECKSUM_KEY] = "xxh64:%016x" % digest_value
+        path.write(header_bytes())
+        for data in buffers:
+            path.write(memoryview(data).cast("B"))
+        if hasattr(path, "flush"):
+            path.flush()
+        return
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp", dir=directory)
@@ -316,7 +344,8 @@ def write_tensors(path, tensors: Dict[str, Any], metadata: Optional[Dict[str, st
 
 
 def save(obj, path, *, metadata: Optional[Dict[str, str]] = None, fsync: bool = True) -> None:
-    """Saves a tensor, or (nested) dicts/lists/tuples of tensors, numpy arrays and plain values, to ``path``.
+    """Saves a tensor, or (nested) dicts/lists/tuples of tensors, numpy arrays and plain values, to ``path``
+    (a file name or a binary file object such as ``io.BytesIO``).
 
     The file is a safetensors file: a flat dict of tensors (a ``state_dict``) keeps its keys as tensor names,
     so other tools read it directly. ``metadata`` (str -> str) goes into the header; keys starting with
@@ -476,6 +505,18 @@ def _tensors_read(f, entries, data_start: int) -> Tuple[Dict[str, Tensor], list]
 
 
 def _read(path, verify: bool, mmap: bool):
+    if _is_readable_stream(path):  # a file object: its remaining bytes, read into memory
+        where = f"load <{type(path).__name__}>"
+        data = path.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{where}: the file object must be opened in binary mode (read() gave "
+                            f"{type(data).__name__})")
+        f = io.BytesIO(data)
+        header, entries, metadata, data_start = _parse_header(f, len(data), where)
+        tensors, bufs = _tensors_read(f, entries, data_start)
+        if verify:
+            _check_checksum(header, metadata, bufs, where)
+        return tensors, entries, metadata, where
     where = f"load '{os.fspath(path)}'"
     try:
         f = open(path, "rb")
@@ -513,15 +554,23 @@ def load_file(path, *, verify: bool = True, mmap: bool = True) -> Tuple[Any, Dic
         raise CheckpointError(f"{where}: the object tree is malformed ({str(e)[:100]})") from None
 
 
-def load(path, *, verify: bool = True, mmap: bool = True):
+def load(path, map_location=None, *, verify: bool = True, mmap: bool = True, weights_only=None):
     """Loads what ``save`` wrote (or any safetensors file, as a flat dict of tensors).
 
     ``verify=True`` requires the file's checksum and checks it (files from other safetensors writers have
     none: load those with ``verify=False``); ``verify=False`` skips it (the structural checks always run). ``mmap=True`` maps the file
     copy-on-write and returns tensors viewing it without copying where each tensor's offset is aligned to
     its element size (always, for files nn_core wrote); writing into them never changes the file.
-    ``mmap=False`` reads into fresh memory. Raises CheckpointError for any malformed or corrupt file.
+    ``mmap=False`` reads into fresh memory. ``path`` may also be a binary file object (``io.BytesIO``, an
+    open file): its remaining bytes are read into memory. Raises CheckpointError for any malformed or
+    corrupt file.
+
+    ``map_location`` (None, "cpu" or a cpu device) and ``weights_only`` are accepted for code written for
+    ``torch.load``; nn_core files never hold code, so every load is weights-only.
     """
+    if map_location is not None and str(map_location).split(":")[0] != "cpu":
+        raise RuntimeError(f"load: map_location={map_location!r} is not available: this build of nn_core has "
+                           "only the cpu device")
     return load_file(path, verify=verify, mmap=mmap)[0]
 
 

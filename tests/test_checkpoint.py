@@ -269,6 +269,45 @@ def test_save_rejects_unsupported_values(tmp_path):
     assert not list(tmp_path.iterdir())  # nothing written, no temp file left
 
 
+def test_file_objects(tmp_path, rng):
+    import io
+    a = MLP()
+    buf = io.BytesIO()
+    nc.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = MLP()
+    b.load_state_dict(nc.load(buf, map_location="cpu", weights_only=True))
+    assert_same(dict(a.state_dict()), dict(b.state_dict()))
+    # an open file, at a non-zero position after other bytes, and two objects one after the other
+    obj = {"x": nc.from_numpy(rng.standard_normal((3, 5))), "n": [1, 2.5, "s"]}
+    with open(tmp_path / "f.bin", "wb") as f:
+        f.write(b"prefix")
+        nc.save(obj, f)
+    with open(tmp_path / "f.bin", "rb") as f:
+        assert f.read(6) == b"prefix"
+        assert_same(obj, nc.load(f))
+    # what a BytesIO holds is a regular safetensors file
+    buf.seek(0)
+    (tmp_path / "m.safetensors").write_bytes(buf.getvalue())
+    assert_same(dict(a.state_dict()), nc.load(tmp_path / "m.safetensors"))
+    damaged = bytearray(buf.getvalue())
+    damaged[-1] ^= 0xFF
+    with pytest.raises(nc.CheckpointError, match="checksum mismatch"):
+        nc.load(io.BytesIO(bytes(damaged)))
+    with pytest.raises(TypeError, match="binary mode"):
+        nc.load(io.StringIO("text"))
+    with pytest.raises(RuntimeError, match="only the cpu device"):
+        nc.load(io.BytesIO(buf.getvalue()), map_location="cuda:0")
+
+
+def test_saving_a_whole_module_explains_the_state_dict_way(tmp_path):
+    with pytest.raises(TypeError, match=r"whole MLP module.*state_dict.*load_state_dict"):
+        nc.save(MLP(), tmp_path / "m.safetensors")
+    with pytest.raises(TypeError, match=r"whole SGD .*state_dict"):
+        nc.save({"opt": nc.optim.SGD(MLP().parameters(), lr=0.1)}, tmp_path / "m.safetensors")
+    assert not list(tmp_path.iterdir())
+
+
 def test_module_load_state_dict_consumes_load(tmp_path):
     a, b = MLP(), MLP()
     nc.save(a.state_dict(), tmp_path / "m.safetensors")

@@ -65,6 +65,29 @@ def ref_rmsprop(p, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0
     return p
 
 
+def ref_adagrad(p, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
+                maximize=False):
+    p, total = p.copy(), np.full_like(p, initial_accumulator_value)
+    for t, g in enumerate(grads, 1):
+        g = -g if maximize else g.copy()
+        g = g + weight_decay * p
+        total = total + g * g
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (np.sqrt(total) + eps)
+    return p
+
+
+def ref_adadelta(p, grads, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, maximize=False):
+    p, sq, acc = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    for g in grads:
+        g = -g if maximize else g.copy()
+        g = g + weight_decay * p
+        sq = rho * sq + (1 - rho) * g * g
+        delta = np.sqrt(acc + eps) / np.sqrt(sq + eps) * g
+        acc = rho * acc + (1 - rho) * delta * delta
+        p = p - lr * delta
+    return p
+
+
 CASES = [
     (optim.SGD, ref_sgd, dict(lr=0.1)),
     (optim.SGD, ref_sgd, dict(lr=0.05, momentum=0.9)),
@@ -80,6 +103,12 @@ CASES = [
     (optim.RMSprop, ref_rmsprop, dict(lr=0.01)),
     (optim.RMSprop, ref_rmsprop, dict(lr=0.01, alpha=0.9, weight_decay=0.02, momentum=0.9)),
     (optim.RMSprop, ref_rmsprop, dict(lr=0.005, centered=True, momentum=0.5, eps=1e-4)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.1)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.05, lr_decay=0.01, weight_decay=0.02, initial_accumulator_value=0.1)),
+    (optim.Adagrad, ref_adagrad, dict(lr=0.05, eps=1e-3, maximize=True)),
+    (optim.Adadelta, ref_adadelta, dict()),
+    (optim.Adadelta, ref_adadelta, dict(lr=0.5, rho=0.95, eps=1e-4, weight_decay=0.01)),
+    (optim.Adadelta, ref_adadelta, dict(lr=0.3, maximize=True)),
 ]
 
 
@@ -247,6 +276,9 @@ def test_load_state_dict_errors():
     lambda p: optim.SGD(p, nesterov=True), lambda p: optim.Adam(p, betas=(1.0, 0.9)),
     lambda p: optim.Adam(p, eps=-1), lambda p: optim.AdamW(p, weight_decay=-1),
     lambda p: optim.RMSprop(p, alpha=-1), lambda p: optim.SGD(p[:0]),
+    lambda p: optim.Adagrad(p, lr_decay=-1), lambda p: optim.Adagrad(p, initial_accumulator_value=-1),
+    lambda p: optim.Adadelta(p, rho=1.5), lambda p: optim.Adadelta(p, eps=-1),
+    lambda p: optim.LBFGS(p, line_search_fn="backtracking"), lambda p: optim.LBFGS(p, history_size=0),
 ])
 def test_bad_hyperparameters(make):
     with pytest.raises(ValueError):
@@ -267,6 +299,12 @@ def test_native_checks_name_optimizer_and_shapes():
         nc._C._sgd_step([h], [h], [None], [False], 0.1, 0.0, 0.0, 0.0, False, False)
     with pytest.raises(TypeError, match="gradient dtype"):
         nc._C._sgd_step([p], [nc.ones(3, dtype=nc.float64)], [None], [False], 0.1, 0.0, 0.0, 0.0, False, False)
+    with pytest.raises(ValueError, match="Adagrad: state tensor 'sum' has shape"):
+        nc._C._adagrad_step([p], [p.grad], [nc.zeros(2)], [1], 0.1, 0.0, 0.0, 1e-10, False)
+    with pytest.raises(ValueError, match="Adagrad: the step count must be >= 1"):
+        nc._C._adagrad_step([p], [p.grad], [nc.zeros(3)], [0], 0.1, 0.0, 0.0, 1e-10, False)
+    with pytest.raises(ValueError, match="Adadelta: state tensor 'acc_delta' is missing"):
+        nc._C._adadelta_step([p], [p.grad], [nc.zeros(3)], [None], 1.0, 0.9, 1e-6, 0.0, False)
 
 
 def test_zero_grad_and_closure():
@@ -429,7 +467,9 @@ def test_clip_grad_value(rng):
 @pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
                                       ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
                                       ("AdamW", dict(lr=0.01, weight_decay=0.1)),
-                                      ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5))])
+                                      ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
+                                      ("Adagrad", dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1)),
+                                      ("Adadelta", dict(lr=0.5, rho=0.95, weight_decay=0.01))])
 def test_matches_torch_and_resumes_from_its_state_dict(name, kw, rng):
     torch = pytest.importorskip("torch")
     p0 = rng.standard_normal((4, 3))

@@ -19,6 +19,10 @@
 //            centered: ga += (1 - alpha) * (g - ga);  avg = sqrt(sq - ga * ga) + eps
 //            otherwise avg = sqrt(sq) + eps
 //            momentum: buf = momentum * buf + g / avg;  p -= lr * buf;  otherwise p -= lr * g / avg
+//   Adagrad  g += wd * p;  sum += g * g;  p -= lr / (1 + (t - 1) * lr_decay) * g / (sqrt(sum) + eps)
+//   Adadelta g += wd * p;  sq = rho * sq + (1 - rho) * g * g
+//            delta = sqrt(acc + eps) / sqrt(sq + eps) * g;  acc = rho * acc + (1 - rho) * delta * delta
+//            p -= lr * delta
 //
 // The loops branch only on loop-invariant options (hoisted by the compiler), so each
 // configuration compiles to a straight vectorisable loop.
@@ -142,6 +146,57 @@ void rmsprop_kernel(const Tensor& p, const Tensor& grad, const Tensor& sq, const
   });
 }
 
+template <typename T>
+void adagrad_range(T* p, const T* gr, T* sum, int64_t step, const AdagradOptions& o, int64_t b, int64_t e) {
+  const T clr = static_cast<T>(o.lr / (1.0 + static_cast<double>(step - 1) * o.lr_decay));
+  const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
+  const bool use_wd = o.weight_decay != 0;
+  for (int64_t i = b; i < e; ++i) {
+    T g = o.maximize ? -gr[i] : gr[i];
+    if (use_wd) g = g + wd * p[i];
+    const T s = sum[i] + g * g;
+    sum[i] = s;
+    p[i] = p[i] - clr * (g / (std::sqrt(s) + eps));
+  }
+}
+
+void adagrad_kernel(const Tensor& p, const Tensor& grad, const Tensor& sum, int64_t step, const AdagradOptions& o) {
+  dispatch_float_dtype(p.dtype(), "Adagrad", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* pp = p.data<T>();
+    const T* gp = grad.data<T>();
+    T* sp = sum.data<T>();
+    parallel_for(0, p.numel(), kGrain, [&](int64_t b, int64_t e) { adagrad_range(pp, gp, sp, step, o, b, e); });
+  });
+}
+
+template <typename T>
+void adadelta_range(T* p, const T* gr, T* sq, T* acc, const AdadeltaOptions& o, int64_t b, int64_t e) {
+  const T lr = static_cast<T>(o.lr), wd = static_cast<T>(o.weight_decay), rho = static_cast<T>(o.rho);
+  const T w = static_cast<T>(1.0 - o.rho), eps = static_cast<T>(o.eps);
+  const bool use_wd = o.weight_decay != 0;
+  for (int64_t i = b; i < e; ++i) {
+    T g = o.maximize ? -gr[i] : gr[i];
+    if (use_wd) g = g + wd * p[i];
+    const T s = sq[i] * rho + w * (g * g);
+    sq[i] = s;
+    const T delta = std::sqrt(acc[i] + eps) / std::sqrt(s + eps) * g;
+    acc[i] = acc[i] * rho + w * (delta * delta);
+    p[i] = p[i] - lr * delta;
+  }
+}
+
+void adadelta_kernel(const Tensor& p, const Tensor& grad, const Tensor& sq, const Tensor& acc,
+                     const AdadeltaOptions& o) {
+  dispatch_float_dtype(p.dtype(), "Adadelta", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* pp = p.data<T>();
+    const T* gp = grad.data<T>();
+    T *sp = sq.data<T>(), *ap = acc.data<T>();
+    parallel_for(0, p.numel(), kGrain, [&](int64_t b, int64_t e) { adadelta_range(pp, gp, sp, ap, o, b, e); });
+  });
+}
+
 }  // namespace
 
 void register_optim_kernels(KernelRegistry& r) {
@@ -149,6 +204,8 @@ void register_optim_kernels(KernelRegistry& r) {
   k.sgd = &sgd_kernel;
   k.adam = &adam_kernel;
   k.rmsprop = &rmsprop_kernel;
+  k.adagrad = &adagrad_kernel;
+  k.adadelta = &adadelta_kernel;
 }
 
 }  // namespace nn::cpu

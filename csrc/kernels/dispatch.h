@@ -57,7 +57,7 @@
 //                                   with K <= N: the first K of each row in sorted order.
 //                                   Total order: NaN above every number, ties by the
 //                                   lower index first (so the result is stable).
-//   Sgd/Adam/RmspropKernel(...)     fused optimizer updates (ops/optim.h, options in
+//   Sgd/Adam/Rmsprop/Adagrad/AdadeltaKernel(...)     fused optimizer updates (ops/optim.h, options in
 //                                   kernels/optim.h; not ops: no op-table row, no
 //                                   autograd): every tensor contiguous,
 //                                   float32 or float64, p's numel; updated in place.
@@ -179,10 +179,16 @@ using AdamKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& e
                             const Tensor& max_exp_avg_sq, int64_t step, const AdamOptions& o);
 using RmspropKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& square_avg,
                                const Tensor& momentum_buffer, const Tensor& grad_avg, const RmspropOptions& o);
+using AdagradKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& state_sum, int64_t step,
+                               const AdagradOptions& o);
+using AdadeltaKernel = void (*)(const Tensor& p, const Tensor& grad, const Tensor& square_avg, const Tensor& acc_delta,
+                                const AdadeltaOptions& o);
 struct OptimKernels {
   SgdKernel sgd = nullptr;
   AdamKernel adam = nullptr;
   RmspropKernel rmsprop = nullptr;
+  AdagradKernel adagrad = nullptr;
+  AdadeltaKernel adadelta = nullptr;
 };
 
 // One table per kernel signature, indexed [op][device type].

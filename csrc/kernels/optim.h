@@ -23,4 +23,14 @@ struct RmspropOptions {
   bool centered = false, maximize = false;
 };
 
+struct AdagradOptions {
+  double lr = 1e-2, lr_decay = 0, weight_decay = 0, eps = 1e-10;
+  bool maximize = false;
+};
+
+struct AdadeltaOptions {
+  double lr = 1.0, rho = 0.9, eps = 1e-6, weight_decay = 0;
+  bool maximize = false;
+};
+
 }  // namespace nn

@@ -110,4 +110,32 @@ void rmsprop_step(const Tensor& p, const Tensor& grad, const Tensor& square_avg,
   with_contiguous(p, grad, [&](const Tensor& pc, const Tensor& g) { k(pc, g, square_avg, momentum_buffer, grad_avg, o); });
 }
 
+void adagrad_step(const Tensor& p, const Tensor& grad, const Tensor& state_sum, int64_t step,
+                  const AdagradOptions& o) {
+  const char* name = "Adagrad";
+  check_param(p, grad, name);
+  check_hyper(o.lr >= 0, name, "learning rate", o.lr);
+  check_hyper(o.lr_decay >= 0, name, "lr_decay value", o.lr_decay);
+  check_hyper(o.eps >= 0, name, "epsilon value", o.eps);
+  check_hyper(o.weight_decay >= 0, name, "weight_decay value", o.weight_decay);
+  NN_CHECK(step >= 1, ValueError, name, ": the step count must be >= 1, got ", step);
+  check_state(p, state_sum, name, "sum");
+  const AdagradKernel k = optim_kernels(p, name).adagrad;
+  with_contiguous(p, grad, [&](const Tensor& pc, const Tensor& g) { k(pc, g, state_sum, step, o); });
+}
+
+void adadelta_step(const Tensor& p, const Tensor& grad, const Tensor& square_avg, const Tensor& acc_delta,
+                   const AdadeltaOptions& o) {
+  const char* name = "Adadelta";
+  check_param(p, grad, name);
+  check_hyper(o.lr >= 0, name, "learning rate", o.lr);
+  check_hyper(o.rho >= 0 && o.rho <= 1, name, "rho value", o.rho);
+  check_hyper(o.eps >= 0, name, "epsilon value", o.eps);
+  check_hyper(o.weight_decay >= 0, name, "weight_decay value", o.weight_decay);
+  check_state(p, square_avg, name, "square_avg");
+  check_state(p, acc_delta, name, "acc_delta");
+  const AdadeltaKernel k = optim_kernels(p, name).adadelta;
+  with_contiguous(p, grad, [&](const Tensor& pc, const Tensor& g) { k(pc, g, square_avg, acc_delta, o); });
+}
+
 }  // namespace nn

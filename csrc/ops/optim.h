@@ -1,5 +1,5 @@
 // optim.h — fused optimizer updates: SGD (momentum, dampening, nesterov, weight decay),
-// Adam / AdamW (amsgrad) and RMSprop (centered, momentum). One call updates one
+// Adam / AdamW (amsgrad), RMSprop (centered, momentum), Adagrad and Adadelta. One call updates one
 // parameter tensor and its state tensors in place in a single pass over memory; the
 // Python optimizers (nn_core/optim) hold the state and call the group forms (one call per
 // parameter group; optim_group.cpp) that loop over the tensors.
@@ -29,6 +29,11 @@ void adam_step(const Tensor& p, const Tensor& grad, const Tensor& exp_avg, const
 // momentum_buffer: undefined when momentum == 0; grad_avg: undefined unless centered.
 void rmsprop_step(const Tensor& p, const Tensor& grad, const Tensor& square_avg, const Tensor& momentum_buffer,
                   const Tensor& grad_avg, const RmspropOptions& o);
+// step: the 1-based step count after this update (lr decay). state_sum: the running sum of g^2.
+void adagrad_step(const Tensor& p, const Tensor& grad, const Tensor& state_sum, int64_t step,
+                  const AdagradOptions& o);
+void adadelta_step(const Tensor& p, const Tensor& grad, const Tensor& square_avg, const Tensor& acc_delta,
+                   const AdadeltaOptions& o);
 
 // Group forms: entry i of every list belongs to params[i]. Each state list has one entry
 // per parameter (undefined where unused); first_step may be empty (all false). ValueError
@@ -41,5 +46,11 @@ void adam_step(const std::vector<Tensor>& params, const std::vector<Tensor>& gra
 void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                   const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& momentum_buffers,
                   const std::vector<Tensor>& grad_avgs, const RmspropOptions& o);
+
+void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                  const std::vector<Tensor>& state_sums, const std::vector<int64_t>& steps, const AdagradOptions& o);
+void adadelta_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                   const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& acc_deltas,
+                   const AdadeltaOptions& o);
 
 }  // namespace nn

@@ -50,4 +50,23 @@ void rmsprop_step(const std::vector<Tensor>& params, const std::vector<Tensor>& 
     rmsprop_step(params[i], grads[i], square_avgs[i], momentum_buffers[i], grad_avgs[i], o);
 }
 
+void adagrad_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                  const std::vector<Tensor>& state_sums, const std::vector<int64_t>& steps, const AdagradOptions& o) {
+  const size_t n = params.size();
+  check_length(grads, n, "Adagrad", "grads");
+  check_length(state_sums, n, "Adagrad", "state_sums");
+  NN_CHECK(steps.size() == n, ValueError, "Adagrad: expected ", n, " step counts, got ", steps.size());
+  for (size_t i = 0; i < n; ++i) adagrad_step(params[i], grads[i], state_sums[i], steps[i], o);
+}
+
+void adadelta_step(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                   const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& acc_deltas,
+                   const AdadeltaOptions& o) {
+  const size_t n = params.size();
+  check_length(grads, n, "Adadelta", "grads");
+  check_length(square_avgs, n, "Adadelta", "square_avgs");
+  check_length(acc_deltas, n, "Adadelta", "acc_deltas");
+  for (size_t i = 0; i < n; ++i) adadelta_step(params[i], grads[i], square_avgs[i], acc_deltas[i], o);
+}
+
 }  // namespace nn

@@ -7,17 +7,19 @@ from .linear import Dropout, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .quantized import QuantizedConv2d, QuantizedLinear
-from .module import Identity, Module, ModuleDict, ModuleList, Parameter, Sequential
+from .module import Identity, Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
 from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
                           TransformerEncoderLayer)
+from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer
 
 __all__ = [
-    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
+    "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict", "Identity",
     "Linear", "Flatten", "Unflatten", "Dropout",
     "ReLU", "LeakyReLU", "GELU", "SiLU", "Hardswish", "Mish", "Sigmoid", "Tanh", "Softplus", "Softmax", "LogSoftmax",
     "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
     "BatchNorm2d", "GroupNorm",
     "Embedding", "LayerNorm", "RMSNorm", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+    "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss",
     "QuantizedLinear", "QuantizedConv2d",
     "init", "utils",
@@ -27,6 +29,8 @@ __all__ = [
 import sys as _sys  # noqa: E402
 
 from .. import functional  # noqa: E402
+from . import modules, parallel  # noqa: E402  (PyTorch's import paths: nn.modules.*, nn.parallel)
+from .parallel import DataParallel  # noqa: E402
 
 _sys.modules[__name__ + ".functional"] = functional
 del _sys

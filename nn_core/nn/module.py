@@ -430,3 +430,94 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
+
+
+class ParameterList(Module):
+    """A list of Parameters registered under "0", "1", ... (plain tensors are wrapped in a
+    Parameter on insertion, as PyTorch does)."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        for v in values or []:
+            self.append(v)
+
+    @staticmethod
+    def _as_parameter(value):
+        if value is None or isinstance(value, Parameter):
+            return value
+        if isinstance(value, Tensor):
+            return Parameter(value)
+        raise TypeError(f"ParameterList: expected a Parameter or Tensor, got {type(value).__name__}")
+
+    def append(self, value) -> "ParameterList":
+        self.register_parameter(str(len(self._parameters)), self._as_parameter(value))
+        return self
+
+    def extend(self, values) -> "ParameterList":
+        for v in values:
+            self.append(v)
+        return self
+
+    def __getitem__(self, idx):
+        values = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return ParameterList(values[idx])
+        return values[idx]
+
+    def __setitem__(self, idx: int, value) -> None:
+        key = list(self._parameters.keys())[idx]
+        self.register_parameter(key, self._as_parameter(value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {tuple(p.shape)}]"
+                         for k, p in self._parameters.items() if p is not None)
+
+
+class ParameterDict(Module):
+    """A dict of Parameters keyed by name (tensors wrapped in a Parameter on insertion)."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        items = parameters.items() if hasattr(parameters, "items") else (parameters or [])
+        for k, v in items:
+            self[k] = v
+
+    def __getitem__(self, key: str):
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: keys must be str, got {type(key).__name__}")
+        self.register_parameter(key, ParameterList._as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._parameters
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def keys(self):
+        return self._parameters.keys()
+
+    def values(self):
+        return self._parameters.values()
+
+    def items(self):
+        return self._parameters.items()
+
+    def update(self, parameters) -> None:
+        items = parameters.items() if hasattr(parameters, "items") else parameters
+        for k, v in items:
+            self[k] = v

@@ -201,6 +201,31 @@ class MultiheadAttention(Module):
         return out, weights
 
 
+def feed_forward(layer, x, out_dropout):
+    """``out_dropout(linear2(dropout(activation(linear1(x)))))`` of a Transformer layer."""
+    if isinstance(layer.activation, str) and type(layer.linear1) is Linear:
+        # bias + activation fused into the GEMM write-back
+        h = F.linear(x, layer.linear1.weight, layer.linear1.bias, layer.activation)
+    elif isinstance(layer.activation, str):  # linear1 was replaced (e.g. by an int8 layer)
+        h = layer.linear1(x)
+        h = F.relu(h) if layer.activation == "relu" else F.gelu(h)
+    else:
+        h = layer.activation(layer.linear1(x))
+    return out_dropout(layer.linear2(layer.dropout(h)))
+
+
+def clone_layers(layer: Module, num_layers: int) -> ModuleList:
+    """``num_layers`` copies of a layer built from its ``_config`` (same configuration and
+    initial weights, as PyTorch's deep copy)."""
+    layers = []
+    for _ in range(num_layers):
+        copy = type(layer)(**layer._config)
+        copy.load_state_dict(layer.state_dict())
+        copy.activation = layer.activation
+        layers.append(copy)
+    return ModuleList(layers)
+
+
 class TransformerEncoderLayer(Module):
     """PyTorch's ``nn.TransformerEncoderLayer``: self-attention and a feed-forward block
     (linear1 -> activation -> dropout -> linear2), each with a residual and LayerNorm
@@ -235,15 +260,7 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(x)
 
     def _ff_block(self, x):
-        if isinstance(self.activation, str) and type(self.linear1) is Linear:
-            # bias + activation fused into the GEMM write-back
-            h = F.linear(x, self.linear1.weight, self.linear1.bias, self.activation)
-        elif isinstance(self.activation, str):  # linear1 was replaced (e.g. by an int8 layer)
-            h = self.linear1(x)
-            h = F.relu(h) if self.activation == "relu" else F.gelu(h)
-        else:
-            h = self.activation(self.linear1(x))
-        return self.dropout2(self.linear2(self.dropout(h)))
+        return feed_forward(self, x, self.dropout2)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False):
         x = src
@@ -264,13 +281,7 @@ class TransformerEncoder(Module):
                  enable_nested_tensor: bool = True, mask_check: bool = True):
         super().__init__()
         del enable_nested_tensor, mask_check
-        layers = []
-        for _ in range(num_layers):
-            layer = TransformerEncoderLayer(**encoder_layer._config)
-            layer.load_state_dict(encoder_layer.state_dict())
-            layer.activation = encoder_layer.activation
-            layers.append(layer)
-        self.layers = ModuleList(layers)
+        self.layers = clone_layers(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
 

@@ -1,4 +1,4 @@
-"""SGD, Adam, AdamW and RMSprop (PyTorch's names, defaults and update rules).
+"""SGD, Adam, AdamW, RMSprop, Adagrad and Adadelta (PyTorch's names, defaults and update rules).
 
 ``step()`` gathers, per parameter group, the parameters that have a gradient and their
 state tensors, and makes one native call (``nn_core._C._sgd_step`` etc.) that runs one
@@ -151,4 +151,81 @@ class RMSprop(Optimizer):
                 gavg.append(state["grad_avg"] if centered else None)
             _C._rmsprop_step(params, [p.grad for p in params], sq, bufs, gavg, group["lr"], group["alpha"],
                              group["eps"], group["weight_decay"], group["momentum"], centered, group["maximize"])
+        return loss
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.): per-element steps ``lr / (1 + (t - 1) * lr_decay) / (sqrt(sum g^2) + eps)``.
+    The ``sum`` state starts at ``initial_accumulator_value`` and, as in PyTorch, is created
+    when the optimizer is built."""
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False):
+        _check(lr >= 0.0, "Adagrad", "learning rate", lr)
+        _check(lr_decay >= 0.0, "Adagrad", "lr_decay value", lr_decay)
+        _check(weight_decay >= 0.0, "Adagrad", "weight_decay value", weight_decay)
+        _check(initial_accumulator_value >= 0.0, "Adagrad", "initial_accumulator_value value",
+               initial_accumulator_value)
+        _check(eps >= 0.0, "Adagrad", "epsilon value", eps)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      maximize=maximize))
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, group)
+
+    def _init_state(self, p, group):
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["sum"] = nc.full_like(p, group["initial_accumulator_value"]).contiguous()
+
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            params = self._params_with_grad(group)
+            if not params:
+                continue
+            sums, steps = [], []
+            for p in params:
+                self._init_state(p, group)  # groups added later with add_param_group
+                state = self.state[p]
+                state["step"] += 1
+                steps.append(state["step"])
+                sums.append(state["sum"])
+            _C._adagrad_step(params, [p.grad for p in params], sums, steps, group["lr"], group["lr_decay"],
+                             group["weight_decay"], group["eps"], group["maximize"])
+        return loss
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler): steps scaled by the ratio of running RMS of past updates and of
+    gradients, ``lr`` a final multiplier (1.0 by default, as in PyTorch)."""
+
+    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
+                 *, maximize: bool = False):
+        _check(lr >= 0.0, "Adadelta", "learning rate", lr)
+        _check(0.0 <= rho <= 1.0, "Adadelta", "rho value", rho)
+        _check(eps >= 0.0, "Adadelta", "epsilon value", eps)
+        _check(weight_decay >= 0.0, "Adadelta", "weight_decay value", weight_decay)
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def step(self, closure=None):
+        loss = self._closure_loss(closure)
+        for group in self.param_groups:
+            params = self._params_with_grad(group)
+            if not params:
+                continue
+            sq, acc = [], []
+            for p in params:
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["square_avg"] = nc.zeros_like(p)
+                    state["acc_delta"] = nc.zeros_like(p)
+                state["step"] += 1
+                sq.append(state["square_avg"])
+                acc.append(state["acc_delta"])
+            _C._adadelta_step(params, [p.grad for p in params], sq, acc, group["lr"], group["rho"], group["eps"],
+                              group["weight_decay"], group["maximize"])
         return loss
