@@ -132,6 +132,10 @@ def test_module_to_device_and_dtype():
     with pytest.raises(RuntimeError, match="cuda"):
         m.to("cuda")
     assert m[0].weight is before  # nothing changed
+    tied = nc.nn.Sequential(nc.nn.Embedding(5, 3), nc.nn.Linear(3, 5, bias=False))
+    tied[1].weight = tied[0].weight
+    tied.double()
+    assert tied[1].weight is tied[0].weight and tied[0].weight.dtype == nc.float64  # still one parameter
     with pytest.raises(TypeError, match="floating point"):
         m.to(nc.int64)
 

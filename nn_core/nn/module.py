@@ -207,13 +207,15 @@ class Module:
                 out = out.to(dtype)
             return out
 
+        converted = {}  # id(old parameter) -> new one: a parameter shared by modules (tied weights) stays shared
         with nc.no_grad():
             for m in self.modules():
                 for name, p in m._parameters.items():
                     if p is not None:
-                        q = convert(p)
-                        if q is not p:
-                            m._parameters[name] = Parameter(q, p.requires_grad)
+                        if id(p) not in converted:
+                            q = convert(p)
+                            converted[id(p)] = (p, p if q is p else Parameter(q, p.requires_grad))
+                        m._parameters[name] = converted[id(p)][1]
                 for name, b in m._buffers.items():
                     if b is not None:
                         m._buffers[name] = convert(b)
