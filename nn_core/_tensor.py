@@ -55,10 +55,13 @@ def _shape(self) -> Size:
     return Size(self._shape)
 
 
+_size_binding = _C.Tensor.size  # the C++ method (raises IndexError for a bad dim); Tensor.size becomes _size
+
+
 def _size(self, dim=None):
     if dim is None:
         return Size(self._shape)
-    return self._shape[dim] if -len(self._shape) <= dim < len(self._shape) else _C.Tensor.size(self, dim)
+    return self._shape[dim] if -len(self._shape) <= dim < len(self._shape) else _size_binding(self, dim)
 
 
 def _device(self) -> device:

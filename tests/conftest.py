@@ -1,8 +1,6 @@
 """Shared test setup: one fixed, printed seed for hypothesis and NumPy, no example
 database (runs are reproducible from the seed alone), no deadlines (timings vary)."""
 import os
-import subprocess
-import sys
 import zlib
 
 import numpy as np
@@ -48,20 +46,16 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
 
 
-def _package_parent() -> str:
-    import nn_core
-    return os.path.dirname(os.path.dirname(os.path.abspath(nn_core.__file__)))
-
-
 def pytest_pyfunc_call(pyfuncitem):
     if pyfuncitem.get_closest_marker("isolated") is None or os.environ.get(_CHILD_ENV):
         return None
-    # The child imports the same nn_core as this process (the cwd is not put on sys.path).
-    env = dict(os.environ, **{_CHILD_ENV: "1"}, PYTHONSAFEPATH="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [_package_parent(), os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
-           "--rootdir", str(pyfuncitem.config.rootpath), pyfuncitem.nodeid]
-    r = subprocess.run(cmd, cwd=pyfuncitem.config.rootpath, env=env, capture_output=True, text=True, timeout=900)
+    # The child imports the same nn_core as this process, from a temporary directory
+    # (tests/child_process.py says why), and runs the test by its absolute path.
+    from child_process import child_env, run_python
+    root = pyfuncitem.config.rootpath
+    args = ["-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "--rootdir", str(root),
+            str(root / pyfuncitem.nodeid)]
+    r = run_python(args, env=child_env(**{_CHILD_ENV: "1"}), timeout=900)
     if r.returncode != 0:
         how = f"killed by signal {-r.returncode}" if r.returncode < 0 else f"exit status {r.returncode}"
         pytest.fail(f"isolated child {how}:\n{r.stdout[-6000:]}\n{r.stderr[:3000]}", pytrace=False)

@@ -5,8 +5,6 @@ to N + M steps without the save. Also the DataLoader's position on its own.
 
 This file doubles as the child script: `python tests/test_checkpoint_training.py MODE ...`.
 """
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -74,12 +72,10 @@ def child(mode, *args):
 
 def test_resume_with_real_optimizer_scheduler_loader_is_bitwise_equal(tmp_path):
     import nn_core as nc
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(nc.__file__).parent.parent),
-                                                                     os.environ.get("PYTHONPATH")])))
+    from child_process import run_python
 
     def run(*args):
-        r = subprocess.run([sys.executable, str(Path(__file__)), *map(str, args)], env=env, capture_output=True,
-                           text=True, timeout=600)
+        r = run_python([str(Path(__file__)), *map(str, args)], cwd=tmp_path, timeout=600)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 
     n, m = 9, 10  # the save falls in the middle of the second epoch

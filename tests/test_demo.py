@@ -2,14 +2,12 @@
 test accuracy on the fixed 80/20 split with a fixed seed; training is bitwise
 deterministic for a seed, run twice with 1 thread and twice with 2 threads, and equal
 across the two thread counts; ``python -m nn_core.demo`` prints the evaluation and writes the PNG."""
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import nn_core as nc
+from child_process import child_env, run_python
 
 pytest.importorskip("sklearn")
 from nn_core import demo  # noqa: E402
@@ -83,9 +81,8 @@ def test_losses_do_not_depend_on_the_thread_count(threads):
 def test_demo_command_line(tmp_path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "curves.png"
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(nc.__file__)), MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-m", "nn_core.demo", "--epochs", "2", "--no-progress", "--threads", "1",
-                           "--out", str(png)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    proc = run_python(["-m", "nn_core.demo", "--epochs", "2", "--no-progress", "--threads", "1", "--out", str(png)],
+                      env=child_env(MPLBACKEND="Agg"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "test accuracy:" in out and "expected calibration error" in out and "confusion matrix" in out

@@ -3,12 +3,9 @@ tests/fuzz_cases.py) in a child process: the child's exit status says whether ev
 call either matched its reference or raised ValueError / TypeError / IndexError /
 RuntimeError / MemoryError. A crash (signal) or a wrong result fails this test, and
 the example being run when the child died is printed."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import nn_core as nc
+from child_process import child_env, run_python
 
 from op_db import OP_DB
 from samples import examples
@@ -18,12 +15,10 @@ HERE = Path(__file__).resolve().parent
 
 def test_fuzz_all_ops_in_child_process(tmp_path):
     log = tmp_path / "last_example.txt"
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(nc.__file__)))
-    env = dict(os.environ, NN_CORE_FUZZ_LOG=str(log), NN_CORE_FUZZ_EXAMPLES=str(examples(10)), PYTHONSAFEPATH="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    env = child_env(NN_CORE_FUZZ_LOG=str(log), NN_CORE_FUZZ_EXAMPLES=str(examples(10)))
+    cmd = ["-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
            "--rootdir", str(HERE.parent), str(HERE / "fuzz_cases.py")]
-    r = subprocess.run(cmd, cwd=HERE.parent, env=env, capture_output=True, text=True, timeout=900)
+    r = run_python(cmd, env=env, cwd=tmp_path, timeout=900)
     last = log.read_text() if log.exists() else "(none)"
     if r.returncode < 0:
         how = f"the child was killed by signal {-r.returncode} (a crash in the native core; 9: out of memory)"

@@ -2,8 +2,6 @@
 differences (nn_core.autograd.gradcheck), on samples whose leaves are viewed through
 slices with steps, reversals, permutations and expand before the op; then the engine's
 behaviour: accumulation, retain_graph, deep graphs, and its error cases."""
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -11,6 +9,7 @@ import pytest
 from hypothesis import given, seed, settings
 
 import nn_core as nc
+from child_process import run_python
 import samples as S
 from op_db import OP_DB
 from op_refs import Unspecified
@@ -230,8 +229,7 @@ DEEP = textwrap.dedent("""
 
 
 def run_child(code):
-    return subprocess.run([sys.executable, "-X", "faulthandler", "-c", code], capture_output=True, text=True,
-                          timeout=300)
+    return run_python(["-X", "faulthandler", "-c", code], timeout=300)
 
 
 def test_deep_chains_in_subprocess():

@@ -591,14 +591,10 @@ print(json.dumps({"isa": info["isa"], "qgemm_kernel": info["qgemm_kernel"], "qma
 
 def test_int8_ops_follow_nn_core_isa_with_identical_results():
     import json
-    import subprocess
-    import sys
-    root = os.path.dirname(os.path.dirname(nc.__file__))
+    from child_process import child_env, run_python
     results = {}
     for isa in ISAS:
-        env = dict(os.environ, NN_CORE_ISA=isa, PYTHONPATH=root, PYTHONSAFEPATH="1")
-        r = subprocess.run([sys.executable, "-c", _ISA_SCRIPT, "7"], capture_output=True, text=True, env=env,
-                           timeout=120)
+        r = run_python(["-c", _ISA_SCRIPT, "7"], env=child_env(NN_CORE_ISA=isa), timeout=120)
         assert r.returncode == 0, f"NN_CORE_ISA={isa}: {r.stderr}"
         results[isa] = json.loads(r.stdout.strip().splitlines()[-1])
         assert results[isa]["isa"] == isa

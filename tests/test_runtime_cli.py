@@ -2,11 +2,10 @@
 all-MiniLM-L6-v2 (skipped without the model files) that prints the latency table and
 histogram and writes the PNG and JSON."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+
+from child_process import run_python
 
 from nn_core.runtime import cli
 
@@ -52,10 +51,5 @@ def test_bench_runs_and_reports(tmp_path, capsys, int8):
 
 
 def test_module_entry_point():
-    env = dict(os.environ, PYTHONSAFEPATH="1")
-    import nn_core
-
-    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(nn_core.__file__))
-    r = subprocess.run([sys.executable, "-m", "nn_core.runtime", "bench", "--help"], capture_output=True, text=True,
-                       env=env, timeout=120)
+    r = run_python(["-m", "nn_core.runtime", "bench", "--help"], timeout=120)
     assert r.returncode == 0 and "--concurrency" in r.stdout

@@ -292,3 +292,15 @@ def test_augmented_assignment_and_setitem_bump_version():
     assert t.data_ptr() == ptr and t.tolist() == [5.0, 0.0]
     u = t + 1  # out of place: no version change
     assert t._version == versions[-1] and u._version == 0
+
+
+def test_size_and_stride_of_a_0dim_tensor_raise_index_error():
+    t = nc.tensor(3.0)
+    for method in (t.size, t.stride):
+        for d in (0, -1, 1):
+            with pytest.raises(IndexError, match="no dimensions"):
+                method(d)
+    assert t.size() == () and t.stride() == ()
+    with pytest.raises(IndexError, match="dimension 2 is out of range"):
+        nc.ones(2, 3).stride(2)
+    assert nc.ones(2, 3).size(-1) == 3 and nc.ones(2, 3).stride(-2) == 3

@@ -9,8 +9,18 @@ namespace nn {
 const Shape& Tensor::sizes() const { return impl_->sizes; }
 const Shape& Tensor::strides() const { return impl_->strides; }
 int64_t Tensor::dim() const { return static_cast<int64_t>(impl_->sizes.size()); }
-int64_t Tensor::size(int64_t d) const { return impl_->sizes[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim(d, dim(), "stride")]; }
+namespace {
+// A 0-dim tensor has no size or stride to return (wrap_dim accepts -1 and 0 for it, as ops
+// that take a dim do): PyTorch's IndexError.
+int64_t checked_dim(int64_t d, int64_t ndim, const char* op) {
+  if (ndim == 0)
+    throw IndexError(str(op, ": dimension specified as ", d, " but the tensor has no dimensions (0-dim)"));
+  return wrap_dim(d, ndim, op);
+}
+}  // namespace
+
+int64_t Tensor::size(int64_t d) const { return impl_->sizes[checked_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return impl_->strides[checked_dim(d, dim(), "stride")]; }
 int64_t Tensor::numel() const { return impl_->numel; }
 int64_t Tensor::offset() const { return impl_->offset; }
 DType Tensor::dtype() const { return impl_->dtype; }
