@@ -110,6 +110,16 @@ def test_masked_select_broadcasts_both_ways():
         nc.masked_select(x, T([True, False]))
 
 
+def test_masked_select_and_unique_on_strided_views(rng):
+    base = rng.integers(0, 4, size=(6, 8))
+    x, mask = T(base)[::2, ::-3].T, T(base > 1)[1::2, 1::3].T
+    assert nc.masked_select(x, mask).tolist() == base[::2, ::-3].T[(base > 1)[1::2, 1::3].T].tolist()
+    values, inverse, counts = nc.unique(x, return_inverse=True, return_counts=True)
+    want = np.unique(base[::2, ::-3].T, return_inverse=True, return_counts=True)
+    assert values.tolist() == want[0].tolist() and counts.tolist() == want[2].tolist()
+    assert inverse.tolist() == want[1].reshape(x.shape).tolist()
+
+
 def test_nan_to_num_defaults_are_the_dtype_limits():
     for dt, big in [(nc.float32, np.finfo(np.float32).max), (nc.float64, np.finfo(np.float64).max),
                     (nc.float16, 65504.0)]:

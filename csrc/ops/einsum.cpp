@@ -307,6 +307,7 @@ Tensor native_einsum(const std::string& equation, const std::vector<Tensor>& ope
   for (int64_t d = 0; d < n_out; ++d) out_shape.push_back(size_of[order[d]]);
   Tensor out = reshape(acc, std::vector<int64_t>(acc.sizes().begin(), acc.sizes().begin() + n_out));
   if (out.sizes() != Shape(out_shape.begin(), out_shape.end())) out = expand(out, out_shape);
+  if (out.dtype() != operands[0].dtype()) out = cast(out, operands[0].dtype());  // integer sums widen to int64
   if (operands.size() == 1 && out.impl() == operands[0].impl()) out = clone(out);
   return out;
 }

@@ -137,7 +137,11 @@ std::tuple<Tensor, Tensor, Tensor> native_unique(const Tensor& x, bool /*sorted:
     NN_CHECK(x.dim() > 0 || *dim == 0 || *dim == -1, IndexError, "unique: dim ", *dim,
              " is out of range for a 0-dim tensor");
     const int64_t d = wrap_dim(*dim, std::max<int64_t>(x.dim(), 1), "unique");
-    moved = x.dim() == 0 ? reshape(x, {1}) : (d == 0 ? x : transpose(x, 0, d));
+    // dim first, the other dims in their order (NumPy's moveaxis: the rows' columns are
+    // ordered as in the input, which fixes the lexicographic order)
+    std::vector<int64_t> perm{d};
+    for (int64_t k = 0; k < x.dim(); ++k) if (k != d) perm.push_back(k);
+    moved = x.dim() == 0 ? reshape(x, {1}) : permute(x, perm);
     rows = reshape(moved, {moved.sizes()[0], -1});
     if (moved.sizes()[0] == 0 || rows.sizes()[1] == 0) {
       NN_CHECK(moved.sizes()[0] == 0, ValueError, "unique: the slices along dim ", d, " of shape ", x.sizes(),
@@ -152,7 +156,7 @@ std::tuple<Tensor, Tensor, Tensor> native_unique(const Tensor& x, bool /*sorted:
   if (n == 0) {
     Tensor empty_counts = zeros({0}, DType::Int64);
     Tensor inverse = dim ? zeros({0}, DType::Int64) : zeros(x.sizes(), DType::Int64);
-    return {dim ? moved : reshape(moved, {0}), inverse, empty_counts};
+    return {dim ? clone(x) : reshape(moved, {0}), inverse, empty_counts};
   }
   Tensor perm = positions;
   for (int64_t c = k - 1; c >= 0; --c) {
@@ -164,9 +168,13 @@ std::tuple<Tensor, Tensor, Tensor> native_unique(const Tensor& x, bool /*sorted:
   Tensor is_new = cat({full({1}, 1.0, DType::Bool), differs}, 0);
   Tensor firsts = index(perm, {is_new});  // the input row of each group's first member
   Tensor values = index_select(moved, 0, firsts);
-  if (dim && x.dim() > 0) {
+  if (dim && x.dim() > 0) {  // dim back in place: the inverse of the permutation above
     const int64_t d = wrap_dim(*dim, x.dim(), "unique");
-    if (d != 0) values = transpose(values, 0, d);
+    std::vector<int64_t> back;
+    for (int64_t k = 1; k <= d; ++k) back.push_back(k);
+    back.push_back(0);
+    for (int64_t k = d + 1; k < x.dim(); ++k) back.push_back(k);
+    values = permute(values, back);
   } else if (dim) {
     values = reshape(values, {-1});
   }
