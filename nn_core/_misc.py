@@ -227,13 +227,13 @@ def _side(right, side, op):
     return side == "right"
 
 
-def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, right: bool = False, side=None,
+def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, right: bool = False, side=None,
                  sorter=None) -> Tensor:
     """For each value, the index where it would be inserted into its (innermost, sorted)
     row of ``sorted_sequence``: the first position with sequence >= value (right: > value)."""
     if sorter is not None:
         sorted_sequence = sorted_sequence.gather(-1, sorter)
-    values = input if isinstance(input, Tensor) else _C._full([], _builtins.float(input), sorted_sequence.dtype)
+    values = values if isinstance(values, Tensor) else _C._full([], _builtins.float(values), sorted_sequence.dtype)
     out = _ops.searchsorted(sorted_sequence, values, _side(right, side, "searchsorted"))
     return out.to(_C.DType.int32) if out_int32 else out
 
