@@ -193,14 +193,21 @@ Tensor native_embedding_bag(const Tensor& weight, const Tensor& input, const Ten
   Tensor zero = scalar_like(0, weight.dtype());
   if (mode == "max") {
     if (n == 0 || bags == 0) return zeros({bags, width}, weight.dtype());
-    // member[b, i]: index i belongs to bag b and counts. Bags with no member give 0.
-    Tensor bag_ids = unsqueeze(arange(0, static_cast<double>(bags), 1, DType::Int64), 1);
-    Tensor member = logical_and(eq(unsqueeze(bag, 0), bag_ids), unsqueeze(keep, 0));  // (bags, n)
-    Tensor candidates = where(unsqueeze(member, 2), unsqueeze(rows, 0),
-                              scalar_like(-std::numeric_limits<double>::infinity(), weight.dtype()));
-    Tensor best = amax(candidates, {1}, false);
-    Tensor nonempty = unsqueeze(any(member, {1}, false), 1);
-    return where(nonempty, best, zero);
+    // Note [bag max by sorting]: per embedding column, the positions sorted by value and
+    // then (stably) by bag; the last position of each bag holds its max. Bags are
+    // contiguous runs of positions, so bag b ends at (number of positions in bags <= b) - 1.
+    // Padding entries are -inf (sorted first); a bag with no counted entry gives 0.
+    Tensor masked = where(unsqueeze(keep, 1), rows, scalar_like(-std::numeric_limits<double>::infinity(),
+                                                                 weight.dtype()));
+    Tensor bag_cols = expand(unsqueeze(bag, 1), {n, width});
+    Tensor by_value = argsort(masked, 0, false, true);
+    Tensor by_bag = argsort(gather(bag_cols, 0, by_value), 0, false, true);
+    Tensor sorted_values = gather(masked, 0, gather(by_value, 0, by_bag));
+    Tensor members = scatter_add(zeros({bags}, DType::Int64), 0, bag, ones({n}, DType::Int64));
+    Tensor last = clamp(sub(cumsum(members, 0, std::nullopt), wrapped_scalar(1, true)), 0.0, std::nullopt);
+    Tensor best = gather(sorted_values, 0, expand(unsqueeze(last, 1), {bags, width}));
+    Tensor counted = scatter_add(zeros({bags}, DType::Int64), 0, bag, cast(keep, DType::Int64));
+    return where(unsqueeze(gt(counted, wrapped_scalar(0, true)), 1), best, zero);
   }
   Tensor contrib = mul(rows, unsqueeze(keep_f, 1));
   if (per_sample_weights.defined()) contrib = mul(contrib, unsqueeze(reshape(per_sample_weights, {-1}), 1));
