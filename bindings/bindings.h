@@ -38,6 +38,7 @@ std::vector<TensorIndex> parse_index(py::handle key);
 
 void bind_tensor(py::module_& m);
 void bind_functions(py::module_& m);
+void bind_misc(py::module_& m);  // misc.cpp: fmod, remainder, %
 void bind_interop(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_attention(py::module_& m);

@@ -176,6 +176,7 @@ PYBIND11_MODULE(_C, m) {
 
   bind_tensor(m);
   bind_functions(m);
+  bind_misc(m);
   bind_interop(m);
   bind_conv(m);
   bind_attention(m);

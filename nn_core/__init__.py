@@ -79,6 +79,13 @@ for _name in _OP_FUNCTIONS:
 from . import _composites  # noqa: E402
 
 _composites.install(globals())
+from . import _misc  # noqa: E402  (masked_select, norm, einsum, unique, ... and nn_core.linalg)
+
+_misc.install(globals())
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__ + ".linalg"] = linalg  # noqa: F821  (installed by _misc)
+del _sys
 negative, multiply, divide, subtract = neg, mul, div, sub
 concat = concatenate = cat
 del _name
@@ -238,7 +245,7 @@ __all__ = [
     "arange", "rand", "randn", "randint", "rand_like", "randn_like", "inference_mode", "from_numpy", "from_dlpack", "manual_seed", "memory_stats",
     "reset_peak_memory_stats", "set_num_threads", "get_num_threads", "is_grad_enabled", "is_tensor",
     "save", "load", "CheckpointError", "checkpoint", "serialization", "accelerator", "backends", "cuda",
-] + _OP_FUNCTIONS + _composites.FUNCTIONS
+] + _OP_FUNCTIONS + _composites.FUNCTIONS + _misc.FUNCTIONS + ["fmod", "remainder", "linalg"]
 
 
 # PyTorch's dtype aliases that shadow Python builtins (this module calls _builtins.float /

@@ -395,3 +395,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, op)
+
+# ---- one_hot, normalize, distances, kl_div, elu / selu / celu, prelu, embedding_bag (nn_core/_misc_nn.py)
+from ._misc_nn import (celu, cosine_similarity, elu, embedding_bag, kl_div, normalize, one_hot,  # noqa: E402
+                       pairwise_distance, prelu, selu)

@@ -60,6 +60,37 @@ template <> struct BinaryFunctor<OpId::maximum> : Arith {  // NaN propagates
 template <> struct BinaryFunctor<OpId::minimum> : Arith {
   template <class T> static T apply(T a, T b) { return (a != a) ? a : ((b != b) ? b : (a < b ? a : b)); }
 };
+// fmod: the C rule (the result has the sign of a, a - trunc(a / b) * b); remainder: the
+// Python rule (the sign of b), PyTorch's formula fmod + b where the signs differ. Integer
+// divisors of 0 are rejected by the op (elementwise.cpp); b == -1 is special-cased because
+// INT_MIN % -1 overflows (a hardware trap on x86).
+template <> struct BinaryFunctor<OpId::fmod> : Arith {
+  template <class T> static T apply(T a, T b) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::fmod(a, b);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return false;  // bool inputs are rejected by the op; a % true == 0
+    } else {
+      if constexpr (std::is_signed_v<T>) {
+        if (b == T(-1)) return T(0);
+      }
+      return b == T(0) ? T(0) : static_cast<T>(a % b);
+    }
+  }
+};
+template <> struct BinaryFunctor<OpId::remainder> : Arith {
+  template <class T> static T apply(T a, T b) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return false;
+    } else {
+      const T r = BinaryFunctor<OpId::fmod>::apply(a, b);
+      if constexpr (std::is_signed_v<T> || std::is_floating_point_v<T>) {
+        if (r != T(0) && ((r < T(0)) != (b < T(0)))) return static_cast<T>(r + b);
+      }
+      return r;
+    }
+  }
+};
 template <> struct BinaryFunctor<OpId::eq> : Compare { template <class T> static bool apply(T a, T b) { return a == b; } };
 template <> struct BinaryFunctor<OpId::ne> : Compare { template <class T> static bool apply(T a, T b) { return a != b; } };
 template <> struct BinaryFunctor<OpId::lt> : Compare { template <class T> static bool apply(T a, T b) { return a < b; } };

@@ -124,6 +124,7 @@ void register_data_kernels(KernelRegistry& r) {
   r.range_check.set(OpId::index, DeviceType::CPU, &range_check);
   for (OpId op : {OpId::gather, OpId::scatter, OpId::scatter_add, OpId::index_select})
     r.range_check.set(op, DeviceType::CPU, &range_check);
+  for (OpId op : {OpId::fmod, OpId::remainder}) r.range_check.set(op, DeviceType::CPU, &range_check);
   r.index_rows.set(OpId::index, DeviceType::CPU, &index_rows);
   r.nonzero.set(OpId::index, DeviceType::CPU, &nonzero);
   r.arange.set(OpId::arange, DeviceType::CPU, &arange_fill);

@@ -113,6 +113,14 @@ Tensor native_binary_op(OpId op, const Tensor& a, const Tensor& b) {
         exponent, 0, std::numeric_limits<int64_t>::max());
     NN_CHECK(check.ok(), ValueError, "pow: integers to negative integer powers are not allowed");
   }
+  if ((op == OpId::fmod || op == OpId::remainder) && bc.numel() > 0) {  // ops/misc_ops.cpp's rows
+    NN_CHECK(common != DType::Bool, DTypeError, name, ": not implemented for bool tensors");
+    if (is_integral(compute, false)) {  // Note [Checks in kernels]: the device looks for a zero divisor
+      const Tensor zero = detail::contiguous_raw(cast_raw(eq(bc, wrapped_scalar(0, true)), DType::Int64));
+      const DataCheck check = kernels().range_check.get(op, b.device())(zero, 0, 0);
+      NN_CHECK(check.ok(), RuntimeError, name, ": ZeroDivisionError (an integer divisor is 0)");
+    }
+  }
   Tensor out = empty(shape, compare ? DType::Bool : compute, a.device());
   kernels().binary.get(op, a.device())(op, ac, bc, out);
   out = cast_raw(out, out_dtype);
@@ -161,6 +169,11 @@ Tensor native_binary_op(OpId op, const Tensor& a, const Tensor& b) {
           grad_b = gb ? mul(g, sub(wrapped_scalar(1, true), wa)) : Tensor();
           break;
         }
+        case OpId::fmod:       // a - trunc(a / b) * b
+        case OpId::remainder:  // a - floor(a / b) * b
+          grad_a = ga ? g : Tensor();
+          grad_b = gb ? neg(mul(g, op == OpId::fmod ? trunc(div(x, y)) : floor(div(x, y)))) : Tensor();
+          break;
         default: throw RuntimeError(str(node, ": no derivative"));
       }
       return std::vector<Tensor>{ga && grad_a.defined() ? reduce_grad(grad_a, sa, da) : Tensor(),

@@ -8,6 +8,8 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    SmoothL1Loss)
 from .quantized import QuantizedConv2d, QuantizedLinear
 from .module import Identity, Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
+from .misc_layers import (CELU, ELU, PReLU, SELU, CosineSimilarity, EmbeddingBag, KLDivLoss,
+                          PairwiseDistance)
 from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
                           TransformerEncoderLayer)
 from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer
@@ -23,6 +25,7 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss",
     "QuantizedLinear", "QuantizedConv2d",
     "init", "utils",
+    "ELU", "SELU", "CELU", "PReLU", "KLDivLoss", "CosineSimilarity", "PairwiseDistance", "EmbeddingBag",
 ]
 
 # `import nn_core.nn.functional as F` (PyTorch's import path) is nn_core.functional.
