@@ -7,6 +7,7 @@ from .linear import Dropout, Flatten, Linear, Unflatten
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .quantized import QuantizedConv2d, QuantizedLinear
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .module import Identity, Module, ModuleDict, ModuleList, Parameter, Sequential
 from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -21,6 +22,7 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss",
     "QuantizedLinear", "QuantizedConv2d",
     "init", "utils",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]
 
 # `import nn_core.nn.functional as F` (PyTorch's import path) is nn_core.functional.
