@@ -193,6 +193,10 @@ std::tuple<Tensor, Tensor, Tensor> native_rnn_layer(const Tensor& input, const T
       Tensor dgx = empty({T, B, GH}, dt, dev);
       Tensor dgh = mode == RnnMode::Gru ? empty({T, B, GH}, dt, dev) : dgx;
       Tensor rec = empty({B, H}, dt, dev);
+      // W_hh as the transpose of a contiguous (H, G*H) copy: the per-step product
+      // dgates_h @ W_hh then reads B with a unit row stride, the GEMM's direct (unpacked)
+      // small-M layout, instead of packing W_hh at every step.
+      const Tensor whh_direct = t2(detail::contiguous_raw(t2(whh)));
       const RnnCellBackwardKernel cell_backward = kernels().rnn_cell_backward.get(OpId::rnn_layer, dev);
       for (int64_t s = 0; s < T; ++s) {  // the forward's processing order, backwards
         const int64_t t = reverse ? s : T - 1 - s, prev = reverse ? t + 1 : t, next = reverse ? t : t + 1;
@@ -213,7 +217,7 @@ std::tuple<Tensor, Tensor, Tensor> native_rnn_layer(const Tensor& input, const T
         a.lengths = lens;
         a.t = t;
         cell_backward(a);
-        mm_into(rows_at(dgh, t), whh, rec);  // read by the next step (the kernel added the old one)
+        mm_into(rows_at(dgh, t), whh_direct, rec);  // read by the next step (the kernel added the old one)
       }
       std::vector<Tensor> out(7);
       const Tensor dgx2 = make_view(dgx, {T * B, GH}, {GH, 1}, 0);
