@@ -95,9 +95,11 @@ std::tuple<Tensor, Tensor, Tensor> native_rnn_layer(const Tensor& input, const T
   const int64_t GH = G * H, SW = rnn_saved_width(mode, H);
   check_matrix(w_ih, "w_ih", GH, I, "(gates * hidden_size, input_size: the input's last dim)");
   check_matrix(hx, "hx", B, H, "(batch, hidden_size)");
-  NN_CHECK(lstm == cx.defined(), ValueError, kOp, ": ",
-           lstm ? "mode 'lstm' needs the cell state cx" : "cx is only taken by mode 'lstm', got mode '", lstm ? "" : mode_name,
-           lstm ? "" : "'");
+  if (lstm) {
+    NN_CHECK(cx.defined(), ValueError, kOp, ": mode 'lstm' needs the cell state cx");
+  } else {
+    NN_CHECK(!cx.defined(), ValueError, kOp, ": cx is only taken by mode 'lstm', got mode '", mode_name, "'");
+  }
   if (lstm) check_matrix(cx, "cx", B, H, "(batch, hidden_size)");
   check_bias(b_ih, "b_ih", GH);
   check_bias(b_hh, "b_hh", GH);
