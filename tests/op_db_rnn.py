@@ -80,7 +80,8 @@ def s_rnn_layer(draw, dt, m):
     mode = draw(st.sampled_from(sorted(GATES)))
     G = GATES[mode]
     sz = lambda small, big: draw(st.sampled_from(small if m.small else big))  # noqa: E731
-    T, B, I, H = sz((1, 2, 3), (0, 1, 2, 5, 7)), sz((1, 2), (0, 1, 3)), sz((1, 2), (0, 1, 3, 8)), sz((1, 2), (1, 2, 5, 9))
+    T, B = sz((1, 2, 3), (0, 1, 2, 5, 7)), sz((1, 2), (0, 1, 3))
+    I, H = sz((1, 2), (0, 1, 3, 8)), sz((1, 2), (1, 2, 5, 9))
     bad = m.fuzz and draw(st.integers(0, 3)) == 0
     hx_shape = (B, H + 1) if bad and draw(st.booleans()) else (B, H)
     x = S.tensor(draw, m, (T, B, I), dt)

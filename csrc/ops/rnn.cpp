@@ -50,7 +50,9 @@ Tensor rows_at(const Tensor& t, int64_t i) {
 }
 
 // The transpose of a 2-D tensor as a view.
-Tensor t2(const Tensor& m) { return make_view(m, {m.sizes()[1], m.sizes()[0]}, {m.strides()[1], m.strides()[0]}, m.offset()); }
+Tensor t2(const Tensor& m) {
+  return make_view(m, {m.sizes()[1], m.sizes()[0]}, {m.strides()[1], m.strides()[0]}, m.offset());
+}
 
 // out = a @ b for 2-D a (M, K), b (K, N) with any non-negative strides, out (M, N)
 // contiguous, through the registry's matmul kernel (the packed GEMM for float32).

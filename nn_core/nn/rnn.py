@@ -75,8 +75,9 @@ class RNNBase(Module):
                 self.register_parameter(f"weight_hh_l{layer}{suffix}",
                                         Parameter(nc.empty(G * hidden_size, hidden_size, dtype=dtype)))
                 if bias:
-                    self.register_parameter(f"bias_ih_l{layer}{suffix}", Parameter(nc.empty(G * hidden_size, dtype=dtype)))
-                    self.register_parameter(f"bias_hh_l{layer}{suffix}", Parameter(nc.empty(G * hidden_size, dtype=dtype)))
+                    for kind in ("ih", "hh"):
+                        self.register_parameter(f"bias_{kind}_l{layer}{suffix}",
+                                                Parameter(nc.empty(G * hidden_size, dtype=dtype)))
         self.reset_parameters()
         if device is not None:
             self.to(device)
@@ -94,7 +95,9 @@ class RNNBase(Module):
             init.uniform_(p, -stdv, stdv)
 
     def _layer_params(self, layer: int, suffix: str):
-        get = lambda kind: getattr(self, f"{kind}_l{layer}{suffix}") if self.bias or "weight" in kind else None  # noqa: E731
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction; biases None without bias."""
+        def get(kind):
+            return getattr(self, f"{kind}_l{layer}{suffix}") if self.bias or kind.startswith("weight") else None
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
     @property
