@@ -67,6 +67,7 @@
 #include "kernels/op_table.h"
 #include "kernels/optim.h"
 #include "kernels/quantized.h"
+#include "kernels/rnn.h"
 
 namespace nn {
 
@@ -248,6 +249,8 @@ struct KernelRegistry {
   KernelTable<LayerNormKernel> layer_norm;
   KernelTable<LayerNormBackwardKernel> layer_norm_backward;
   KernelTable<DropoutKernel> dropout;
+  KernelTable<RnnCellForwardKernel> rnn_cell;            // rnn_layer (kernels/rnn.h)
+  KernelTable<RnnCellBackwardKernel> rnn_cell_backward;
   OptimKernels optim[kNumDeviceTypes];  // indexed by device type; not op-table entries
   // int8 (kernels/quantized.h): quantize_per_tensor / quantize_per_channel / dequantize /
   // dequantize_per_channel, quantize_rows, quantized_conv2d. The per-channel parameter

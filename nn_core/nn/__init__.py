@@ -10,6 +10,7 @@ from .quantized import QuantizedConv2d, QuantizedLinear
 from .module import Identity, Module, ModuleDict, ModuleList, Parameter, ParameterDict, ParameterList, Sequential
 from .misc_layers import (CELU, ELU, PReLU, SELU, CosineSimilarity, EmbeddingBag, KLDivLoss,
                           PairwiseDistance)
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
                           TransformerEncoderLayer)
 from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer
@@ -26,6 +27,7 @@ __all__ = [
     "QuantizedLinear", "QuantizedConv2d",
     "init", "utils",
     "ELU", "SELU", "CELU", "PReLU", "KLDivLoss", "CosineSimilarity", "PairwiseDistance", "EmbeddingBag",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]
 
 # `import nn_core.nn.functional as F` (PyTorch's import path) is nn_core.functional.

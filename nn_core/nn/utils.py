@@ -60,3 +60,12 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
             n = p.numel()
             p.copy_(vec[offset:offset + n].reshape(tuple(p.shape)))
             offset += n
+
+
+# `nn_core.nn.utils.rnn` (PyTorch's path: pack_padded_sequence, pad_sequence, ...) lives in nn/rnn_utils.py.
+import sys as _sys  # noqa: E402
+
+from . import rnn_utils as rnn  # noqa: E402
+
+_sys.modules[__name__ + ".rnn"] = rnn
+del _sys
