@@ -161,10 +161,13 @@ def build(lib):
             self.rnn = nn.LSTM(emb, hidden, num_layers, batch_first=True, dropout=dropout)
             self.decoder = nn.Linear(hidden, vocab_size)
 
-        def forward(self, tokens, lengths):
+        def forward(self, tokens, lengths=None):
             """tokens (B, T) padded with 0 after each row's length; logits (B, T, V), zero
-            hidden state past each length (as pad_packed_sequence gives)."""
+            hidden state past each length (as pad_packed_sequence gives). Without
+            ``lengths`` every row is full length and nothing is packed."""
             emb = self.encoder(tokens)
+            if lengths is None:
+                return self.decoder(self.rnn(emb)[0])
             packed = nn.utils.rnn.pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.rnn(packed)
             out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])

@@ -149,6 +149,13 @@ def test_traced_session_matches_eager(name, rng):
     ours.eval()
     a, _, _ = inputs(name, "float32", rng)
     a = tuple(t.detach() for t in a)
+    if name == "LSTMLM":
+        # Packing reads the lengths' values in Python (the packed layout's shape depends on
+        # them), which a trace cannot replay: the session refuses such a model clearly, and
+        # the LSTM LM is traced on full-length rows.
+        with pytest.raises(ValueError, match="cannot be traced"):
+            InferenceSession(ours, a, dynamic_axes={})
+        a = a[:1]
     model = LogitsOnly(ours) if name == "GPT2" else ours
     sess = InferenceSession(model, a if len(a) > 1 else a[0])
     got = sess.run(*a)

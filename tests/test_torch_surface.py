@@ -15,11 +15,12 @@ NN = ("LSTM GRU RNN TransformerDecoderLayer Transformer Upsample ParameterList E
       "CosineSimilarity PixelShuffle EmbeddingBag InstanceNorm2d ZeroPad2d LSTMCell GRUCell").split()
 FUNCTIONAL = ("interpolate pad one_hot normalize cosine_similarity unfold fold kl_div elu mish hardswish max_pool1d "
               "avg_pool1d conv_transpose1d pixel_shuffle grid_sample").split()
+# (the issue lists einsum among the methods too, but torch.Tensor has no einsum: top level only)
 TENSOR = ("cumsum cumprod narrow select masked_fill gather scatter scatter_add index_select masked_select topk sort "
-          "argsort repeat tile roll flip tril triu all any isnan isfinite nan_to_num norm unbind einsum median unique "
+          "argsort repeat tile roll flip tril triu all any isnan isfinite nan_to_num norm unbind median unique "
           "diff outer addcmul lerp sign floor ceil round trunc fmod remainder sin cos erf reciprocal square").split()
 TOP_LEVEL = [n for n in TENSOR if n != "repeat"] + (  # torch.repeat does not exist (a method only)
-    "meshgrid linspace eye cdist searchsorted allclose isclose inference_mode randn_like randperm "
+    "einsum meshgrid linspace eye cdist searchsorted allclose isclose inference_mode randn_like randperm "
                       "multinomial bernoulli").split()
 OPTIM = "Adadelta Adagrad LBFGS".split()
 
