@@ -1,5 +1,14 @@
 // module.cpp — entry point of nn_core._C: exception mapping, dtypes, and module-level
 // state (threads, memory counters, grad mode, the op table).
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define NN_CORE_HAS_CALLGRIND 1
+#endif
+#endif
+#ifndef NN_CORE_HAS_CALLGRIND
+#define NN_CORE_HAS_CALLGRIND 0
+#endif
 #include "bindings/bindings.h"
 
 #include "autograd/node.h"
@@ -133,6 +142,16 @@ PYBIND11_MODULE(_C, m) {
     return rows;
   });
 
+  // Starts / stops callgrind's instruction counting around a measured loop (python -m
+  // nn_core.bench run --mode instructions); a no-op outside valgrind or without its header.
+  m.def("_callgrind_toggle_collect", [] {
+#if NN_CORE_HAS_CALLGRIND
+    CALLGRIND_TOGGLE_COLLECT;
+    return true;
+#else
+    return false;
+#endif
+  });
   m.def("backend_info", [] {
     const auto& f = cpu::features();
     py::dict d, feats;
