@@ -395,3 +395,9 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, op)
+
+
+# ---- spatial: resampling, padding, patches, grids, 1-D pools, instance norm (nn_core/_spatial.py) ----
+from ._spatial import (adaptive_avg_pool1d, affine_grid, avg_pool1d, conv_transpose1d, fold,  # noqa: E402,F401
+                       grid_sample, instance_norm, interpolate, max_pool1d, pad, pixel_shuffle, pixel_unshuffle,
+                       unfold, upsample, upsample_bilinear, upsample_nearest)

@@ -429,3 +429,5 @@ from op_db_composite import OPS_COMPOSITE; OP_DB += OPS_COMPOSITE; OPS = {op.nam
 from op_db_index_sort import entries as _index_sort_entries  # noqa: E402  (tests/op_db_index_sort.py)
 OP_DB += _index_sort_entries(); OPS = {op.name: op for op in OP_DB}  # noqa: E702
 assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"
+from op_db_spatial import OPS_SPATIAL; OP_DB += OPS_SPATIAL; OPS = {op.name: op for op in OP_DB}  # noqa: E402,E702
+assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"

@@ -21,6 +21,7 @@ void register_kernels(KernelRegistry& r) {
   register_quantize_kernels(r);
   register_qgemm_kernels(r);
   register_data_kernels(r);
+  register_spatial_kernels(r);
 }
 
 namespace {
