@@ -17,7 +17,7 @@ from . import _C
 _ops = _C.ops
 
 _LINEAR_MODES = ("linear", "bilinear", "bicubic", "trilinear")
-_SUPPORTED_MODES = ("nearest", "nearest-exact", "linear", "bilinear")
+_SUPPORTED_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic")
 
 
 def _tuple(v, n, name, op):
@@ -32,12 +32,13 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
                 recompute_scale_factor=None, antialias: bool = False):
     """Resizes a (N, C, L), (N, C, H, W) or, for the nearest modes, (N, C, D, H, W) input.
 
-    Modes 'nearest', 'nearest-exact', 'linear' (3-D), 'bilinear' (4-D). Output sizes and
+    Modes 'nearest', 'nearest-exact', 'linear' (3-D), 'bilinear' and 'bicubic' (4-D;
+    bicubic is Keys' A = -0.75 with edge-clamped taps, as PyTorch). Output sizes and
     source coordinates follow PyTorch exactly: with ``scale_factor`` the output is
     ``floor(in * scale)`` and, unless ``recompute_scale_factor``, the coordinates use
     ``1 / scale`` (not in / out); ``align_corners=False`` maps pixel centers (half-pixel
-    rule), True maps the corner pixels onto each other. 'bicubic', 'trilinear' and 'area'
-    are not implemented (NotImplementedError)."""
+    rule), True maps the corner pixels onto each other. 'trilinear' and 'area' are not
+    implemented (NotImplementedError)."""
     op = "interpolate"
     if mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
@@ -47,7 +48,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         align_corners = False
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported")
-    if mode in ("bicubic", "trilinear", "area"):
+    if mode in ("trilinear", "area"):
         raise NotImplementedError(f"{op}: mode '{mode}' is not implemented in nn_core (supported: "
                                   f"{', '.join(_SUPPORTED_MODES)})")
     if mode not in _SUPPORTED_MODES:

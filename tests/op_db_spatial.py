@@ -57,28 +57,52 @@ def linear_taps(n_in, n_out, align_corners, scale):
     return i0, i1, 1.0 - w1, w1
 
 
-def resample_axis(x, axis, n_out, mode, align_corners, scale):
+def cubic_taps(n_in, n_out, align_corners, scale):
+    """[(index, weight)] * 4 per output: Keys' cubic convolution (A = -0.75) around the
+    unclamped source coordinate, tap indices clamped into the input (PyTorch's bicubic)."""
+    if align_corners:
+        src = ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0) * np.arange(n_out)
+    else:
+        src = (1.0 / scale if scale else n_in / n_out) * (np.arange(n_out) + 0.5) - 0.5
+    base = np.floor(src)
+    t = src - base
+    A = -0.75
+
+    def near(v):
+        return ((A + 2) * v - (A + 3)) * v * v + 1
+
+    def far(v):
+        return ((A * v - 5 * A) * v + 8 * A) * v - 4 * A
+
+    weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    return [(np.clip(base.astype(np.int64) - 1 + k, 0, n_in - 1), weights[k]) for k in range(4)]
+
+
+def resample_axis(x, axis, n_out, mode, align_corners, scale, magnitude=False):
     n_in = x.shape[axis]
     if mode in ("nearest", "nearest-exact"):
         return np.take(x, nearest_source(n_in, n_out, scale, mode == "nearest-exact"), axis=axis)
-    i0, i1, w0, w1 = linear_taps(n_in, n_out, align_corners, scale)
     shape = [1] * x.ndim
     shape[axis] = n_out
+    if mode == "bicubic":
+        taps = cubic_taps(n_in, n_out, align_corners, scale)
+        return sum(np.take(x, i, axis=axis) * (np.abs(w) if magnitude else w).reshape(shape) for i, w in taps)
+    i0, i1, w0, w1 = linear_taps(n_in, n_out, align_corners, scale)
     return np.take(x, i0, axis=axis) * w0.reshape(shape) + np.take(x, i1, axis=axis) * w1.reshape(shape)
 
 
 def ref_interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                    recompute_scale_factor=None):
+                    recompute_scale_factor=None, _magnitude=False):
     """PyTorch's interpolate for 3-D / 4-D inputs and 5-D nearest (separable: one axis
-    after the other, which is exactly bilinear interpolation)."""
-    if mode not in ("nearest", "nearest-exact", "linear", "bilinear"):
+    after the other, which is exactly bilinear / bicubic interpolation)."""
+    if mode not in ("nearest", "nearest-exact", "linear", "bilinear", "bicubic"):
         raise ValueError("unknown mode")
     if mode.startswith("nearest") and align_corners is not None:
         raise ValueError("align_corners with a nearest mode")
     dim = x.ndim - 2
     nearest = mode.startswith("nearest")
     if dim not in ((1, 2, 3) if nearest else (1, 2)) or (mode == "linear" and dim != 1) or \
-            (mode == "bilinear" and dim != 2):
+            (mode in ("bilinear", "bicubic") and dim != 2):
         raise ValueError("bad input rank for mode")
     if (size is None) == (scale_factor is None):
         raise ValueError("exactly one of size and scale_factor")
@@ -94,7 +118,7 @@ def ref_interpolate(x, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("empty input or output")
     y = x
     for a in range(dim):
-        y = resample_axis(y, 2 + a, out[a], mode, bool(align_corners), scales[a])
+        y = resample_axis(y, 2 + a, out[a], mode, bool(align_corners), scales[a], _magnitude)
     return y
 
 
@@ -106,9 +130,9 @@ def s_interpolate(draw, dt, m):
     if m.fuzz and draw(st.integers(0, 3)) == 0:
         shape = S.shape(draw, m, max_ndim=5)
     x = S.tensor(draw, m, shape, dt)
-    mode = draw(st.sampled_from(("nearest", "nearest-exact", "linear" if dim == 1 else "bilinear")))
+    mode = draw(st.sampled_from(("nearest", "nearest-exact") + (("linear",) if dim == 1 else ("bilinear", "bicubic"))))
     kw = dict(mode=mode)
-    if mode in ("linear", "bilinear"):
+    if mode in ("linear", "bilinear", "bicubic"):
         kw["align_corners"] = draw(st.booleans())
     if draw(st.booleans()):
         kw["size"] = [draw(st.integers(1, 5 if m.small else 11)) for _ in range(dim)]
@@ -417,10 +441,10 @@ _RESAMPLE_TOL = {"float16": (2e-3, 4e-3), "bfloat16": (1.6e-2, 3.2e-2)}
 def _entries():
     from op_db import OpInfo
     return [
-        # mag: the same interpolation of |x| (float32 coordinates round the weights, so a
+        # mag: the same interpolation of |x| with |weights| (float32 coordinates round the weights, so a
         # result that cancels to near 0 is off by ~eps times its inputs, not itself).
         OpInfo("upsample", "special", _ffn("interpolate"), ref_interpolate, s_interpolate, tol=_RESAMPLE_TOL,
-               mag=lambda x, **k: ref_interpolate(np.abs(x), **k)),
+               mag=lambda x, **k: ref_interpolate(np.abs(x), _magnitude=True, **k)),
         OpInfo("pad", "composite", _ffn("pad"), ref_pad, s_pad, dtypes=FLOAT + INT),
         OpInfo("pixel_shuffle", "composite", _ffn("pixel_shuffle"), ref_pixel_shuffle, s_pixel_shuffle,
                dtypes=FLOAT + INT),

@@ -62,6 +62,9 @@ UPSAMPLE_CASES = [
     ((2, 3, 13), [29], "linear", False, (None, 2.3)),
     ((2, 3, 13), [5], "linear", True, (None, None)),
     ((2, 3, 13), [26], "nearest", False, (None, None)),
+    ((2, 3, 5, 7), [10, 14], "bicubic", False, (2.0, 2.0)),
+    ((2, 3, 5, 7), [8, 3], "bicubic", True, (None, None)),
+    ((1, 2, 4, 9), [7, 13], "bicubic", False, (1.9, 1.5)),
 ]
 
 
@@ -113,6 +116,10 @@ INTERP_CASES = [
     ((2, 3, 5, 7), dict(size=(3, 13), mode="bilinear", align_corners=True)),
     ((2, 3, 9, 8), dict(scale_factor=0.5, mode="bilinear")),
     ((1, 1, 1, 1), dict(size=(4, 3), mode="bilinear", align_corners=True)),
+    ((2, 3, 5, 7), dict(scale_factor=2, mode="bicubic")),
+    ((2, 3, 5, 7), dict(size=(9, 4), mode="bicubic", align_corners=True)),
+    ((2, 3, 5, 7), dict(scale_factor=1.7, mode="bicubic")),
+    ((2, 3, 9, 8), dict(scale_factor=(0.5, 2.5), mode="bicubic", align_corners=False)),
     ((2, 3, 11), dict(scale_factor=1.5, mode="linear")),
     ((2, 3, 11), dict(size=4, mode="linear", align_corners=True)),
     ((2, 3, 11), dict(scale_factor=3, mode="nearest")),
@@ -150,6 +157,7 @@ def test_upsample_modules_match_torch(rng, torch):
          torch.nn.Upsample(size=(7, 9), mode="bilinear", align_corners=False)),
         (nn.UpsamplingNearest2d(scale_factor=3), torch.nn.UpsamplingNearest2d(scale_factor=3)),
         (nn.UpsamplingBilinear2d(size=(4, 11)), torch.nn.UpsamplingBilinear2d(size=(4, 11))),
+        (nn.Upsample(scale_factor=1.5, mode="bicubic"), torch.nn.Upsample(scale_factor=1.5, mode="bicubic")),
     ]
     for ours, theirs in pairs:
         np.testing.assert_allclose(npy(ours(x)), theirs(tx).numpy(), rtol=1e-5, atol=1e-5)
@@ -410,7 +418,8 @@ ERROR_CASES = [
     (lambda: F.interpolate(_x(1, 2, 3, 4), size=(4, 4), scale_factor=2), ValueError, "only one of size or scale"),
     (lambda: F.interpolate(_x(1, 2, 3, 4)), ValueError, "either size or scale_factor"),
     (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="bogus"), ValueError, "unknown mode 'bogus'"),
-    (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="bicubic"), NotImplementedError, "bicubic"),
+    (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="trilinear"), NotImplementedError, "trilinear"),
+    (lambda: F.interpolate(_x(1, 2, 3), scale_factor=2, mode="bicubic"), ValueError, "'bicubic' needs a 4-D"),
     (lambda: F.interpolate(_x(1, 2, 3), scale_factor=2, mode="bilinear"), ValueError, "needs a 4-D input"),
     (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="linear"), ValueError, "needs a 3-D input"),
     (lambda: F.interpolate(_x(2, 3), scale_factor=2), ValueError, "3-D, 4-D or 5-D input"),

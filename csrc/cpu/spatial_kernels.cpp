@@ -1,4 +1,4 @@
-// spatial_kernels.cpp — upsample (nearest, nearest-exact, bilinear) forward and backward,
+// spatial_kernels.cpp — upsample (nearest, nearest-exact, bilinear, bicubic) forward and backward,
 // im2col / col2im (unfold / fold), grid_sample forward and backward.
 //
 // Layout: every tensor is contiguous float32 or float64 (ops/spatial.cpp guarantees it).
@@ -13,6 +13,8 @@
 //   bilinear:       align_corners: src = dst * (in - 1) / (out - 1)  (0 when out == 1)
 //                   else           src = max((dst + 0.5) * s - 0.5, 0),  s = 1/scale or in/out
 //                   taps i0 = floor(src), i1 = min(i0 + 1, in - 1), weights 1 - f, f.
+//   bicubic:        src as bilinear but not clamped at 0; taps floor(src) - 1 .. + 2, each
+//                   clamped into [0, in - 1], Keys' cubic weights with A = -0.75.
 // The user's scale factor, when given, sets s (not in/out): 5 -> 8 with scale 1.7 maps
 // with 1/1.7, as PyTorch does unless recompute_scale_factor.
 //
@@ -35,16 +37,33 @@ namespace {
 
 // ---------------------------------------------------------------- upsample --------
 
-struct Taps {  // one output coordinate's two source taps and their weights
-  int64_t i0, i1;
-  double l0, l1;
+struct Taps {  // one output coordinate's source taps (1 nearest, 2 linear, 4 cubic) and weights
+  int n = 1;
+  int64_t at[4] = {0, 0, 0, 0};
+  double w[4] = {1.0, 0.0, 0.0, 0.0};
 };
+
+// Keys' cubic convolution with A = -0.75 (PyTorch's bicubic): weights of the taps at
+// floor(src) - 1 .. floor(src) + 2 for the fraction t.
+template <class T>
+void cubic_weights(T t, T out[4]) {
+  const T A = T(-0.75);
+  auto near = [&](T x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };        // |x| <= 1
+  auto far = [&](T x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };  // 1 < |x| < 2
+  out[0] = far(t + 1);
+  out[1] = near(t);
+  out[2] = near(1 - t);
+  out[3] = far(2 - t);
+}
+
+int64_t clamp_index(int64_t i, int64_t n) { return std::min(std::max<int64_t>(i, 0), n - 1); }
 
 // The source taps of output `dst` along one axis (Note [Upsample coordinates]); T is the
 // arithmetic type PyTorch uses for the coordinates (float for float32 inputs).
 template <class T>
 Taps source_taps(UpsampleMode mode, bool align_corners, double user_scale, int64_t in, int64_t out, int64_t dst) {
-  if (mode != UpsampleMode::bilinear) {
+  Taps taps;
+  if (mode == UpsampleMode::nearest || mode == UpsampleMode::nearest_exact) {
     int64_t src;
     if (out == in && mode == UpsampleMode::nearest) {
       src = dst;
@@ -57,17 +76,33 @@ Taps source_taps(UpsampleMode mode, bool align_corners, double user_scale, int64
                                                      : (static_cast<float>(dst) + 0.5f) * s;
       src = std::min(static_cast<int64_t>(std::floor(at)), in - 1);
     }
-    return {src, src, 1.0, 0.0};
+    taps.at[0] = src;
+    return taps;
   }
   T s;
   if (align_corners) s = out > 1 ? static_cast<T>(in - 1) / static_cast<T>(out - 1) : T(0);
   else s = user_scale > 0 ? static_cast<T>(1.0 / user_scale) : static_cast<T>(in) / static_cast<T>(out);
   T src = align_corners ? s * static_cast<T>(dst) : s * (static_cast<T>(dst) + T(0.5)) - T(0.5);
+  if (mode == UpsampleMode::bicubic) {  // no clamp of src; taps clamped into the input
+    const T base = std::floor(src);
+    T w[4];
+    cubic_weights<T>(src - base, w);
+    taps.n = 4;
+    for (int k = 0; k < 4; ++k) {
+      taps.at[k] = clamp_index(static_cast<int64_t>(base) - 1 + k, in);
+      taps.w[k] = static_cast<double>(w[k]);
+    }
+    return taps;
+  }
   if (src < T(0)) src = T(0);
   const int64_t i0 = static_cast<int64_t>(src);
-  const int64_t i1 = i0 + (i0 < in - 1 ? 1 : 0);
   const T l1 = std::min(std::max(src - static_cast<T>(i0), T(0)), T(1));
-  return {i0, i1, static_cast<double>(T(1) - l1), static_cast<double>(l1)};
+  taps.n = 2;
+  taps.at[0] = i0;
+  taps.at[1] = i0 + (i0 < in - 1 ? 1 : 0);
+  taps.w[0] = static_cast<double>(T(1) - l1);
+  taps.w[1] = static_cast<double>(l1);
+  return taps;
 }
 
 struct PlaneDims {
@@ -77,7 +112,8 @@ PlaneDims plane_dims(const Tensor& x, const Tensor& y) {
   return {x.sizes()[0], x.sizes()[1], x.sizes()[2], y.sizes()[1], y.sizes()[2]};
 }
 
-// Plain reference: each output element computes its taps and reads its (up to) 4 inputs.
+// Plain reference: each output element computes its taps and sums its (up to 16) inputs,
+// rows outer: y = sum_j wh[j] * (sum_i ww[i] * x[h_j, w_i]).
 void upsample_reference(const Tensor& x, const Tensor& y, const UpsampleParams& p) {
   const PlaneDims d = plane_dims(x, y);
   dispatch_float_dtype(x.dtype(), "upsample", [&](auto tag) {
@@ -90,10 +126,13 @@ void upsample_reference(const Tensor& x, const Tensor& y, const UpsampleParams& 
           const Taps h = source_taps<T>(p.mode, p.align_corners, p.scale[0], d.H, d.OH, oh);
           const Taps w = source_taps<T>(p.mode, p.align_corners, p.scale[1], d.W, d.OW, ow);
           const T* plane = xp + pl * d.H * d.W;
-          const T top = T(w.l0) * plane[h.i0 * d.W + w.i0] + T(w.l1) * plane[h.i0 * d.W + w.i1];
-          const T bottom = T(w.l0) * plane[h.i1 * d.W + w.i0] + T(w.l1) * plane[h.i1 * d.W + w.i1];
-          yp[(pl * d.OH + oh) * d.OW + ow] = p.mode == UpsampleMode::bilinear ? T(h.l0) * top + T(h.l1) * bottom
-                                                                               : plane[h.i0 * d.W + w.i0];
+          T acc = 0;
+          for (int j = 0; j < h.n; ++j) {
+            T row = 0;
+            for (int i = 0; i < w.n; ++i) row += T(w.w[i]) * plane[h.at[j] * d.W + w.at[i]];
+            acc += T(h.w[j]) * row;
+          }
+          yp[(pl * d.OH + oh) * d.OW + ow] = acc;
         }
   });
 }
@@ -112,31 +151,30 @@ void upsample_backward_reference(const Tensor& gy, const Tensor& dx, const Upsam
           const Taps w = source_taps<T>(p.mode, p.align_corners, p.scale[1], d.W, d.OW, ow);
           T* plane = dp + pl * d.H * d.W;
           const T g = gp[(pl * d.OH + oh) * d.OW + ow];
-          if (p.mode != UpsampleMode::bilinear) {
-            plane[h.i0 * d.W + w.i0] += g;
-            continue;
-          }
-          plane[h.i0 * d.W + w.i0] += T(h.l0) * T(w.l0) * g;
-          plane[h.i0 * d.W + w.i1] += T(h.l0) * T(w.l1) * g;
-          plane[h.i1 * d.W + w.i0] += T(h.l1) * T(w.l0) * g;
-          plane[h.i1 * d.W + w.i1] += T(h.l1) * T(w.l1) * g;
+          for (int j = 0; j < h.n; ++j)
+            for (int i = 0; i < w.n; ++i) plane[h.at[j] * d.W + w.at[i]] += T(h.w[j]) * T(w.w[i]) * g;
         }
   });
 }
 
-// Per-axis tap tables for the fast kernels: indices and weights in T.
+// Per-axis tap tables for the fast kernels: n taps per output, indices and weights in T.
 template <class T>
 struct AxisTable {
-  std::vector<int64_t> i0, i1;
-  std::vector<T> l0, l1;
-  AxisTable(const UpsampleParams& p, double user_scale, int64_t in, int64_t out)
-      : i0(out), i1(out), l0(out), l1(out) {
+  int n = 1;
+  std::vector<int64_t> at;
+  std::vector<T> w;
+  AxisTable(const UpsampleParams& p, double user_scale, int64_t in, int64_t out) {
     for (int64_t o = 0; o < out; ++o) {
       const Taps t = source_taps<T>(p.mode, p.align_corners, user_scale, in, out, o);
-      i0[o] = t.i0;
-      i1[o] = t.i1;
-      l0[o] = static_cast<T>(t.l0);
-      l1[o] = static_cast<T>(t.l1);
+      if (o == 0) {
+        n = t.n;
+        at.resize(out * n);
+        w.resize(out * n);
+      }
+      for (int k = 0; k < n; ++k) {
+        at[o * n + k] = t.at[k];
+        w[o * n + k] = static_cast<T>(t.w[k]);
+      }
     }
   }
 };
@@ -154,23 +192,35 @@ void upsample_fast(const Tensor& x, const Tensor& y, const UpsampleParams& p) {
         const int64_t pl = r / d.OH, oh = r % d.OH;
         const T* plane = xp + pl * d.H * d.W;
         T* out = yp + r * d.OW;
-        if (p.mode != UpsampleMode::bilinear) {
-          // a row that reads the same input row as the one above it is a copy of it
-          if (oh > 0 && r > r0 && th.i0[oh] == th.i0[oh - 1]) {
+        if (th.n == 1) {  // nearest: a row that reads the same input row as the one above copies it
+          if (oh > 0 && r > r0 && th.at[oh] == th.at[oh - 1]) {
             std::memcpy(out, out - d.OW, sizeof(T) * d.OW);
             continue;
           }
-          const T* src = plane + th.i0[oh] * d.W;
-          for (int64_t ow = 0; ow < d.OW; ++ow) out[ow] = src[tw.i0[ow]];
-          continue;
-        }
-        const T* top = plane + th.i0[oh] * d.W;
-        const T* bottom = plane + th.i1[oh] * d.W;
-        const T a = th.l0[oh], b = th.l1[oh];
-        for (int64_t ow = 0; ow < d.OW; ++ow) {
-          const int64_t c0 = tw.i0[ow], c1 = tw.i1[ow];
-          const T w0 = tw.l0[ow], w1 = tw.l1[ow];
-          out[ow] = a * (w0 * top[c0] + w1 * top[c1]) + b * (w0 * bottom[c0] + w1 * bottom[c1]);
+          const T* src = plane + th.at[oh] * d.W;
+          for (int64_t ow = 0; ow < d.OW; ++ow) out[ow] = src[tw.at[ow]];
+        } else if (th.n == 2) {  // bilinear, the hot case: two input rows, two taps each
+          const T* top = plane + th.at[2 * oh] * d.W;
+          const T* bottom = plane + th.at[2 * oh + 1] * d.W;
+          const T a = th.w[2 * oh], b = th.w[2 * oh + 1];
+          for (int64_t ow = 0; ow < d.OW; ++ow) {
+            const int64_t c0 = tw.at[2 * ow], c1 = tw.at[2 * ow + 1];
+            const T w0 = tw.w[2 * ow], w1 = tw.w[2 * ow + 1];
+            out[ow] = a * (w0 * top[c0] + w1 * top[c1]) + b * (w0 * bottom[c0] + w1 * bottom[c1]);
+          }
+        } else {  // bicubic: four input rows, four taps each
+          const T* rows[4];
+          for (int j = 0; j < 4; ++j) rows[j] = plane + th.at[4 * oh + j] * d.W;
+          const T* wh = &th.w[4 * oh];
+          for (int64_t ow = 0; ow < d.OW; ++ow) {
+            const int64_t* c = &tw.at[4 * ow];
+            const T* ww = &tw.w[4 * ow];
+            T acc = 0;
+            for (int j = 0; j < 4; ++j)
+              acc += wh[j] * (ww[0] * rows[j][c[0]] + ww[1] * rows[j][c[1]] + ww[2] * rows[j][c[2]] +
+                              ww[3] * rows[j][c[3]]);
+            out[ow] = acc;
+          }
         }
       }
     });
@@ -185,8 +235,8 @@ void upsample_backward_fast(const Tensor& gy, const Tensor& dx, const UpsamplePa
     T* dp = dx.data<T>();
     const T* gp = gy.data<T>();
     // Separable: each output row's gradient is first folded along W into `folded` (one
-    // input row wide, in cache), then added to its one or two input rows with the row
-    // weights; 2 scatter-adds per output element instead of 4.
+    // input row wide, in cache), then added to its input rows with the row weights:
+    // nw + nh scatter-adds per output element instead of nw * nh.
     parallel_for(0, d.P, 1, [&](int64_t p0, int64_t p1) {
       std::vector<T> folded(d.W);
       for (int64_t pl = p0; pl < p1; ++pl) {
@@ -194,22 +244,18 @@ void upsample_backward_fast(const Tensor& gy, const Tensor& dx, const UpsamplePa
         std::fill(plane, plane + d.H * d.W, T(0));
         for (int64_t oh = 0; oh < d.OH; ++oh) {
           const T* g = gp + (pl * d.OH + oh) * d.OW;
-          if (p.mode != UpsampleMode::bilinear) {
-            T* row = plane + th.i0[oh] * d.W;
-            for (int64_t ow = 0; ow < d.OW; ++ow) row[tw.i0[ow]] += g[ow];
+          if (th.n == 1) {
+            T* row = plane + th.at[oh] * d.W;
+            for (int64_t ow = 0; ow < d.OW; ++ow) row[tw.at[ow]] += g[ow];
             continue;
           }
           std::fill(folded.begin(), folded.end(), T(0));
-          for (int64_t ow = 0; ow < d.OW; ++ow) {
-            folded[tw.i0[ow]] += tw.l0[ow] * g[ow];
-            folded[tw.i1[ow]] += tw.l1[ow] * g[ow];
-          }
-          T* top = plane + th.i0[oh] * d.W;
-          T* bottom = plane + th.i1[oh] * d.W;
-          const T a = th.l0[oh], b = th.l1[oh];
-          for (int64_t iw = 0; iw < d.W; ++iw) {
-            top[iw] += a * folded[iw];
-            bottom[iw] += b * folded[iw];
+          for (int64_t ow = 0; ow < d.OW; ++ow)
+            for (int i = 0; i < tw.n; ++i) folded[tw.at[ow * tw.n + i]] += tw.w[ow * tw.n + i] * g[ow];
+          for (int j = 0; j < th.n; ++j) {
+            T* row = plane + th.at[oh * th.n + j] * d.W;
+            const T a = th.w[oh * th.n + j];
+            for (int64_t iw = 0; iw < d.W; ++iw) row[iw] += a * folded[iw];
           }
         }
       }

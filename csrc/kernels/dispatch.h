@@ -207,7 +207,7 @@ struct KernelTable {
 //   GridSampleKernel(x, grid, y, p)    x (N, C, H, W), grid (N, OH, OW, 2), y (N, C, OH, OW).
 //   GridSampleBackwardKernel(gy, x, grid, dx, dgrid, p)  dx / dgrid overwritten (either
 //                                      may be undefined).
-enum class UpsampleMode { nearest, nearest_exact, bilinear };
+enum class UpsampleMode { nearest, nearest_exact, bilinear, bicubic };
 struct UpsampleParams {
   UpsampleMode mode = UpsampleMode::nearest;
   bool align_corners = false;

@@ -1,5 +1,5 @@
 // spatial.cpp — the kernel-backed spatial ops with their backward: upsample (the op under
-// F.interpolate: nearest, nearest-exact, linear / bilinear), im2col / col2im (F.unfold /
+// F.interpolate: nearest, nearest-exact, linear / bilinear, bicubic), im2col / col2im (F.unfold /
 // F.fold, each the other's adjoint) and grid_sample (gradients for input and grid).
 //
 // Layout: NCHW (or NCL for upsample's 3-D linear / nearest input; unbatched CHW for
@@ -27,8 +27,12 @@ UpsampleMode parse_upsample_mode(const std::string& mode, int64_t ndim) {
              "-D input");
     return UpsampleMode::bilinear;
   }
-  throw ValueError(str(op, ": unknown mode '", mode, "' (expected 'nearest', 'nearest-exact', 'linear' or "
-                       "'bilinear')"));
+  if (mode == "bicubic") {
+    NN_CHECK(ndim == 4, ShapeError, op, ": mode 'bicubic' needs a 4-D input, got a ", ndim, "-D input");
+    return UpsampleMode::bicubic;
+  }
+  throw ValueError(str(op, ": unknown mode '", mode, "' (expected 'nearest', 'nearest-exact', 'linear', "
+                       "'bilinear' or 'bicubic')"));
 }
 
 }  // namespace
@@ -45,7 +49,7 @@ Tensor native_upsample(const Tensor& input, const std::vector<int64_t>& output_s
            " values for a ", input.dim(), "-D input, got ", output_size.size());
   UpsampleParams p;
   p.mode = parse_upsample_mode(mode, input.dim());
-  p.align_corners = align_corners && p.mode == UpsampleMode::bilinear;
+  p.align_corners = align_corners && (p.mode == UpsampleMode::bilinear || p.mode == UpsampleMode::bicubic);
   for (const auto& s : {scale_h, scale_w})
     NN_CHECK(!s || (*s > 0 && std::isfinite(*s)), ValueError, op, ": scale factors must be positive and finite, got ",
              *s);
