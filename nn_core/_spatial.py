@@ -4,7 +4,7 @@ affine_grid, the 1-D pools and conv_transpose1d, adaptive_avg_pool1d and instanc
 
 Argument handling (sizes, scale factors, defaults, PyTorch's error rules) is here; the
 arithmetic is in the schema ops (csrc/ops/spatial.cpp: upsample, im2col, col2im,
-grid_sample; csrc/ops/spatial_composite.cpp: pad, pixel_shuffle, pixel_unshuffle,
+grid_sample, adaptive_max_pool2d; csrc/ops/spatial_composite.cpp: pad, pixel_shuffle, pixel_unshuffle,
 affine_grid). The 1-D pools, conv_transpose1d and adaptive_avg_pool1d run the 2-D ops on a
 (N, C, 1, L) view; instance_norm is group_norm with one group per channel (or batch_norm
 over a (1, N*C, ...) view when running statistics are used). Layout: N, C first."""
@@ -209,6 +209,26 @@ def adaptive_avg_pool1d(input, output_size):
     op = "adaptive_avg_pool1d"
     _check_1d(input, op)
     return _C.adaptive_avg_pool2d(input.unsqueeze(-2), [1, _one(output_size, "output_size", op)]).squeeze(-2)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
+    """Max over adaptive windows [floor(o*H/OH), ceil((o+1)*H/OH)); with ``return_indices``
+    also the int64 flat indices (h * W + w) into each input plane. ``None`` in
+    ``output_size`` keeps that input size."""
+    if isinstance(output_size, (tuple, list)):
+        output_size = [input.shape[-2 + i] if s is None else int(s) for i, s in enumerate(output_size)]
+    else:
+        output_size = [int(output_size)]
+    values, indices = _ops.adaptive_max_pool2d(input, output_size)
+    return (values, indices) if return_indices else values
+
+
+def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
+    op = "adaptive_max_pool1d"
+    _check_1d(input, op)
+    values, indices = _ops.adaptive_max_pool2d(input.unsqueeze(-2), [1, _one(output_size, "output_size", op)])
+    values, indices = values.squeeze(-2), indices.squeeze(-2)
+    return (values, indices) if return_indices else values
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1):

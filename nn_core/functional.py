@@ -398,6 +398,6 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
 
 
 # ---- spatial: resampling, padding, patches, grids, 1-D pools, instance norm (nn_core/_spatial.py) ----
-from ._spatial import (adaptive_avg_pool1d, affine_grid, avg_pool1d, conv_transpose1d, fold,  # noqa: E402,F401
-                       grid_sample, instance_norm, interpolate, max_pool1d, pad, pixel_shuffle, pixel_unshuffle,
-                       unfold, upsample, upsample_bilinear, upsample_nearest)
+from ._spatial import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, affine_grid,  # noqa: E402,F401
+                       avg_pool1d, conv_transpose1d, fold, grid_sample, instance_norm, interpolate, max_pool1d, pad,
+                       pixel_shuffle, pixel_unshuffle, unfold, upsample, upsample_bilinear, upsample_nearest)

@@ -1,5 +1,5 @@
 """OpInfo entries of the spatial ops (csrc/ops/spatial.cpp: upsample, im2col, col2im,
-grid_sample; csrc/ops/spatial_composite.cpp: pad, pixel_shuffle, pixel_unshuffle,
+grid_sample, adaptive_max_pool2d; csrc/ops/spatial_composite.cpp: pad, pixel_shuffle, pixel_unshuffle,
 affine_grid), reached through their torch.nn.functional names (nn_core/_spatial.py:
 interpolate, pad, pixel_shuffle, pixel_unshuffle, unfold, fold, grid_sample, affine_grid).
 Appended to OP_DB by tests/op_db.py, so the forward (every float dtype, odd sizes, strided /
@@ -432,6 +432,43 @@ def s_affine_grid(draw, dt, m):
     return Sample(S.tensor(draw, m, tshape, dt), size, align_corners=draw(st.booleans()), dt=dt)
 
 
+# ---------------------------------------------------------------- adaptive max -----
+
+def ref_adaptive_max_pool2d(x, output_size, return_indices=False):
+    o = _pair(output_size)
+    if x.ndim not in (3, 4) or min(o) < 1 or min(x.shape[-2:]) < 1:
+        raise ValueError("bad adaptive_max_pool2d arguments")
+    H, W = x.shape[-2:]
+    vals = np.zeros(x.shape[:-2] + o)
+    idx = np.zeros(x.shape[:-2] + o, dtype=np.int64)
+    for oh in range(o[0]):
+        for ow in range(o[1]):
+            h0, h1 = oh * H // o[0], -(-(oh + 1) * H // o[0])
+            w0, w1 = ow * W // o[1], -(-(ow + 1) * W // o[1])
+            win = x[..., h0:h1, w0:w1].reshape(x.shape[:-2] + (-1,))
+            first = np.argmax(np.where(np.isnan(win), np.inf, win), axis=-1)  # first max; NaN wins
+            vals[..., oh, ow] = np.take_along_axis(win, first[..., None], -1)[..., 0]
+            idx[..., oh, ow] = (h0 + first // (w1 - w0)) * W + w0 + first % (w1 - w0)
+    return (vals, idx) if return_indices else vals
+
+
+def s_adaptive_max_pool2d(draw, dt, m):
+    sizes = (1, 2, 3, 4) if m.small else (1, 2, 3, 5, 7, 9)
+    shape = (draw(st.sampled_from((1, 2))), draw(st.sampled_from((1, 3))), draw(st.sampled_from(sizes)),
+             draw(st.sampled_from(sizes)))
+    if draw(st.integers(0, 4)) == 0:
+        shape = shape[1:]
+    if m.fuzz and draw(st.integers(0, 3)) == 0:
+        shape = S.shape(draw, m)
+    out = (draw(st.integers(1, 4)), draw(st.integers(1 if not m.fuzz else -1, 5)))
+    # no expanded layouts: repeated values would tie (the gradient is then not unique)
+    return Sample(S.tensor(draw, m, shape, dt, expand=False), out, return_indices=draw(st.booleans()), dt=dt)
+
+
+def _first(out):
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
 # Interpolation weights are rounded to the input's type before they multiply (PyTorch
 # does the same): float16 / bfloat16 outputs carry one more rounding than the default
 # half tolerance assumes.
@@ -459,6 +496,9 @@ def _entries():
         # mag: a dot product of theta with (x, y, 1).
         OpInfo("affine_grid", "composite", _ffn("affine_grid"), ref_affine_grid, s_affine_grid,
                tol=_RESAMPLE_TOL, mag=lambda t, size, **k: ref_affine_grid(t, size, _magnitude=True, **k)),
+        OpInfo("adaptive_max_pool2d", "special", _ffn("adaptive_max_pool2d"), ref_adaptive_max_pool2d,
+               s_adaptive_max_pool2d, out_dtype=lambda s: (s.dt, "int64") if s.kwargs.get("return_indices") else s.dt,
+               grad=dict(out=_first)),
     ]
 
 

@@ -5,7 +5,7 @@ beyond what the op harness (tests/op_db_spatial.py) covers:
     mode, odd and non-integer-scale sizes, float32 / float64);
   - agreement with torch.nn.functional when torch is installed (skipped otherwise):
     outputs and gradients of interpolate, pad, pixel_shuffle, unfold / fold, grid_sample,
-    affine_grid, the 1-D pools, conv_transpose1d and instance_norm, on odd sizes,
+    affine_grid, the 1-D pools, adaptive max pools, conv_transpose1d and instance_norm, on odd sizes,
     non-contiguous inputs, float32 and float64; the modules with torch state_dicts;
   - bad inputs raise clear errors naming the op and the rule.
 Fixed seeds (numpy default_rng)."""
@@ -350,6 +350,29 @@ def test_pool1d_match_torch(rng, torch):
         np.testing.assert_allclose(npy(o(x[0])), t_(tx[0]).detach().double().numpy(), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_adaptive_max_pool_matches_torch(dtype, rng, torch):
+    dt, tol = DTYPES[dtype]
+    tf = torch.nn.functional
+    for shape, out in [((2, 3, 7, 9), (3, 4)), ((3, 5, 4), (5, 2)), ((1, 2, 6, 6), 1), ((2, 3, 5, 5), (None, 2))]:
+        x64 = rng.standard_normal(shape)
+        base, x = noncontig(x64, dt, requires_grad=True)
+        v, i = F.adaptive_max_pool2d(x, out, return_indices=True)
+        tx = torch.tensor(x64, dtype=torch_dtype(torch, dtype), requires_grad=True)
+        tv, ti = tf.adaptive_max_pool2d(tx, out, return_indices=True)
+        np.testing.assert_allclose(npy(v), tv.detach().double().numpy(), rtol=tol, atol=tol)
+        np.testing.assert_array_equal(np.asarray(i.numpy()), ti.numpy())
+        g64 = rng.standard_normal(tuple(tv.shape))
+        (v * nc.tensor(g64, dtype=dt)).sum().backward()
+        (tv * torch.tensor(g64, dtype=tv.dtype)).sum().backward()
+        np.testing.assert_allclose(np.swapaxes(npy(base.grad), -1, -2), tx.grad.double().numpy(), rtol=tol, atol=tol)
+    x64 = rng.standard_normal((2, 3, 11))
+    np.testing.assert_allclose(npy(nn.AdaptiveMaxPool1d(4)(nc.tensor(x64, dtype=dt))),
+                               torch.nn.AdaptiveMaxPool1d(4)(torch.tensor(x64)).numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(npy(nn.AdaptiveMaxPool2d((2, 3))(nc.tensor(x64[None], dtype=dt))),
+                               torch.nn.AdaptiveMaxPool2d((2, 3))(torch.tensor(x64[None])).numpy(), rtol=tol, atol=tol)
+
+
 def test_conv_transpose1d_matches_torch(rng, torch):
     tm = torch.nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2)
     m = nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2)
@@ -454,6 +477,8 @@ ERROR_CASES = [
     (lambda: F.affine_grid(_x(2, 2, 3), (3, 1, 4, 4)), ValueError, r"\(N, 2, 3\)"),
     (lambda: F.affine_grid(_x(2, 3, 4), (2, 1, 4, 4, 4)), ValueError, "only 2-D sizes"),
     (lambda: F.max_pool1d(_x(1, 2, 3, 4), 2), ValueError, "2-D .* or 3-D"),
+    (lambda: F.adaptive_max_pool2d(_x(2, 3), 2), ValueError, "3-D .* or 4-D"),
+    (lambda: F.adaptive_max_pool2d(_x(1, 2, 3, 4), (0, 2)), ValueError, "output_size must be >= 1"),
     (lambda: F.conv_transpose1d(_x(1, 2, 5), _x(2, 3, 3, 1)), ValueError, "weight must be 3-D"),
     (lambda: F.instance_norm(_x(2, 3)), ValueError, "at least 3 dims"),
     (lambda: nn.InstanceNorm2d(3)(_x(1, 4, 5, 5)), ValueError, "expected 3 channels"),

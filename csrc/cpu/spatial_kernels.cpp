@@ -1,5 +1,5 @@
 // spatial_kernels.cpp — upsample (nearest, nearest-exact, bilinear, bicubic) forward and backward,
-// im2col / col2im (unfold / fold), grid_sample forward and backward.
+// im2col / col2im (unfold / fold), grid_sample and adaptive_max_pool2d forward and backward.
 //
 // Layout: every tensor is contiguous float32 or float64 (ops/spatial.cpp guarantees it).
 // Upsample works on planes: x (P, H, W) -> y (P, OH, OW), P = N*C (a 3-D `linear`
@@ -483,6 +483,61 @@ void grid_sample_backward_kernel(const Tensor& gy, const Tensor& x, const Tensor
   });
 }
 
+// ---------------------------------------------------------------- adaptive max ----
+// Window of output o over an input of n: [floor(o*n/on), ceil((o+1)*n/on)) (as
+// adaptive_avg_pool2d). x (N, C, H, W), y and idx (N, C, OH, OW); idx holds flat h*W + w
+// of the first maximum (NaN wins, as in PyTorch). Its own reference: plain loops.
+
+void adaptive_max_kernel(const Tensor& x, const Tensor& y, const Tensor& idx, const Pool2dParams&) {
+  const int64_t P = x.sizes()[0] * x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  const int64_t OH = y.sizes()[2], OW = y.sizes()[3];
+  dispatch_float_dtype(x.dtype(), "adaptive_max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    parallel_for(0, P, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        const T* xp = x.data<T>() + pl * H * W;
+        T* yp = y.data<T>() + pl * OH * OW;
+        int64_t* ip = idx.data<int64_t>() + pl * OH * OW;
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+            const int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+            int64_t at = h0 * W + w0;
+            T best = xp[at];
+            for (int64_t ih = h0; ih < h1; ++ih)
+              for (int64_t iw = w0; iw < w1; ++iw) {
+                const T v = xp[ih * W + iw];
+                if ((v > best || std::isnan(v)) && !std::isnan(best)) {
+                  best = v;
+                  at = ih * W + iw;
+                }
+              }
+            yp[oh * OW + ow] = best;
+            ip[oh * OW + ow] = at;
+          }
+      }
+    });
+  });
+}
+
+// dx (N, C, H, W) overwritten: each output's gradient added at its index (windows overlap).
+void adaptive_max_backward_kernel(const Tensor& gy, const Tensor& idx, const Tensor& dx, const Pool2dParams&) {
+  const int64_t P = dx.sizes()[0] * dx.sizes()[1], HW = dx.sizes()[2] * dx.sizes()[3];
+  const int64_t S = gy.sizes()[2] * gy.sizes()[3];
+  dispatch_float_dtype(dx.dtype(), "adaptive_max_pool2d backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    parallel_for(0, P, 1, [&](int64_t p0, int64_t p1) {
+      for (int64_t pl = p0; pl < p1; ++pl) {
+        T* dp = dx.data<T>() + pl * HW;
+        const T* gp = gy.data<T>() + pl * S;
+        const int64_t* ip = idx.data<int64_t>() + pl * S;
+        std::fill(dp, dp + HW, T(0));
+        for (int64_t k = 0; k < S; ++k) dp[ip[k]] += gp[k];
+      }
+    });
+  });
+}
+
 }  // namespace
 
 void register_spatial_kernels(KernelRegistry& r) {
@@ -494,6 +549,8 @@ void register_spatial_kernels(KernelRegistry& r) {
   r.col2im.set(OpId::col2im, DeviceType::CPU, &col2im_kernel);
   r.grid_sample.set(OpId::grid_sample, DeviceType::CPU, &grid_sample_kernel);
   r.grid_sample_backward.set(OpId::grid_sample, DeviceType::CPU, &grid_sample_backward_kernel);
+  r.pool.set(OpId::adaptive_max_pool2d, DeviceType::CPU, &adaptive_max_kernel);
+  r.pool_backward.set(OpId::adaptive_max_pool2d, DeviceType::CPU, &adaptive_max_backward_kernel);
 }
 
 }  // namespace nn::cpu

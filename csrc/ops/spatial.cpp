@@ -1,6 +1,7 @@
 // spatial.cpp — the kernel-backed spatial ops with their backward: upsample (the op under
 // F.interpolate: nearest, nearest-exact, linear / bilinear, bicubic), im2col / col2im (F.unfold /
-// F.fold, each the other's adjoint) and grid_sample (gradients for input and grid).
+// F.fold, each the other's adjoint), grid_sample (gradients for input and grid) and
+// adaptive_max_pool2d (values and int64 flat indices h*W + w, as max_pool2d).
 //
 // Layout: NCHW (or NCL for upsample's 3-D linear / nearest input; unbatched CHW for
 // im2col / col2im). Inputs are copied contiguous, kernels (cpu/spatial_kernels.cpp) see
@@ -260,6 +261,53 @@ Tensor native_grid_sample(const Tensor& input, const Tensor& grid, const std::st
     });
   }
   return y;
+}
+
+// ---------------------------------------------------------------- adaptive_max_pool2d
+
+std::pair<Tensor, Tensor> native_adaptive_max_pool2d(const Tensor& input, const std::vector<int64_t>& output_size) {
+  const char* op = "adaptive_max_pool2d";
+  NN_CHECK(input.dim() == 3 || input.dim() == 4, ShapeError, op, ": expected a 3-D (C, H, W) or 4-D (N, C, H, W) "
+           "input, got shape ", input.sizes());
+  check_floating(input, op, "input");
+  const auto o = detail::pair_arg(output_size, op, "output_size", 1);
+  const int64_t n = input.dim();
+  NN_CHECK(input.sizes()[n - 2] > 0 && input.sizes()[n - 1] > 0, ShapeError, op,
+           ": expected non-empty spatial dims, got shape ", input.sizes());
+  if (is_half(input.dtype())) {
+    auto [v, i] = adaptive_max_pool2d(cast(input, DType::Float32), output_size);
+    return {cast(v, input.dtype()), i};
+  }
+  const bool batched = n == 4;
+  const int64_t N = batched ? input.sizes()[0] : 1, C = input.sizes()[n - 3];
+  const int64_t H = input.sizes()[n - 2], W = input.sizes()[n - 1], OH = o[0], OW = o[1];
+  const Tensor xc = detail::contiguous_raw(input);
+  const Tensor x4 = make_view(xc, {N, C, H, W}, {C * H * W, H * W, W, 1}, xc.offset());
+  Tensor y = empty({N, C, OH, OW}, input.dtype(), input.device());
+  Tensor idx = empty({N, C, OH, OW}, DType::Int64, input.device());
+  if (y.numel() > 0) kernels().pool.get(OpId::adaptive_max_pool2d, input.device())(x4, y, idx, Pool2dParams{});
+  const Shape out_shape = batched ? Shape{N, C, OH, OW} : Shape{C, OH, OW};
+  y = make_view(y, out_shape, contiguous_strides(out_shape), 0);
+  idx = make_view(idx, out_shape, contiguous_strides(out_shape), 0);
+  if (autograd::needs_grad({&input})) {
+    const Shape in_sizes = input.sizes();
+    const DType dt = input.dtype();
+    const Device dev = input.device();
+    const Tensor saved_idx = idx;  // int64, never modified in place by the library
+    autograd::record("AdaptiveMaxPool2DBackward", {input}, {y}, [=](const std::vector<Tensor>& grads) {
+      const Tensor g = detail::contiguous_raw(grads[0]);
+      Tensor dx = empty(in_sizes, dt, dev);
+      if (dx.numel() > 0 && g.numel() > 0)
+        kernels().pool_backward.get(OpId::adaptive_max_pool2d, dev)(
+            make_view(g, {N, C, OH, OW}, {C * OH * OW, OH * OW, OW, 1}, g.offset()),
+            make_view(saved_idx, {N, C, OH, OW}, {C * OH * OW, OH * OW, OW, 1}, saved_idx.offset()),
+            make_view(dx, {N, C, H, W}, {C * H * W, H * W, W, 1}, 0), Pool2dParams{});
+      else if (dx.numel() > 0)
+        detail::copy_raw(dx, zeros({}, dt));
+      return std::vector<Tensor>{dx};
+    });
+  }
+  return {y, idx};
 }
 
 }  // namespace nn

@@ -8,10 +8,10 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Lo
                    SmoothL1Loss)
 from .quantized import QuantizedConv2d, QuantizedLinear
 from .module import Identity, Module, ModuleDict, ModuleList, Parameter, Sequential
-from .spatial import (AdaptiveAvgPool1d, AvgPool1d, ConstantPad1d, ConstantPad2d, ConvTranspose1d, Fold,
-                      InstanceNorm1d, InstanceNorm2d, MaxPool1d, PixelShuffle, PixelUnshuffle, ReflectionPad1d,
-                      ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, Unfold, Upsample, UpsamplingBilinear2d,
-                      UpsamplingNearest2d, ZeroPad2d)
+from .spatial import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, ConstantPad1d,
+                      ConstantPad2d, ConvTranspose1d, Fold, InstanceNorm1d, InstanceNorm2d, MaxPool1d, PixelShuffle,
+                      PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, Unfold,
+                      Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, ZeroPad2d)
 from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
                           TransformerEncoderLayer)
 
@@ -26,7 +26,8 @@ __all__ = [
     "QuantizedLinear", "QuantizedConv2d",
     "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
     "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle",
-    "Unfold", "Fold", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "ConvTranspose1d", "InstanceNorm1d",
+    "Unfold", "Fold", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+    "ConvTranspose1d", "InstanceNorm1d",
     "InstanceNorm2d",
     "init", "utils",
 ]

@@ -1,7 +1,8 @@
 """Spatial layers with PyTorch's names, constructor arguments and parameter / buffer names
 (a torch state_dict loads unchanged): Upsample, UpsamplingNearest2d, UpsamplingBilinear2d,
 ZeroPad2d, ConstantPad1d/2d, ReflectionPad1d/2d, ReplicationPad1d/2d, PixelShuffle,
-PixelUnshuffle, Unfold, Fold, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, ConvTranspose1d,
+PixelUnshuffle, Unfold, Fold, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d,
+AdaptiveMaxPool2d, ConvTranspose1d,
 InstanceNorm1d, InstanceNorm2d. The arithmetic is in nn_core.functional (nn_core/_spatial.py)."""
 from __future__ import annotations
 
@@ -197,6 +198,25 @@ class AdaptiveAvgPool1d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class _AdaptiveMaxPoolNd(Module):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    def forward(self, input):
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    def forward(self, input):
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
 class ConvTranspose1d(_ConvNd):
