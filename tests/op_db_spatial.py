@@ -48,8 +48,8 @@ def linear_taps(n_in, n_out, align_corners, scale):
     if align_corners:
         s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
         src = s * np.arange(n_out)
-    else:
-        s = 1.0 / scale if scale else n_in / n_out
+    else:  # an axis of unchanged size is copied whatever the scale factor (PyTorch's linear modes)
+        s = 1.0 if n_in == n_out else (1.0 / scale if scale else n_in / n_out)
         src = np.maximum(s * (np.arange(n_out) + 0.5) - 0.5, 0.0)
     i0 = np.floor(src).astype(np.int64)
     i1 = np.minimum(i0 + 1, n_in - 1)

@@ -120,6 +120,9 @@ INTERP_CASES = [
     ((2, 3, 5, 7), dict(size=(9, 4), mode="bicubic", align_corners=True)),
     ((2, 3, 5, 7), dict(scale_factor=1.7, mode="bicubic")),
     ((2, 3, 9, 8), dict(scale_factor=(0.5, 2.5), mode="bicubic", align_corners=False)),
+    ((2, 3, 7, 10), dict(scale_factor=1.1, mode="bilinear")),  # H keeps its size: copied, scale ignored
+    ((2, 3, 7, 10), dict(scale_factor=1.1, mode="bicubic")),  # ... but bicubic uses the scale
+    ((2, 3, 13), dict(scale_factor=1.01, mode="linear")),
     ((2, 3, 11), dict(scale_factor=1.5, mode="linear")),
     ((2, 3, 11), dict(size=4, mode="linear", align_corners=True)),
     ((2, 3, 11), dict(scale_factor=3, mode="nearest")),
@@ -481,7 +484,7 @@ ERROR_CASES = [
     (lambda: F.adaptive_max_pool2d(_x(1, 2, 3, 4), (0, 2)), ValueError, "output_size must be >= 1"),
     (lambda: F.conv_transpose1d(_x(1, 2, 5), _x(2, 3, 3, 1)), ValueError, "weight must be 3-D"),
     (lambda: F.instance_norm(_x(2, 3)), ValueError, "at least 3 dims"),
-    (lambda: nn.InstanceNorm2d(3)(_x(1, 4, 5, 5)), ValueError, "expected 3 channels"),
+    (lambda: nn.InstanceNorm2d(3, affine=True)(_x(1, 4, 5, 5)), ValueError, "expected 3 channels"),
     (lambda: nn.ReflectionPad2d(1)(_x(5, 5)), ValueError, "3-D or 4-D input"),
 ]
 

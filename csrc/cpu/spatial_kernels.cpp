@@ -13,6 +13,8 @@
 //   bilinear:       align_corners: src = dst * (in - 1) / (out - 1)  (0 when out == 1)
 //                   else           src = max((dst + 0.5) * s - 0.5, 0),  s = 1/scale or in/out
 //                   taps i0 = floor(src), i1 = min(i0 + 1, in - 1), weights 1 - f, f.
+//                   An axis whose size does not change is copied (s = 1) whatever the
+//                   scale factor (PyTorch; bicubic and nearest-exact do use the scale).
 //   bicubic:        src as bilinear but not clamped at 0; taps floor(src) - 1 .. + 2, each
 //                   clamped into [0, in - 1], Keys' cubic weights with A = -0.75.
 // The user's scale factor, when given, sets s (not in/out): 5 -> 8 with scale 1.7 maps
@@ -81,6 +83,7 @@ Taps source_taps(UpsampleMode mode, bool align_corners, double user_scale, int64
   }
   T s;
   if (align_corners) s = out > 1 ? static_cast<T>(in - 1) / static_cast<T>(out - 1) : T(0);
+  else if (in == out && mode == UpsampleMode::bilinear) s = T(1);  // PyTorch: a linear axis of unchanged size is copied
   else s = user_scale > 0 ? static_cast<T>(1.0 / user_scale) : static_cast<T>(in) / static_cast<T>(out);
   T src = align_corners ? s * static_cast<T>(dst) : s * (static_cast<T>(dst) + T(0.5)) - T(0.5);
   if (mode == UpsampleMode::bicubic) {  // no clamp of src; taps clamped into the input

@@ -262,12 +262,13 @@ class _InstanceNorm(Module):
             raise ValueError(f"{name}: expected a {d + 1}-D or {d + 2}-D input, got shape {tuple(input.shape)}")
         unbatched = input.dim() == d + 1
         x = input.unsqueeze(0) if unbatched else input
-        if x.shape[1] != self.num_features:
+        if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
+            # without per-channel parameters or buffers the channel count does not matter (PyTorch warns)
             raise ValueError(f"{name}: expected {self.num_features} channels (num_features), got input shape "
                              f"{tuple(input.shape)}")
         use_input_stats = self.training or not self.track_running_stats  # (num_batches_tracked stays 0: PyTorch)
         y = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
-                            self.momentum if self.momentum is not None else 0.1, self.eps)
+                            self.momentum if self.momentum is not None else 0.0, self.eps)  # PyTorch's None
         return y.squeeze(0) if unbatched else y
 
     def extra_repr(self):
