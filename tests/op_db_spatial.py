@@ -51,7 +51,7 @@ def linear_taps(n_in, n_out, align_corners, scale):
     else:  # an axis of unchanged size is copied whatever the scale factor (PyTorch's linear modes)
         s = 1.0 if n_in == n_out else (1.0 / scale if scale else n_in / n_out)
         src = np.maximum(s * (np.arange(n_out) + 0.5) - 0.5, 0.0)
-    i0 = np.floor(src).astype(np.int64)
+    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     i1 = np.minimum(i0 + 1, n_in - 1)
     w1 = np.clip(src - i0, 0.0, 1.0)
     return i0, i1, 1.0 - w1, w1

@@ -86,6 +86,28 @@ def test_upsample_fast_matches_reference(case, dtype, rng):
     np.testing.assert_allclose(grads[0], grads[1], rtol=10 * tol, atol=10 * tol)
 
 
+def test_upsample_fast_matches_reference_random_sizes(rng):
+    """60 random shapes, sizes, scales and modes (float64: the two must agree to rounding)."""
+    for _ in range(60):
+        mode = str(rng.choice(["nearest", "nearest-exact", "bilinear", "bicubic", "linear"]))
+        spatial = 1 if mode == "linear" else 2
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4))) + tuple(int(v) for v in rng.integers(1, 12, spatial))
+        size = [int(v) for v in rng.integers(1, 25, spatial)]
+        scales = [float(rng.uniform(0.3, 3.0)) if rng.random() < 0.5 else None for _ in range(2)]
+        align = bool(rng.integers(2)) and not mode.startswith("nearest")
+        x64, g64 = rng.standard_normal(shape), rng.standard_normal(shape[:2] + tuple(size))
+        results = []
+        for reference in (False, True):
+            x = nc.tensor(x64, dtype=nc.float64, requires_grad=True)
+            y = nc._C.ops.upsample(x, size, mode, align, scales[0], scales[1], reference)
+            (y * nc.tensor(g64, dtype=nc.float64)).sum().backward()
+            results.append((npy(y), npy(x.grad)))
+        what = f"{mode} {shape} -> {size} scales={scales} align_corners={align}"
+        np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12, atol=1e-12, err_msg=what)
+        # gradients: the fast kernel sums in another order (folded rows), and bicubic sums cancel
+        np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-9, atol=1e-9, err_msg=what)
+
+
 def test_upsample_large_plane_threads_match_reference(rng):
     """Big enough for the row-parallel forward to split planes between threads."""
     x64 = rng.standard_normal((1, 2, 67, 131))
@@ -311,6 +333,35 @@ def test_affine_grid_matches_torch(align_corners, rng, torch):
         (grid * nc.tensor(g64, dtype=nc.float64)).sum().backward()
         (tgrid * torch.tensor(g64)).sum().backward()
         np.testing.assert_allclose(npy(theta.grad), tt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_grid_sample_non_finite_grid_reads_nothing(rng):
+    """inf / NaN grid coordinates sample outside the input (zeros) in every padding mode,
+    and the backward stays finite where the grid is finite; nothing crashes."""
+    x = nc.tensor(rng.standard_normal((1, 2, 4, 5)), requires_grad=True)
+    g = np.zeros((1, 1, 4, 2))
+    g[0, 0, :, 0] = [np.inf, -np.inf, np.nan, 0.25]
+    grid = nc.tensor(g, requires_grad=True)
+    for mode in ("bilinear", "nearest"):
+        for padding_mode in ("zeros", "border", "reflection"):
+            y = F.grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
+            y.sum().backward()
+            assert np.all(np.isfinite(npy(x.grad)))
+            if padding_mode == "zeros":
+                np.testing.assert_array_equal(npy(y)[..., :3], 0.0)
+
+
+def test_upsample_inconsistent_scale_stays_inside(rng):
+    """A direct call whose scale factor disagrees with the sizes (F.interpolate never makes
+    one) clamps its source coordinates into the input, as PyTorch does; no stray access."""
+    x = nc.tensor(rng.standard_normal((1, 2, 3, 4)), dtype=nc.float64, requires_grad=True)
+    for mode in ("nearest", "nearest-exact", "bilinear", "bicubic"):
+        for scale in (1e-300, 0.2, 1e300):
+            for reference in (False, True):
+                y = nc._C.ops.upsample(x, [7, 9], mode, False, scale, scale, reference)
+                y.sum().backward()
+                assert np.all(np.isfinite(npy(y))) and np.all(np.isfinite(npy(x.grad)))
+                x.grad = None
 
 
 def test_affine_grid_identity_resamples_exactly(rng):

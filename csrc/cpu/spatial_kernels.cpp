@@ -76,7 +76,9 @@ Taps source_taps(UpsampleMode mode, bool align_corners, double user_scale, int64
                                      : static_cast<float>(in) / static_cast<float>(out);
       const float at = mode == UpsampleMode::nearest ? static_cast<float>(dst) * s
                                                      : (static_cast<float>(dst) + 0.5f) * s;
-      src = std::min(static_cast<int64_t>(std::floor(at)), in - 1);
+      // compared as float first: a huge coordinate (tiny scale in a direct call) never
+      // reaches the integer conversion
+      src = at < static_cast<float>(in - 1) ? static_cast<int64_t>(std::floor(at)) : in - 1;
     }
     taps.at[0] = src;
     return taps;
@@ -87,6 +89,9 @@ Taps source_taps(UpsampleMode mode, bool align_corners, double user_scale, int64
   else s = user_scale > 0 ? static_cast<T>(1.0 / user_scale) : static_cast<T>(in) / static_cast<T>(out);
   T src = align_corners ? s * static_cast<T>(dst) : s * (static_cast<T>(dst) + T(0.5)) - T(0.5);
   if (mode == UpsampleMode::bicubic) {  // no clamp of src; taps clamped into the input
+    // a coordinate beyond the input (a scale that disagrees with the sizes, from a direct
+    // call) is clamped where every tap lands on an edge pixel: finite weights, same taps
+    src = std::min(std::max(src, T(-2)), static_cast<T>(in + 1));
     const T base = std::floor(src);
     T w[4];
     cubic_weights<T>(src - base, w);
@@ -98,7 +103,8 @@ Taps source_taps(UpsampleMode mode, bool align_corners, double user_scale, int64
     return taps;
   }
   if (src < T(0)) src = T(0);
-  const int64_t i0 = static_cast<int64_t>(src);
+  // clamped: a scale factor that disagrees with the sizes (a direct call) stays inside
+  const int64_t i0 = src < static_cast<T>(in - 1) ? static_cast<int64_t>(src) : in - 1;
   const T l1 = std::min(std::max(src - static_cast<T>(i0), T(0)), T(1));
   taps.n = 2;
   taps.at[0] = i0;
@@ -346,8 +352,8 @@ T reflect_coordinate(T in, int64_t twice_low, int64_t twice_high, T* grad) {
   T sign = 1;
   if (in < T(0)) { sign = -1; in = -in; }
   const T extra = std::fmod(in, span);
-  const int64_t flips = static_cast<int64_t>(std::floor(in / span));
-  if (flips % 2 == 0) { *grad = sign; return extra + min; }
+  const bool even_flips = std::fmod(std::floor(in / span), T(2)) == T(0);  // in floating point: inf / NaN stay defined
+  if (even_flips) { *grad = sign; return extra + min; }
   *grad = -sign;
   return span - extra + min;
 }
