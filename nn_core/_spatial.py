@@ -16,8 +16,7 @@ from . import _C
 
 _ops = _C.ops
 
-_LINEAR_MODES = ("linear", "bilinear", "bicubic", "trilinear")
-_SUPPORTED_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic")
+_SUPPORTED_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area")
 
 
 def _tuple(v, n, name, op):
@@ -37,8 +36,9 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     source coordinates follow PyTorch exactly: with ``scale_factor`` the output is
     ``floor(in * scale)`` and, unless ``recompute_scale_factor``, the coordinates use
     ``1 / scale`` (not in / out); ``align_corners=False`` maps pixel centers (half-pixel
-    rule), True maps the corner pixels onto each other. 'trilinear' and 'area' are not
-    implemented (NotImplementedError)."""
+    rule), True maps the corner pixels onto each other. 'area' is adaptive average
+    pooling to the output size (3-D / 4-D; as PyTorch, a scale factor only sets the size).
+    'trilinear' is not implemented (NotImplementedError)."""
     op = "interpolate"
     if mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
@@ -48,7 +48,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         align_corners = False
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported")
-    if mode in ("trilinear", "area"):
+    if mode == "trilinear":
         raise NotImplementedError(f"{op}: mode '{mode}' is not implemented in nn_core (supported: "
                                   f"{', '.join(_SUPPORTED_MODES)})")
     if mode not in _SUPPORTED_MODES:
@@ -87,6 +87,11 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
             scales = None
     else:
         raise ValueError(f"{op}: either size or scale_factor should be defined")
+    if mode == "area":
+        if dim == 1:
+            return adaptive_avg_pool1d(input, out_sizes[0])
+        if dim == 2:
+            return _C.adaptive_avg_pool2d(input, out_sizes)
     if dim == 3:
         if mode not in ("nearest", "nearest-exact"):
             raise NotImplementedError(f"{op}: a 5-D input supports the modes 'nearest' and 'nearest-exact' only, "

@@ -145,6 +145,9 @@ INTERP_CASES = [
     ((2, 3, 7, 10), dict(scale_factor=1.1, mode="bilinear")),  # H keeps its size: copied, scale ignored
     ((2, 3, 7, 10), dict(scale_factor=1.1, mode="bicubic")),  # ... but bicubic uses the scale
     ((2, 3, 13), dict(scale_factor=1.01, mode="linear")),
+    ((2, 3, 9, 8), dict(size=(4, 3), mode="area")),
+    ((2, 3, 9, 8), dict(scale_factor=0.6, mode="area")),
+    ((2, 3, 11), dict(scale_factor=0.5, mode="area")),
     ((2, 3, 11), dict(scale_factor=1.5, mode="linear")),
     ((2, 3, 11), dict(size=4, mode="linear", align_corners=True)),
     ((2, 3, 11), dict(scale_factor=3, mode="nearest")),
@@ -496,6 +499,7 @@ ERROR_CASES = [
     (lambda: F.interpolate(_x(1, 2, 3, 4)), ValueError, "either size or scale_factor"),
     (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="bogus"), ValueError, "unknown mode 'bogus'"),
     (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="trilinear"), NotImplementedError, "trilinear"),
+    (lambda: F.interpolate(_x(1, 2, 3, 4, 5), scale_factor=2, mode="area"), NotImplementedError, "'area'"),
     (lambda: F.interpolate(_x(1, 2, 3), scale_factor=2, mode="bicubic"), ValueError, "'bicubic' needs a 4-D"),
     (lambda: F.interpolate(_x(1, 2, 3), scale_factor=2, mode="bilinear"), ValueError, "needs a 4-D input"),
     (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="linear"), ValueError, "needs a 3-D input"),
