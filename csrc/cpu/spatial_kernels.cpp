@@ -22,7 +22,9 @@
 //
 // Upsample has two implementations: `*_reference` computes each output element's source
 // coordinates from scratch in plain loops; the fast kernels precompute per-axis tap
-// tables once and stream rows (nearest copies repeated rows). tests/test_spatial_ops.py
+// tables once and stream rows (nearest copies repeated rows, bilinear blends each input row
+// along W once and mixes two such rows per output row; the same arithmetic, in the same
+// order, as the reference). tests/test_spatial_ops.py
 // compares the two. Threads: parallel_for over output rows (forward) or planes (backward:
 // a plane's input gradient is written by all of its output rows).
 #include <algorithm>
@@ -197,6 +199,22 @@ void upsample_fast(const Tensor& x, const Tensor& y, const UpsampleParams& p) {
     T* yp = y.data<T>();
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(d.OW, 1));
     parallel_for(0, d.P * d.OH, grain, [&](int64_t r0, int64_t r1) {
+      // bilinear: input rows interpolated along W, each computed once and kept while the
+      // output rows that blend it are written (two slots: the rows advance monotonically)
+      std::vector<T> blended(th.n == 2 ? 2 * d.OW : 0);
+      int64_t slot_row[2] = {-1, -1}, slot_plane = -1;
+      auto width_blended = [&](const T* plane, int64_t pl, int64_t ih, int64_t keep) -> const T* {
+        if (pl != slot_plane) slot_row[0] = slot_row[1] = -1, slot_plane = pl;
+        for (int k = 0; k < 2; ++k)
+          if (slot_row[k] == ih) return &blended[k * d.OW];
+        const int k = slot_row[0] == keep ? 1 : 0;
+        slot_row[k] = ih;
+        T* out = &blended[k * d.OW];
+        const T* src = plane + ih * d.W;
+        for (int64_t ow = 0; ow < d.OW; ++ow)
+          out[ow] = tw.w[2 * ow] * src[tw.at[2 * ow]] + tw.w[2 * ow + 1] * src[tw.at[2 * ow + 1]];
+        return out;
+      };
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t pl = r / d.OH, oh = r % d.OH;
         const T* plane = xp + pl * d.H * d.W;
@@ -208,15 +226,12 @@ void upsample_fast(const Tensor& x, const Tensor& y, const UpsampleParams& p) {
           }
           const T* src = plane + th.at[oh] * d.W;
           for (int64_t ow = 0; ow < d.OW; ++ow) out[ow] = src[tw.at[ow]];
-        } else if (th.n == 2) {  // bilinear, the hot case: two input rows, two taps each
-          const T* top = plane + th.at[2 * oh] * d.W;
-          const T* bottom = plane + th.at[2 * oh + 1] * d.W;
+        } else if (th.n == 2) {  // bilinear, the hot case: a * top + b * bottom of width-blended rows
+          const int64_t i0 = th.at[2 * oh], i1 = th.at[2 * oh + 1];
+          const T* top = width_blended(plane, pl, i0, i1);
+          const T* bottom = width_blended(plane, pl, i1, i0);
           const T a = th.w[2 * oh], b = th.w[2 * oh + 1];
-          for (int64_t ow = 0; ow < d.OW; ++ow) {
-            const int64_t c0 = tw.at[2 * ow], c1 = tw.at[2 * ow + 1];
-            const T w0 = tw.w[2 * ow], w1 = tw.w[2 * ow + 1];
-            out[ow] = a * (w0 * top[c0] + w1 * top[c1]) + b * (w0 * bottom[c0] + w1 * bottom[c1]);
-          }
+          for (int64_t ow = 0; ow < d.OW; ++ow) out[ow] = a * top[ow] + b * bottom[ow];
         } else {  // bicubic: four input rows, four taps each
           const T* rows[4];
           for (int j = 0; j < 4; ++j) rows[j] = plane + th.at[4 * oh + j] * d.W;
