@@ -16,7 +16,7 @@ from . import _C
 
 _ops = _C.ops
 
-_SUPPORTED_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area")
+_SUPPORTED_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 
 
 def _tuple(v, n, name, op):
@@ -29,7 +29,8 @@ def _tuple(v, n, name, op):
 
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False):
-    """Resizes a (N, C, L), (N, C, H, W) or, for the nearest modes, (N, C, D, H, W) input.
+    """Resizes a (N, C, L), (N, C, H, W) or, for the nearest modes and 'trilinear',
+    (N, C, D, H, W) input.
 
     Modes 'nearest', 'nearest-exact', 'linear' (3-D), 'bilinear' and 'bicubic' (4-D;
     bicubic is Keys' A = -0.75 with edge-clamped taps, as PyTorch). Output sizes and
@@ -38,7 +39,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     ``1 / scale`` (not in / out); ``align_corners=False`` maps pixel centers (half-pixel
     rule), True maps the corner pixels onto each other. 'area' is adaptive average
     pooling to the output size (3-D / 4-D; as PyTorch, a scale factor only sets the size).
-    'trilinear' is not implemented (NotImplementedError)."""
+    'trilinear' (5-D) runs as two separable upsamples."""
     op = "interpolate"
     if mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
@@ -48,9 +49,6 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         align_corners = False
     if antialias:
         raise NotImplementedError(f"{op}: antialias=True is not supported")
-    if mode == "trilinear":
-        raise NotImplementedError(f"{op}: mode '{mode}' is not implemented in nn_core (supported: "
-                                  f"{', '.join(_SUPPORTED_MODES)})")
     if mode not in _SUPPORTED_MODES:
         raise ValueError(f"{op}: unknown mode '{mode}' (expected one of {', '.join(_SUPPORTED_MODES)})")
     dim = input.dim() - 2
@@ -93,24 +91,27 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
         if dim == 2:
             return _C.adaptive_avg_pool2d(input, out_sizes)
     if dim == 3:
-        if mode not in ("nearest", "nearest-exact"):
-            raise NotImplementedError(f"{op}: a 5-D input supports the modes 'nearest' and 'nearest-exact' only, "
-                                      f"got '{mode}'")
-        return _nearest_3d(input, out_sizes, mode, scales)
+        if mode not in ("nearest", "nearest-exact", "trilinear"):
+            raise NotImplementedError(f"{op}: a 5-D input supports the modes 'nearest', 'nearest-exact' and "
+                                      f"'trilinear', got '{mode}'")
+        return _separable_3d(input, out_sizes, "bilinear" if mode == "trilinear" else mode, bool(align_corners),
+                             scales)
+    if mode == "trilinear":
+        raise ValueError(f"{op}: mode 'trilinear' needs a 5-D input, got shape {tuple(input.shape)}")
     sh = scales[0] if scales and dim == 2 else None
     sw = scales[-1] if scales else None
     return _ops.upsample(input, out_sizes, mode, bool(align_corners), sh, sw)
 
 
-def _nearest_3d(input, out_sizes, mode, scales):
-    """Nearest on (N, C, D, H, W): the mapping is separable, so it is two 2-D upsamples:
-    (H, W) over a (N, C*D, H, W) view, then D over a (N, C, D, OH*OW) view whose width keeps
-    its size (the identity map for both nearest modes)."""
+def _separable_3d(input, out_sizes, mode, align_corners, scales):
+    """(N, C, D, H, W) resampling as two 2-D upsamples (nearest and linear are separable,
+    and this order is PyTorch's arithmetic): (H, W) over a (N, C*D, H, W) view, then D over
+    a (N, C, D, OH*OW) view whose width keeps its size (a kept axis is copied)."""
     N, C, D, H, W = input.shape
     OD, OH, OW = out_sizes
     sd, sh, sw = scales if scales else (None, None, None)
-    y = _ops.upsample(input.reshape(N, C * D, H, W), [OH, OW], mode, False, sh, sw)
-    y = _ops.upsample(y.reshape(N, C, D, OH * OW), [OD, OH * OW], mode, False, sd, None)
+    y = _ops.upsample(input.reshape(N, C * D, H, W), [OH, OW], mode, align_corners, sh, sw)
+    y = _ops.upsample(y.reshape(N, C, D, OH * OW), [OD, OH * OW], mode, align_corners, sd, None)
     return y.reshape(N, C, OD, OH, OW)
 
 

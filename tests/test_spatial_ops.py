@@ -155,6 +155,9 @@ INTERP_CASES = [
     ((1, 2, 3, 4, 5), dict(scale_factor=2, mode="nearest")),
     ((1, 2, 3, 4, 5), dict(size=(5, 3, 7), mode="nearest-exact")),
     ((1, 2, 3, 4, 5), dict(scale_factor=(1.5, 2.0, 0.7), mode="nearest")),
+    ((2, 2, 3, 4, 5), dict(scale_factor=2, mode="trilinear")),
+    ((1, 2, 3, 4, 5), dict(size=(5, 4, 2), mode="trilinear", align_corners=True)),
+    ((1, 3, 5, 2, 6), dict(scale_factor=(0.6, 1.7, 1.1), mode="trilinear")),
 ]
 
 
@@ -498,7 +501,8 @@ ERROR_CASES = [
     (lambda: F.interpolate(_x(1, 2, 3, 4), size=(4, 4), scale_factor=2), ValueError, "only one of size or scale"),
     (lambda: F.interpolate(_x(1, 2, 3, 4)), ValueError, "either size or scale_factor"),
     (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="bogus"), ValueError, "unknown mode 'bogus'"),
-    (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="trilinear"), NotImplementedError, "trilinear"),
+    (lambda: F.interpolate(_x(1, 2, 3, 4), scale_factor=2, mode="trilinear"), ValueError, "'trilinear' needs a 5-D"),
+    (lambda: F.interpolate(_x(1, 2, 3, 4, 5), scale_factor=2, mode="bicubic"), NotImplementedError, "5-D input"),
     (lambda: F.interpolate(_x(1, 2, 3, 4, 5), scale_factor=2, mode="area"), NotImplementedError, "'area'"),
     (lambda: F.interpolate(_x(1, 2, 3), scale_factor=2, mode="bicubic"), ValueError, "'bicubic' needs a 4-D"),
     (lambda: F.interpolate(_x(1, 2, 3), scale_factor=2, mode="bilinear"), ValueError, "needs a 4-D input"),
