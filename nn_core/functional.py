@@ -399,3 +399,8 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
 # ---- one_hot, normalize, distances, kl_div, elu / selu / celu, prelu, embedding_bag (nn_core/_misc_nn.py)
 from ._misc_nn import (celu, cosine_similarity, elu, embedding_bag, kl_div, normalize, one_hot,  # noqa: E402
                        pairwise_distance, prelu, selu)
+
+# ---- spatial: resampling, padding, patches, grids, 1-D pools, instance norm (nn_core/_spatial.py) ----
+from ._spatial import (adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool2d, affine_grid,  # noqa: E402,F401
+                       avg_pool1d, conv_transpose1d, fold, grid_sample, instance_norm, interpolate, max_pool1d, pad,
+                       pixel_shuffle, pixel_unshuffle, unfold, upsample, upsample_bilinear, upsample_nearest)

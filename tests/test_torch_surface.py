@@ -26,9 +26,8 @@ OPTIM = "Adadelta Adagrad LBFGS".split()
 
 # Still missing (to be built through the op schema).
 NOT_YET = {
-    "nn": set("Upsample PixelShuffle InstanceNorm2d ZeroPad2d".split()),
-    "functional": set("interpolate pad unfold fold max_pool1d avg_pool1d conv_transpose1d pixel_shuffle "
-                      "grid_sample".split()),
+    "nn": set(),
+    "functional": set(),
     "tensor": set(),
     "top_level": set(),
     "optim": set(),

@@ -22,8 +22,9 @@ void register_layer_norm_kernels(KernelRegistry& r);  // layer_norm, rms_norm, d
 void register_optim_kernels(KernelRegistry& r);
 void register_quantize_kernels(KernelRegistry& r);  // int8 element ops (cpu/quantize_kernels.cpp)
 void register_qgemm_kernels(KernelRegistry& r);     // int8 GEMM, packing, conv (cpu/qgemm_kernels.cpp)
-void register_data_kernels(KernelRegistry& r);
-void register_rnn_kernels(KernelRegistry& r);       // rnn_layer cell steps (cpu/rnn_kernels.cpp)      // checks, mask coordinates, random, arange (cpu/data_kernels.cpp)
+void register_data_kernels(KernelRegistry& r);      // checks, mask coordinates, random, arange (cpu/data_kernels.cpp)
+void register_rnn_kernels(KernelRegistry& r);       // rnn_layer cell steps (cpu/rnn_kernels.cpp)
+void register_spatial_kernels(KernelRegistry& r);   // upsample, im2col, grid_sample, ... (cpu/spatial_kernels.cpp)
 // The plain matmul kernel (dispatch.h MatmulKernel contract; float32/float64), used as
 // the reference the GEMM paths are tested against.
 void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);

@@ -22,6 +22,7 @@ void register_kernels(KernelRegistry& r) {
   register_qgemm_kernels(r);
   register_data_kernels(r);
   register_rnn_kernels(r);
+  register_spatial_kernels(r);
 }
 
 namespace {

@@ -205,6 +205,39 @@ struct KernelTable {
   }
 };
 
+// ---- spatial (ops/spatial.cpp; kernels in cpu/spatial_kernels.cpp). Contiguous float32 /
+// float64 tensors viewed as planes: x (P, H, W) with P = N*C.
+//   UpsampleKernel(x, y, p)            y (P, OH, OW) written from x (P, H, W).
+//   UpsampleBackwardKernel(gy, dx, p)  dx (P, H, W) overwritten with the adjoint of gy.
+//   Im2colKernel(x, cols, p)           x (N, C, H, W), cols (N, C*kh*kw, OH*OW) written.
+//   Col2imKernel(cols, x, p)           the adjoint: x overwritten with the sums of cols.
+//   GridSampleKernel(x, grid, y, p)    x (N, C, H, W), grid (N, OH, OW, 2), y (N, C, OH, OW).
+//   GridSampleBackwardKernel(gy, x, grid, dx, dgrid, p)  dx / dgrid overwritten (either
+//                                      may be undefined).
+enum class UpsampleMode { nearest, nearest_exact, bilinear, bicubic };
+struct UpsampleParams {
+  UpsampleMode mode = UpsampleMode::nearest;
+  bool align_corners = false;
+  double scale[2] = {0.0, 0.0};  // the user's scale factors (h, w); 0: none (use sizes)
+};
+struct PatchParams {
+  int64_t kernel[2] = {1, 1}, dilation[2] = {1, 1}, padding[2] = {0, 0}, stride[2] = {1, 1};
+};
+enum class GridMode { bilinear, nearest };
+enum class GridPadding { zeros, border, reflection };
+struct GridSampleParams {
+  GridMode mode = GridMode::bilinear;
+  GridPadding padding = GridPadding::zeros;
+  bool align_corners = false;
+};
+using UpsampleKernel = void (*)(const Tensor& x, const Tensor& y, const UpsampleParams& p);
+using UpsampleBackwardKernel = void (*)(const Tensor& gy, const Tensor& dx, const UpsampleParams& p);
+using Im2colKernel = void (*)(const Tensor& x, const Tensor& cols, const PatchParams& p);
+using Col2imKernel = void (*)(const Tensor& cols, const Tensor& x, const PatchParams& p);
+using GridSampleKernel = void (*)(const Tensor& x, const Tensor& grid, const Tensor& y, const GridSampleParams& p);
+using GridSampleBackwardKernel = void (*)(const Tensor& gy, const Tensor& x, const Tensor& grid, const Tensor& dx,
+                                          const Tensor& dgrid, const GridSampleParams& p);
+
 // A kernel of a function without an op-table row (the int8 GEMM family, random fills), one
 // entry per device type. `name` (the calling op) names the missing entry in the error.
 template <typename Fn>
@@ -273,6 +306,15 @@ struct KernelRegistry {
   KernelTable<NonzeroKernel> nonzero;
   KernelTable<ArangeKernel> arange;
   DeviceKernelTable<RandomKernel> random;
+  // spatial (cpu/spatial_kernels.cpp): upsample has a fast kernel and its plain reference.
+  KernelTable<UpsampleKernel> upsample;
+  KernelTable<UpsampleKernel> upsample_reference;
+  KernelTable<UpsampleBackwardKernel> upsample_backward;
+  KernelTable<UpsampleBackwardKernel> upsample_backward_reference;
+  KernelTable<Im2colKernel> im2col;
+  KernelTable<Col2imKernel> col2im;
+  KernelTable<GridSampleKernel> grid_sample;
+  KernelTable<GridSampleBackwardKernel> grid_sample_backward;
 };
 
 // The process-wide registry, filled once (thread-safe static initialisation) by the

@@ -11,6 +11,10 @@ from .module import Identity, Module, ModuleDict, ModuleList, Parameter, Paramet
 from .misc_layers import (CELU, ELU, PReLU, SELU, CosineSimilarity, EmbeddingBag, KLDivLoss,
                           PairwiseDistance)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .spatial import (AdaptiveAvgPool1d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, ConstantPad1d,
+                      ConstantPad2d, ConvTranspose1d, Fold, InstanceNorm1d, InstanceNorm2d, MaxPool1d, PixelShuffle,
+                      PixelUnshuffle, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, Unfold,
+                      Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, ZeroPad2d)
 from .transformer import (Embedding, LayerNorm, MultiheadAttention, RMSNorm, TransformerEncoder,
                           TransformerEncoderLayer)
 from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer
@@ -25,6 +29,11 @@ __all__ = [
     "TransformerDecoderLayer", "TransformerDecoder", "Transformer",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCEWithLogitsLoss", "BCELoss",
     "QuantizedLinear", "QuantizedConv2d",
+    "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "PixelShuffle", "PixelUnshuffle",
+    "Unfold", "Fold", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+    "ConvTranspose1d", "InstanceNorm1d",
+    "InstanceNorm2d",
     "init", "utils",
     "ELU", "SELU", "CELU", "PReLU", "KLDivLoss", "CosineSimilarity", "PairwiseDistance", "EmbeddingBag",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
