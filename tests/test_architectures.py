@@ -79,18 +79,8 @@ def inputs(name, dtype, rng, batch=4):
 NAMES = ["ResNet18", "GPT2", "LSTMLM", "UNet", "ViT"]
 
 
-def has_layers(name):
-    need = {"LSTMLM": ("LSTM",), "UNet": ()}.get(name, ())
-    missing = [n for n in need if not hasattr(nc.nn, n)]
-    if name == "UNet" and not hasattr(nc.functional, "interpolate"):
-        missing.append("interpolate")
-    return missing
-
-
 @pytest.fixture(params=NAMES)
 def name(request):
-    if has_layers(request.param):
-        pytest.skip(f"nn_core lacks {has_layers(request.param)}")
     return request.param
 
 
