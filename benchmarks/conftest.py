@@ -60,6 +60,7 @@ if PEERS_CAPPED:
 import pytest
 
 import nn_core as nc
+from nn_core.bench.timing import OtherLoadMeter  # noqa: E402  (shared with python -m nn_core.bench)
 
 
 @dataclass
@@ -194,40 +195,6 @@ def _interleaved_minima(ours: Callable[[], object], peer: Callable[[], object], 
             best_ours = min(best_ours, one_round(ours, loops))
             best_peer = min(best_peer, one_round(peer, loops))
     return best_ours / iterations, best_peer / iterations, iterations, rounds
-
-
-class OtherLoadMeter:
-    """How many CPUs other processes kept busy since construction (Linux /proc/stat).
-
-    Machine-wide busy time minus this process's CPU time (all its threads, OpenMP
-    workers included), over the wall time. On a shared machine this says which rows
-    ran beside someone else's build: a 2-thread row on 2 cores is ruined by one busy
-    neighbour, while its minimum over rounds still looks like a clean number.
-    """
-
-    def __init__(self):
-        self._start = self._sample()
-
-    @staticmethod
-    def _sample():
-        try:
-            with open("/proc/stat") as f:
-                fields = [int(v) for v in f.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        busy_s = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is inside user
-        return time.perf_counter(), busy_s, time.process_time()
-
-    def other_cpus(self) -> Optional[float]:
-        end = self._sample()
-        if self._start is None or end is None:
-            return None
-        wall = end[0] - self._start[0]
-        if wall < 0.05:  # /proc/stat counts in 10 ms ticks
-            return None
-        other = (end[1] - self._start[1]) - (end[2] - self._start[2])
-        return max(0.0, other / wall)
 
 
 @pytest.fixture
