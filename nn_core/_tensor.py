@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C
+from ._checks import tensor_arg
 
 Tensor = _C.Tensor
 
@@ -261,8 +262,8 @@ def _install() -> None:
     Tensor.to = _to
     Tensor.type = _type
     Tensor.t = _t
-    Tensor.view_as = lambda self, other: self.view(*other.shape)
-    Tensor.reshape_as = lambda self, other: self.reshape(*other.shape)
+    Tensor.view_as = lambda self, other: self.view(*tensor_arg(other, "view_as", "other").shape)
+    Tensor.reshape_as = lambda self, other: self.reshape(*tensor_arg(other, "reshape_as", "other").shape)
     Tensor.is_cuda = property(lambda self: self.device.type == "cuda", doc="True for a CUDA tensor.")
     Tensor.cpu = lambda self: _to(self, "cpu")
 
