@@ -208,3 +208,24 @@ def test_checked_functions_still_work_on_tensors():
     assert F.mse_loss(X, Y).item() == 1.0
     assert F.cross_entropy(X, nc.tensor([0, 1]), ignore_index=1).item() == pytest.approx(1.0986123, rel=1e-6)
     assert tuple(nc.tile(nc.ones(2), (2,)).shape) == (4,)
+
+
+def test_repr_of_a_huge_expanded_tensor_does_not_materialise_it():
+    # broadcast_to((2**31, 2**31)) is a valid stride-0 view; printing it used to convert all
+    # 2**62 elements to numpy (ValueError "array is too big", or a MemoryError below that).
+    t = nc.zeros(1).expand(2**31, 2**31)
+    text = repr(t)
+    assert text.startswith("tensor([[0., 0., 0., ..., 0., 0., 0.],") and text.count("\n") == 6
+    assert "[3, 4, 5]]])" in repr(nc.arange(6).reshape(2, 3).expand(2**40, 2, 3))
+
+
+@pytest.mark.parametrize("make", [lambda: nc.arange(2000).reshape(40, 50).float() / 7,
+                                  lambda: nc.arange(5000).reshape(2, 50, 50), lambda: nc.arange(3000) > 5,
+                                  lambda: (nc.arange(1001).float() * 0.37).to(nc.bfloat16)])
+def test_summarised_repr_matches_numpy_printing_the_whole_array(make):
+    np = pytest.importorskip("numpy")
+    t = make()
+    full = (t.float() if t.dtype == nc.bfloat16 else t).numpy()
+    expected = np.array2string(full, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3, precision=4,
+                               floatmode="maxprec_equal" if full.dtype.kind == "f" else "maxprec")
+    assert repr(t).startswith("tensor(" + expected)

@@ -163,12 +163,18 @@ def _nc():
 
 # ---- targets -----------------------------------------------------------------------------------
 def _doc_params(fn):
-    """Parameter names from ``inspect.signature`` or a pybind11 docstring's first signature line;
-    a list of (name, has_default), or None when unknown."""
+    """Parameters from ``inspect.signature`` or a pybind11 docstring's first signature line: a
+    list of (name, has_default, annotation text; '*' for ``*args``), or None when unknown."""
     try:
         sig = inspect.signature(fn)
-        return [(p.name, p.default is not inspect.Parameter.empty) for p in sig.parameters.values()
-                if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        out = []
+        for p in sig.parameters.values():
+            if p.kind == p.VAR_KEYWORD:
+                continue
+            ann = "" if p.annotation is inspect.Parameter.empty else str(p.annotation)
+            out.append((p.name, p.default is not inspect.Parameter.empty or p.kind == p.VAR_POSITIONAL,
+                        "*" if p.kind == p.VAR_POSITIONAL else ann))
+        return out
     except (TypeError, ValueError):
         pass
     doc = getattr(fn, "__doc__", None) or ""
@@ -177,9 +183,11 @@ def _doc_params(fn):
         return None
     out = []
     for part in re.split(r",\s*(?![^\[\]()]*[\])])", m.group(1)):
+        star = part.strip().startswith("*") and not part.strip().startswith("**")
         name = part.split(":")[0].split("=")[0].strip().lstrip("*")
-        if name and name.isidentifier():
-            out.append((name, "=" in part))
+        ann = part.split(":", 1)[1].split("=")[0].strip() if ":" in part else ""
+        if name and name.isidentifier() and not part.strip().startswith("**"):
+            out.append((name, "=" in part or star, "*" if star else ann))
     return out
 
 
@@ -212,6 +220,8 @@ def discover(filter_regex=None, planted=None):
             if name.startswith("_"):
                 continue
             obj = getattr(mod, name)
+            if not (getattr(obj, "__module__", None) or mod_name).startswith(mod_name.split(".")[0]):
+                continue  # imported from elsewhere (typing.Optional), not nn_core's API
             if callable(obj) and not inspect.ismodule(obj):
                 targets.append((f"{mod_name}.{name}", "func", obj))
     names = {n for n in dir(nc.Tensor) if not n.startswith("_")} | {d for d in DUNDERS if hasattr(nc.Tensor, d)}
@@ -235,6 +245,7 @@ class Call:
         self.tensors = []  # variable names
         self.shapes = []  # their shapes and dtype names, to draw related ones
         self.dtypes = []
+        self.well_typed = rng.random() < 0.6  # arguments of the annotated types (else anything goes)
 
     def tensor(self):
         r = self.rng
@@ -264,11 +275,39 @@ class Call:
         self.tensors.append(name)
         return name
 
-    def value(self, hint=""):
-        """An argument expression; ``hint`` is the parameter name, when known."""
+    def typed(self, ann):
+        """An argument of the annotated type (pybind11 / Python annotation text), or None."""
+        r = self.rng
+        if ("None" in ann or "Optional" in ann) and r.random() < 0.25:
+            return "None"
+        if "Sequence" in ann or "list[" in ann.lower():
+            if "Tensor" in ann:
+                return "[" + ", ".join(self.tensor() for _ in range(r.randint(0, 3))) + "]"
+            return r.choice(["[2, 3]", "[]", "[0]", "[-1, 1]", "[1, 1, 1]", "(3,)", "[2**31]"])
+        if "Tensor" in ann:
+            return self.tensor()
+        if "DType" in ann:
+            return "nc." + r.choice(DTYPES)
+        if re.search(r"\bbool\b", ann):
+            return r.choice(["True", "False"])
+        if "SupportsInt" in ann or re.search(r"\bint\b", ann):
+            return r.choice(["0", "1", "-1", "2", "3", "-2", "0", "1"])
+        if "SupportsFloat" in ann or re.search(r"\bfloat\b", ann):
+            return r.choice(["0.5", "1.0", "0.0", "-1.5", "2.0", "1e-5"])
+        if re.search(r"\bstr\b", ann):
+            return r.choice(["'mean'", "'none'", "'sum'", "'tanh'", "'relu'", "'same'", "'valid'", "'cpu'", "'x'"])
+        return None
+
+    def value(self, hint="", ann=""):
+        """An argument expression; ``hint`` is the parameter name and ``ann`` its annotation, when known.
+        In a well-typed call (``self.well_typed``) it mostly fits both."""
         r = self.rng
         h = hint.lower()
-        if r.random() < 0.75 and h:
+        if self.well_typed and ann and r.random() < 0.9:
+            v = self.typed(ann)
+            if v is not None:
+                return v
+        if r.random() < (0.95 if self.well_typed else 0.75) and h:
             if h in ("dim", "dims", "axis", "dim0", "dim1", "start_dim", "end_dim", "source", "destination"):
                 return r.choice(["0", "1", "-1", "2", "-3", "5", "2**40", "(0, 1)", "[-1]", "None", "()"])
             if h in ("keepdim", "inplace", "training", "descending", "stable", "largest", "sorted", "ceil_mode",
@@ -294,6 +333,8 @@ class Call:
                 if r.random() < 0.5:
                     return r.choice(["0", "1", "2", "0.5", "-1", "3"])
         x = r.random()
+        if self.well_typed and x < 0.8:
+            return self.tensor() if r.random() < 0.7 else str(r.choice([0, 1, 2, -1]))
         if x < 0.55:
             return self.tensor()
         if x < 0.65:
@@ -349,18 +390,30 @@ def make_call(target, rng):
         if name == "__setitem__":
             args.append(call.value())
     else:
-        required = [p for p, has_default in (params or []) if not has_default]
-        n = len(required) if params is not None and rng.random() < 0.6 else rng.randint(0, 4)
-        names = [p for p, _ in (params or [])]
-        for i in range(n):
-            args.append(call.value(names[i] if i < len(names) else ""))
-        optional = [p for p, has_default in (params or []) if has_default and p not in names[:n]]
-        for _ in range(rng.choice([0, 0, 1, 1, 2])):
-            if optional and rng.random() < 0.9:
-                k = rng.choice(optional)
+        params = params or []
+        positional = [(p, ann) for p, has_default, ann in params if not has_default]
+        if params and rng.random() < 0.3:  # some optional ones positionally too
+            positional = [(p, ann) for p, _, ann in params[:rng.randint(len(positional), len(params))]]
+        if params and rng.random() < (0.85 if call.well_typed else 0.6):
+            spec = positional
+        else:
+            spec = [(params[i][0], params[i][2]) if i < len(params) else ("", "") for i in range(rng.randint(0, 4))]
+        for p, ann in spec:
+            if ann == "*":  # *args: sizes / dims, as Tensor.reshape(*shape), or a tensor
+                args.extend(rng.choice(["2", "3", "-1", "0", "1", "2**40", call.tensor(), "(2, 3)"])
+                            for _ in range(rng.randint(0, 3)))
             else:
-                k = rng.choice(["dim", "keepdim", "dtype", "out", "bogus_kw", "inplace"])
-            kwargs[k] = call.value(k)
+                args.append(call.value(p, ann))
+        taken = {p for p, _ in spec}
+        optional = [(p, ann) for p, has_default, ann in params if has_default and ann != "*" and p not in taken]
+        for _ in range(rng.choice([0, 0, 1, 1, 2])):
+            if optional and (call.well_typed or rng.random() < 0.9):
+                k, ann = rng.choice(optional)
+            elif call.well_typed:  # no keyword it does not name
+                break
+            else:
+                k, ann = rng.choice(["dim", "keepdim", "dtype", "out", "bogus_kw", "inplace"]), ""
+            kwargs[k] = call.value(k, ann)
     if kind == "func" and (name.endswith("_") or kwargs.get("inplace") == "True") and args:
         first = args[0]
         if re.fullmatch(r"a\d+", first):
@@ -385,8 +438,9 @@ def _tensors_in(value, depth=0):
             yield from _tensors_in(v, depth + 1)
 
 
-def check_call(setup, expr, may_change, ns=None):
-    """Run one call; None when it kept the contract, else a (failure class, message) pair."""
+def check_call(setup, expr, may_change, ns=None, outcome=None):
+    """Run one call; None when it kept the contract, else a (failure class, message) pair.
+    ``outcome`` (a list), when given, gets 'returned' or the name of the allowed exception raised."""
     ns = dict(namespace() if ns is None else ns)
     for stmt in setup:  # building the arguments is not under test; it must not fail
         exec(stmt, ns)
@@ -395,14 +449,24 @@ def check_call(setup, expr, may_change, ns=None):
     changeable_storages = {tensors[k]._storage_id() for k in may_change if k in tensors}
     try:
         result = eval(expr, ns)
-        for t in _tensors_in(result):
-            t.shape  # noqa: B018 -- a returned tensor must at least describe itself
-    except ALLOWED_EXCEPTIONS:
+        if outcome is not None:
+            outcome.append("returned")
+    except ALLOWED_EXCEPTIONS as e:
         result = None
+        if outcome is not None:
+            outcome.append(type(e).__name__)
     except BaseException as e:  # noqa: BLE001 -- everything else is the finding
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
         return (f"exception:{type(e).__name__}", f"{type(e).__name__}: {e}")
+    for t in _tensors_in(result):  # a returned tensor describes itself consistently and prints
+        try:
+            shape, strides = tuple(t._shape), tuple(t.stride())
+            if len(strides) != len(shape) or any(n < 0 for n in shape) or t.numel() != math.prod(shape):
+                return ("bad-result", f"returned a tensor with shape {shape}, strides {strides}, numel {t.numel()}")
+            repr(t)
+        except Exception as e:  # noqa: BLE001 -- any error here is the finding
+            return ("bad-result", f"repr/describe of the returned tensor raised {type(e).__name__}: {e}")
     for k, t in tensors.items():
         if t._storage_id() in changeable_storages:
             continue
@@ -421,6 +485,7 @@ def child_main(seed, start, calls, filter_regex, call_log, failure_log, planted_
     targets = discover(filter_regex, planted)
     if not targets:
         raise SystemExit(f"no callable matches {filter_regex!r}")
+    stats = {}  # target -> {outcome: count}
     with open(call_log, "a") as log, open(failure_log, "a") as fails:
         for i in range(start, calls):
             rng = random.Random(f"{seed}:{i}")
@@ -429,10 +494,18 @@ def child_main(seed, start, calls, filter_regex, call_log, failure_log, planted_
             stmt = "; ".join(setup + [expr])
             log.write(json.dumps({"i": i, "target": target[0], "stmt": stmt, "may_change": sorted(may_change)}) + "\n")
             log.flush()
+            outcome = []
             try:
-                verdict = check_call(setup, expr, may_change, ns)
+                verdict = check_call(setup, expr, may_change, ns, outcome)
             except ALLOWED_EXCEPTIONS as e:  # building the arguments failed: a finding of its own
                 verdict = ("setup-failed", f"{type(e).__name__}: {e}")
+            counts = stats.setdefault(target[0], {})
+            key = outcome[0] if outcome else "failed"
+            counts[key] = counts.get(key, 0) + 1
+            if i % 1000 == 999 or i == calls - 1:  # the statistics survive a later crash of this child
+                with open(failure_log.replace("failures_", "stats_"), "a") as f:
+                    f.write(json.dumps(stats) + "\n")
+                stats = {}
             if verdict is not None:
                 fails.write(json.dumps({"i": i, "target": target[0], "stmt": stmt, "class": verdict[0],
                                         "message": verdict[1][:500], "may_change": sorted(may_change)}) + "\n")
@@ -452,7 +525,7 @@ def _last_logged(call_log):
 
 
 def run(calls, seed, filter_regex=None, timeout=10.0, workdir=None, mem_limit_mb=3072, quiet=False,
-        env=None, planted_path=None):
+        env=None, planted_path=None, verbose=False):
     """Fuzz ``calls`` calls of ``seed`` in child processes; a list of failure dicts
     (i, target, stmt, class, message). A crash or a hang is recorded and the child restarted
     at the next call. ``env``: the children's environment (default: os.environ with the
@@ -461,7 +534,7 @@ def run(calls, seed, filter_regex=None, timeout=10.0, workdir=None, mem_limit_mb
     os.makedirs(workdir, exist_ok=True)
     call_log = os.path.join(workdir, f"calls_{seed}.jsonl")
     failure_log = os.path.join(workdir, f"failures_{seed}.jsonl")
-    for p in (call_log, failure_log):
+    for p in (call_log, failure_log, os.path.join(workdir, f"stats_{seed}.jsonl")):
         open(p, "w").close()
     failures, start = [], 0
     env = dict(os.environ if env is None else env)
@@ -513,12 +586,39 @@ def run(calls, seed, filter_regex=None, timeout=10.0, workdir=None, mem_limit_mb
         failures = [json.loads(line) for line in f if line.strip()]
     failures.sort(key=lambda d: d["i"])
     if not quiet:
-        print(report(failures, calls, seed, workdir))
+        print(report(failures, calls, seed, workdir, verbose))
     return failures
 
 
-def report(failures, calls, seed, workdir):
+def outcome_stats(workdir, seed):
+    """{target: {outcome: count}} over a run: 'returned', an allowed exception's name, or 'failed'."""
+    total = {}
+    path = os.path.join(workdir, f"stats_{seed}.jsonl")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                for target, counts in json.loads(line).items():
+                    mine = total.setdefault(target, {})
+                    for k, n in counts.items():
+                        mine[k] = mine.get(k, 0) + n
+    return total
+
+
+def report(failures, calls, seed, workdir, verbose=False):
     lines = [f"api_fuzz: seed {seed}, {calls} calls, {len(failures)} failures (logs in {workdir})"]
+    stats = outcome_stats(workdir, seed)
+    if stats:
+        by_outcome = {}
+        for counts in stats.values():
+            for k, n in counts.items():
+                by_outcome[k] = by_outcome.get(k, 0) + n
+        n_calls = sum(by_outcome.values())
+        lines.append("  outcomes: " + ", ".join(f"{k} {n} ({100 * n / n_calls:.0f}%)" for k, n in
+                                                 sorted(by_outcome.items(), key=lambda kv: -kv[1])))
+        never = sorted(t for t, c in stats.items() if not c.get("returned"))
+        lines.append(f"  {len(stats) - len(never)} of {len(stats)} callables called returned at least once")
+        if verbose and never:
+            lines.append("  never returned: " + ", ".join(never))
     classes = {}
     for f in failures:
         classes.setdefault((f["class"], f["target"]), []).append(f)
@@ -548,6 +648,7 @@ def main(argv=None):
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--mem-limit-mb", type=int, default=3072, help="address-space limit of the child")
     ap.add_argument("--repro", default=None, help="run one logged statement")
+    ap.add_argument("--verbose", action="store_true", help="also list the callables that never returned")
     ap.add_argument("--may-change", nargs="*", default=[], help="with --repro: tensors allowed to change")
     ap.add_argument("--planted", default=None, help="a .py file whose callables are fuzzed too (driver tests)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -569,7 +670,7 @@ def main(argv=None):
     total, t0 = 0, time.time()
     for s in args.seed:
         total += len(run(args.calls, s, args.filter, args.timeout, args.workdir, args.mem_limit_mb,
-                         planted_path=args.planted))
+                         planted_path=args.planted, verbose=args.verbose))
     print(f"api_fuzz: {args.calls * len(args.seed)} calls over {len(args.seed)} seeds, {total} failures, "
           f"{time.time() - t0:.1f} s")
     return 1 if total else 0
