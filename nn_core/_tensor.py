@@ -100,11 +100,11 @@ def _summary_for_print(t) -> np.ndarray:
 
 def _repr(self) -> str:
     summarised = self.numel() > _PRINT_THRESHOLD
-    arr = _summary_for_print(self) if summarised else _to_numpy_for_print(self)
     prefix = "tensor("
-    if arr.size == 0 and arr.ndim > 0:
-        body = f"[], size={tuple(arr.shape)}"
+    if self.numel() == 0 and self.dim() > 0:  # no numpy array: numpy rejects e.g. (2**40, 2**40, 0)
+        body = f"[], size={tuple(self._shape)}"
     else:
+        arr = _summary_for_print(self) if summarised else _to_numpy_for_print(self)
         body = np.array2string(arr, separator=", ", prefix=prefix, threshold=0 if summarised else _PRINT_THRESHOLD,
                                edgeitems=_EDGE_ITEMS,
                                precision=4, floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")

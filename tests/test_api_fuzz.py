@@ -229,3 +229,10 @@ def test_summarised_repr_matches_numpy_printing_the_whole_array(make):
     expected = np.array2string(full, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3, precision=4,
                                floatmode="maxprec_equal" if full.dtype.kind == "f" else "maxprec")
     assert repr(t).startswith("tensor(" + expected)
+
+
+def test_repr_of_an_empty_tensor_with_huge_dims():
+    # nc.zeros(2**40, 2**40, 0) is a valid empty tensor; numpy refuses to describe its shape
+    t = nc.zeros(2**40, 2**40, 0, dtype=nc.int8)
+    assert repr(t) == f"tensor([], size=({2**40}, {2**40}, 0), dtype=nn_core.int8)"
+    assert repr(nc.ones(0, 3)) == "tensor([], size=(0, 3))"
