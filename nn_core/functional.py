@@ -290,11 +290,11 @@ def _nll(logp_in, target, weight, ignore_index, reduction, label_smoothing, op):
         if valid is not None:
             smooth = smooth * valid
     if reduction == "none":
-        loss = nll if label_smoothing == 0.0 else nll * (1 - label_smoothing) + smooth * (label_smoothing / C)
+        loss = nll if label_smoothing == 0.0 else nll * (1 - label_smoothing) + smooth * (label_smoothing / max(C, 1))
         return loss.reshape(out_shape)
     loss = nll.sum()
     if label_smoothing > 0.0:
-        loss = loss * (1 - label_smoothing) + smooth.sum() * (label_smoothing / C)
+        loss = loss * (1 - label_smoothing) + smooth.sum() * (label_smoothing / max(C, 1))
     return loss / wsum.sum() if reduction == "mean" else loss
 
 
@@ -323,7 +323,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         C = logp.shape[1]
         _check_weight(weight, C, op)
         if label_smoothing > 0.0:
-            tgt = tgt * (1 - label_smoothing) + label_smoothing / C
+            tgt = tgt * (1 - label_smoothing) + label_smoothing / max(C, 1)  # C = 0: no classes, no terms
         terms = logp * tgt
         if weight is not None:
             terms = terms * weight

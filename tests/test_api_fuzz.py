@@ -236,3 +236,14 @@ def test_repr_of_an_empty_tensor_with_huge_dims():
     t = nc.zeros(2**40, 2**40, 0, dtype=nc.int8)
     assert repr(t) == f"tensor([], size=({2**40}, {2**40}, 0), dtype=nn_core.int8)"
     assert repr(nc.ones(0, 3)) == "tensor([], size=(0, 3))"
+
+
+def test_cross_entropy_with_label_smoothing_and_no_classes():
+    # label_smoothing / C divided by zero (ZeroDivisionError) for an input with 0 classes
+    empty = nc.zeros(2, 0)
+    plain = F.cross_entropy(empty, nc.zeros(2, 0)).item()
+    assert F.cross_entropy(empty, nc.zeros(2, 0), label_smoothing=0.5).item() == plain
+    ignored = nc.full((2,), -100, dtype=nc.int64)  # every target ignored: nothing to index
+    for reduction in ("sum", "none"):
+        out = F.cross_entropy(empty, ignored, label_smoothing=0.5, reduction=reduction)
+        assert out.sum().item() == 0.0

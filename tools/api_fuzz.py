@@ -33,8 +33,9 @@ be replayed without the ones before it. The child writes each call as a Python s
 to the call log (flushed) BEFORE making it and each failure as a JSON line to the failure
 log. When the child dies (signal) or stalls, the parent records the last logged call and
 restarts the child at the next call. ``--repro`` runs one logged statement in a namespace
-holding ``nc`` (nn_core), ``F`` (nn_core.functional), ``np``, ``math`` and ``T``
-(``make_tensor``).
+holding ``nc`` (nn_core), ``F`` (nn_core.functional), ``np``, ``math``, ``T``
+(``make_tensor``) and ``B`` (``backward_through``: a call wrapped in ``B(...)`` also
+back-propagates from its result when an argument requires grad).
 """
 from __future__ import annotations
 
@@ -245,7 +246,7 @@ class Call:
         self.tensors = []  # variable names
         self.shapes = []  # their shapes and dtype names, to draw related ones
         self.dtypes = []
-        self.well_typed = rng.random() < 0.6  # arguments of the annotated types (else anything goes)
+        self.well_typed = rng.random() < 0.7  # arguments of the annotated types (else anything goes)
 
     def tensor(self):
         r = self.rng
@@ -394,7 +395,7 @@ def make_call(target, rng):
         positional = [(p, ann) for p, has_default, ann in params if not has_default]
         if params and rng.random() < 0.3:  # some optional ones positionally too
             positional = [(p, ann) for p, _, ann in params[:rng.randint(len(positional), len(params))]]
-        if params and rng.random() < (0.85 if call.well_typed else 0.6):
+        if params and rng.random() < (0.95 if call.well_typed else 0.6):
             spec = positional
         else:
             spec = [(params[i][0], params[i][2]) if i < len(params) else ("", "") for i in range(rng.randint(0, 4))]
@@ -421,12 +422,25 @@ def make_call(target, rng):
     if "out" in kwargs and re.fullmatch(r"a\d+", kwargs["out"]):
         may_change.add(kwargs["out"])
     text = ", ".join(args + [f"{k}={v}" for k, v in kwargs.items()])
-    return call.setup, f"{prefix}({text})", may_change
+    expr = f"{prefix}({text})"
+    if any(", True)" in line for line in call.setup) and rng.random() < 0.5:
+        expr = f"B({expr})"  # a tensor requires grad: differentiate through the result too
+    return call.setup, expr, may_change
+
+
+def backward_through(result):
+    """``result`` after back-propagating from it: the sum of each floating tensor in it that has
+    a gradient path is differentiated (so derivatives run on the fuzzed shapes and views)."""
+    for t in _tensors_in(result):
+        if t.requires_grad and t.dtype.is_floating_point:
+            t.sum().backward()
+    return result
 
 
 def namespace(planted=None):
     import nn_core as nc
-    return {"nc": nc, "F": nc.functional, "np": np, "math": math, "T": make_tensor, "planted": planted}
+    return {"nc": nc, "F": nc.functional, "np": np, "math": math, "T": make_tensor, "B": backward_through,
+            "planted": planted}
 
 
 def _tensors_in(value, depth=0):
