@@ -247,3 +247,13 @@ def test_cross_entropy_with_label_smoothing_and_no_classes():
     for reduction in ("sum", "none"):
         out = F.cross_entropy(empty, ignored, label_smoothing=0.5, reduction=reduction)
         assert out.sum().item() == 0.0
+
+
+def test_int_arg_accepts_integers_only():
+    np = pytest.importorskip("numpy")
+    ref = F.cross_entropy(X, nc.tensor([0, 1]), ignore_index=1).item()
+    for ok in (np.int64(1), nc.tensor(1), True):
+        assert F.cross_entropy(X, nc.tensor([0, 1]), ignore_index=ok).item() == pytest.approx(ref)
+    for bad in (1.5, "1", None, nc.tensor(1.0)):
+        with pytest.raises(TypeError, match="cross_entropy: argument 'ignore_index' must be an int"):
+            F.cross_entropy(X, nc.tensor([0, 1]), ignore_index=bad)
