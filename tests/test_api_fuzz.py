@@ -5,6 +5,7 @@ input-changing and AttributeError-raising callables are reported; allowed except
 in-place changes of self are not), and regression tests of the failures it found."""
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -38,6 +39,12 @@ def test_discovery_covers_functions_methods_and_dunders():
                      "Tensor.__matmul__", "Tensor.T", "Tensor.shape"):
         assert expected in names
     assert not names & set(api_fuzz.SKIPPED)
+    assert "nn_core.set_num_threads" in names  # called, with a small count only
+    import random
+    target = next(t for t in api_fuzz.discover("set_num_threads$"))
+    for i in range(20):
+        _, expr, _ = api_fuzz.make_call(target, random.Random(i))
+        assert re.fullmatch(r"nc\.set_num_threads\([1-4]\)", expr), expr
     assert all(reason for reason in api_fuzz.SKIPPED.values())
     assert {n for n in names if n.startswith("Tensor.__r")}  # reflected operators too
 

@@ -60,25 +60,14 @@ ALLOWED_EXCEPTIONS = (ValueError, TypeError, IndexError, RuntimeError, MemoryErr
 SKIPPED = {
     "nn_core.save": "writes files",
     "nn_core.load": "reads files",
-    "nn_core.set_num_threads": "a huge random thread count starts that many OS threads "
-                               "(it is called with 1..4 only, see SMALL_INT_ONLY)",
-    "nn_core.demo": "trains a model and writes a plot",
-    "Tensor.__del__": "finalizer",
-    "Tensor.__init_subclass__": "class machinery, not an operation",
-    "Tensor.__subclasshook__": "class machinery, not an operation",
-    "Tensor.__new__": "class machinery, not an operation",
-    "Tensor.__init__": "re-initialising a live tensor in place is pybind11 machinery",
-    "Tensor.__setstate__": "pybind11 pickling machinery",
-    "Tensor.__getattribute__": "attribute machinery",
-    "Tensor.__setattr__": "attribute machinery",
-    "Tensor.__delattr__": "attribute machinery",
-    "Tensor.__dir__": "attribute machinery",
-    "Tensor.__format__": "object machinery",
-    "Tensor.__sizeof__": "object machinery",
-    "Tensor.__class__": "the type itself",
 }
-# Callables that are safe with small arguments only; they get 1..4 as their one argument.
-SMALL_INT_ONLY = {"nn_core.set_num_threads"}
+# Not skipped, but called with a small int (1..4) as their one argument: why.
+SMALL_INT_ONLY = {
+    "nn_core.set_num_threads": "a huge random thread count would start that many OS threads",
+}
+# Of Tensor's dunders only the operators and conversions in DUNDERS are called; object
+# machinery (__init__, __new__, __setattr__, __getattribute__, __setstate__, ...) is not an
+# operation of the library.
 
 DUNDERS = [
     "__add__", "__radd__", "__iadd__", "__sub__", "__rsub__", "__isub__", "__mul__", "__rmul__", "__imul__",
@@ -585,7 +574,8 @@ def run(calls, seed, filter_regex=None, timeout=10.0, workdir=None, mem_limit_mb
             break
         last = _last_logged(call_log)
         if last is None or last["i"] < start:
-            raise RuntimeError(f"the fuzz child failed before its first call (status {proc.returncode}):\n{stderr[-3000:]}")
+            raise RuntimeError(f"the fuzz child failed before its first call (status {proc.returncode}):\n"
+                               f"{stderr[-3000:]}")
         if hung:
             cls, msg = "hang", f"no progress for {timeout} s"
         elif proc.returncode < 0:
