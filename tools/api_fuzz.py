@@ -80,6 +80,9 @@ DUNDERS = [
     "__hash__", "__array__", "__deepcopy__", "__copy__", "__reduce_ex__",
 ]
 
+# Parameters that usually take a tensor of one dtype (indices, class targets, masks).
+DTYPE_OF_PARAM = {"index": "int64", "indices": "int64", "target": "int64", "mask": "bool", "condition": "bool",
+                  "attn_mask": "bool", "input_ids": "int64"}
 DTYPES = ["float32", "float64", "float16", "bfloat16", "int8", "uint8", "int32", "int64", "bool"]
 VIEWS = ["contig", "contig", "T", "step", "expand", "permute"]
 SIZES = [0, 1, 1, 2, 3, 3, 5, 7]
@@ -236,8 +239,13 @@ class Call:
         self.shapes = []  # their shapes and dtype names, to draw related ones
         self.dtypes = []
         self.well_typed = rng.random() < 0.7  # arguments of the annotated types (else anything goes)
+        # A well-typed call draws most sizes from two values, so that the tensors of ops such as
+        # conv2d, addmm or gather often agree where they must.
+        self.size_pool = rng.sample([1, 2, 3, 5], 2)
 
-    def tensor(self):
+    def tensor(self, dtype=None):
+        """A tensor argument (sometimes one already drawn: aliasing); ``dtype``: a dtype name
+        the parameter usually takes (int64 for indices, bool for masks), used most of the time."""
         r = self.rng
         if self.tensors and r.random() < 0.2:  # aliasing: the same tensor again
             return r.choice(self.tensors)
@@ -250,9 +258,12 @@ class Call:
             shape = tuple(shape)
         else:
             ndim = r.choice([0, 0, 1, 1, 2, 2, 3, 4])
-            shape = tuple(r.choice(SIZES) for _ in range(ndim))
+            sizes = self.size_pool if self.well_typed and r.random() < 0.7 else SIZES
+            shape = tuple(r.choice(sizes) for _ in range(ndim))
         self.shapes.append(shape)
-        if self.dtypes and r.random() < 0.5:
+        if dtype is not None and r.random() < 0.8:
+            pass
+        elif self.dtypes and r.random() < 0.5:
             dtype = r.choice(self.dtypes)
         else:
             dtype = r.choice(DTYPES) if r.random() < 0.6 else r.choice(["float32", "float64", "int64"])
@@ -265,7 +276,7 @@ class Call:
         self.tensors.append(name)
         return name
 
-    def typed(self, ann):
+    def typed(self, ann, hint=""):
         """An argument of the annotated type (pybind11 / Python annotation text), or None."""
         r = self.rng
         if ("None" in ann or "Optional" in ann) and r.random() < 0.25:
@@ -275,7 +286,7 @@ class Call:
                 return "[" + ", ".join(self.tensor() for _ in range(r.randint(0, 3))) + "]"
             return r.choice(["[2, 3]", "[]", "[0]", "[-1, 1]", "[1, 1, 1]", "(3,)", "[2**31]"])
         if "Tensor" in ann:
-            return self.tensor()
+            return self.tensor(DTYPE_OF_PARAM.get(hint))
         if "DType" in ann:
             return "nc." + r.choice(DTYPES)
         if re.search(r"\bbool\b", ann):
@@ -294,7 +305,7 @@ class Call:
         r = self.rng
         h = hint.lower()
         if self.well_typed and ann and r.random() < 0.9:
-            v = self.typed(ann)
+            v = self.typed(ann, h)
             if v is not None:
                 return v
         if r.random() < (0.95 if self.well_typed else 0.75) and h:
@@ -313,7 +324,7 @@ class Call:
                      "query", "key", "value", "bias", "running_mean", "running_var", "src", "index", "vec2",
                      "mat1", "mat2", "condition", "weight", "exponent", "t"):
                 if r.random() < 0.8:
-                    return self.tensor()
+                    return self.tensor(DTYPE_OF_PARAM.get(h))
             if h in ("reduction",):
                 return r.choice(["'mean'", "'sum'", "'none'", "'bogus'"])
             if h in ("p", "alpha", "beta", "eps", "value", "min", "max", "negative_slope", "scale", "momentum",
@@ -363,7 +374,7 @@ def make_call(target, rng):
         self_name = call.tensor()
         fn = getattr(_nc().Tensor, name)
         params = _doc_params(fn)
-        if params and params[0][0] == "self":
+        if params and (params[0][0] == "self" or inspect.isfunction(fn)):  # Python methods may call it input
             params = params[1:]
         prefix = f"{self_name}.{name}"
         if name.endswith("_") or name == "__setitem__" or re.match(r"__i\w+__$", name):
