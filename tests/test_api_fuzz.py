@@ -57,7 +57,7 @@ def test_calls_are_reproducible_from_seed_and_index():
     assert a == b
 
 
-@pytest.mark.parametrize("view", ["contig", "T", "step", "expand", "permute"])
+@pytest.mark.parametrize("view", ["contig", "T", "step", "expand", "permute", "offset"])
 @pytest.mark.parametrize("dtype", api_fuzz.DTYPES)
 def test_make_tensor_views(view, dtype):
     t = api_fuzz.make_tensor((3, 2, 5), dtype, view, seed=4)
@@ -66,6 +66,8 @@ def test_make_tensor_views(view, dtype):
         assert t.stride()[0] == 0
     if view in ("T", "step", "permute"):
         assert not t.is_contiguous()
+    if view == "offset":
+        assert t.storage_offset() > 0 and api_fuzz.make_tensor((), dtype, view).storage_offset() == 1
     assert tuple(api_fuzz.make_tensor((), dtype, view).shape) == ()
 
 

@@ -84,7 +84,7 @@ DUNDERS = [
 DTYPE_OF_PARAM = {"index": "int64", "indices": "int64", "target": "int64", "mask": "bool", "condition": "bool",
                   "attn_mask": "bool", "input_ids": "int64"}
 DTYPES = ["float32", "float64", "float16", "bfloat16", "int8", "uint8", "int32", "int64", "bool"]
-VIEWS = ["contig", "contig", "T", "step", "expand", "permute"]
+VIEWS = ["contig", "contig", "T", "step", "expand", "permute", "offset"]
 SIZES = [0, 1, 1, 2, 3, 3, 5, 7]
 EXTREME_FLOATS = ["float('nan')", "float('inf')", "float('-inf')", "1e308", "-0.0", "1e-310", "0.5", "-2.5"]
 EXTREME_INTS = ["2**63", "2**100", "-2**63-1", "2**31", "-2**31", "2**62", "-1", "-7", "10**9"]
@@ -98,7 +98,8 @@ WRONG = ["'foo'", "''", "'cpu'", "'mean'", "object()", "None", "[]", "[1, 2]", "
 def make_tensor(shape, dtype="float32", view="contig", seed=0, requires_grad=False):
     """A tensor of ``shape`` and dtype name ``dtype`` laid out as ``view``: 'contig', 'T' (the
     transpose of a contiguous tensor), 'step' (every other element of dim 0), 'expand' (stride-0
-    dims where the size allows) or 'permute' (a reversed permutation). Values come from ``seed``;
+    dims where the size allows), 'permute' (a reversed permutation) or 'offset' (a nonzero
+    storage offset). Values come from ``seed``;
     floats include a nan and an inf when there are at least 5 elements."""
     import nn_core as nc
 
@@ -113,6 +114,8 @@ def make_tensor(shape, dtype="float32", view="contig", seed=0, requires_grad=Fal
         base_shape = [1 if i % 2 == 0 else s for i, s in enumerate(shape)]
     elif view == "permute":
         base_shape = base_shape[::-1]
+    elif view == "offset":
+        base_shape = [base_shape[0] + 1] + base_shape[1:] if base_shape else [2]
     if dtype == "bool":
         arr = rng.random(base_shape) < 0.5
     elif dtype in ("int8", "uint8", "int32", "int64"):
@@ -134,6 +137,8 @@ def make_tensor(shape, dtype="float32", view="contig", seed=0, requires_grad=Fal
         t = t.expand(*shape)
     elif view == "permute":
         t = t.permute(*range(len(shape) - 1, -1, -1))
+    elif view == "offset":  # a nonzero storage offset: the tail of a longer tensor (0-dim: its element 1)
+        t = t[1:] if shape else t[1]
     if requires_grad and t.dtype.is_floating_point:
         t = t.detach().requires_grad_(True) if view == "contig" else t.detach().clone().requires_grad_(True)
     return t
