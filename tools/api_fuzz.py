@@ -518,6 +518,8 @@ def child_main(seed, start, calls, filter_regex, call_log, failure_log, planted_
                 verdict = check_call(setup, expr, may_change, ns, outcome)
             except ALLOWED_EXCEPTIONS as e:  # building the arguments failed: a finding of its own
                 verdict = ("setup-failed", f"{type(e).__name__}: {e}")
+            if not ns["nc"].is_grad_enabled():  # e.g. set_grad_enabled(False): each call starts alike
+                ns["nc"]._C.set_grad_enabled(True)
             counts = stats.setdefault(target[0], {})
             key = outcome[0] if outcome else "failed"
             counts[key] = counts.get(key, 0) + 1
