@@ -216,6 +216,9 @@ void bind_interop(py::module_& m) {
         py::arg("data"), py::arg("dtype") = py::none());
   m.def("from_dlpack", [](py::object obj) {
     if (py::isinstance<py::capsule>(obj)) return from_dlpack_capsule(obj);
+    if (!py::hasattr(obj, "__dlpack__"))
+      throw py::type_error("from_dlpack: expected a DLPack capsule or an object with __dlpack__ (a tensor or "
+                           "array), got " + std::string(py::str(py::type::of(obj).attr("__name__"))));
     py::object cap;
     try {
       cap = obj.attr("__dlpack__")(py::arg("max_version") = py::make_tuple(1, 0));

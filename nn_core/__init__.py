@@ -18,6 +18,7 @@ from ._tensor import Size, Tensor, device
 from . import autograd
 from .autograd import enable_grad, no_grad, set_grad_enabled
 from . import functional
+from ._checks import tensor_arg as _tensor_arg
 
 __version__ = "0.1.0"
 
@@ -149,18 +150,22 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: builtins_bool
 
 
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    _tensor_arg(t, "zeros_like")
     return zeros(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    _tensor_arg(t, "ones_like")
     return ones(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
 def empty_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    _tensor_arg(t, "empty_like")
     return empty(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    _tensor_arg(t, "full_like")
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
@@ -195,10 +200,12 @@ def randint(low, high=None, size=None, dtype=None, device=None) -> Tensor:
 
 
 def rand_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    _tensor_arg(t, "rand_like")
     return rand(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
 def randn_like(t: Tensor, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
+    _tensor_arg(t, "randn_like")
     return randn(t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
@@ -236,6 +243,7 @@ def is_tensor(obj) -> builtins_bool:
 
 
 def numel(t: Tensor) -> int:
+    _tensor_arg(t, "numel")
     return t.numel()
 
 

@@ -8,6 +8,7 @@ import builtins as _builtins
 
 from . import _C
 from ._C import Tensor
+from ._checks import tensor_arg as _tensor_arg
 
 _ops = _C.ops
 
@@ -43,7 +44,7 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
 
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """input + weight * (end - input); weight a number or a tensor."""
-    return _ops.lerp(input, end, _as_tensor_like(weight, input))
+    return _ops.lerp(input, end, _as_tensor_like(weight, _tensor_arg(input, "lerp")))
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1) -> Tensor:
@@ -105,6 +106,7 @@ def repeat(input: Tensor, *sizes) -> Tensor:
 
 def tile(input: Tensor, dims) -> Tensor:
     """torch.tile: as repeat, with dims padded by leading 1s to input.dim()."""
+    _tensor_arg(input, "tile")
     dims = _dims(dims)
     return _ops.repeat(input, [1] * (input.dim() - len(dims)) + dims)
 

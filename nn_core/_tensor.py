@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C
+from ._checks import tensor_arg as _tensor_arg
 
 Tensor = _C.Tensor
 
@@ -75,13 +76,37 @@ def _to_numpy_for_print(t) -> np.ndarray:
     return t.numpy()
 
 
+_PRINT_THRESHOLD, _EDGE_ITEMS = 1000, 3
+
+
+def _summary_for_print(t) -> np.ndarray:
+    """A small array that numpy prints exactly as it would print all of ``t`` when summarising
+    (threshold 0, 3 edge items): each dim longer than 6 keeps its first 3 and last 3 entries
+    and one never-shown filler between them, so the printed '...' falls where it should. Used
+    above the print threshold, so that printing a huge (e.g. expanded, stride-0) tensor never
+    materialises it (numpy cannot even describe one of more than 2**63 bytes)."""
+    def corners(v, d):  # narrow (views) dim by dim; only the small pieces are copied by cat
+        if d == v.dim():
+            return v
+        n = v._shape[d]
+        if n <= 2 * _EDGE_ITEMS:
+            return corners(v, d + 1)
+        head = corners(v.narrow(d, 0, _EDGE_ITEMS + 1), d + 1)
+        tail = corners(v.narrow(d, n - _EDGE_ITEMS, _EDGE_ITEMS), d + 1)
+        return _C.cat([head, tail], d)
+
+    return _to_numpy_for_print(corners(t.detach(), 0))
+
+
 def _repr(self) -> str:
-    arr = _to_numpy_for_print(self)
+    summarised = self.numel() > _PRINT_THRESHOLD
     prefix = "tensor("
-    if arr.size == 0 and arr.ndim > 0:
-        body = f"[], size={tuple(arr.shape)}"
+    if self.numel() == 0 and self.dim() > 0:  # no numpy array: numpy rejects e.g. (2**40, 2**40, 0)
+        body = f"[], size={tuple(self._shape)}"
     else:
-        body = np.array2string(arr, separator=", ", prefix=prefix, threshold=1000, edgeitems=3,
+        arr = _summary_for_print(self) if summarised else _to_numpy_for_print(self)
+        body = np.array2string(arr, separator=", ", prefix=prefix, threshold=0 if summarised else _PRINT_THRESHOLD,
+                               edgeitems=_EDGE_ITEMS,
                                precision=4, floatmode="maxprec_equal" if arr.dtype.kind == "f" else "maxprec")
         if arr.dtype.kind == "f" and arr.ndim == 0:
             body = np.format_float_positional(arr.item(), precision=4, trim=".") if np.isfinite(arr) else str(arr.item())
@@ -261,8 +286,8 @@ def _install() -> None:
     Tensor.to = _to
     Tensor.type = _type
     Tensor.t = _t
-    Tensor.view_as = lambda self, other: self.view(*other.shape)
-    Tensor.reshape_as = lambda self, other: self.reshape(*other.shape)
+    Tensor.view_as = lambda self, other: self.view(*_tensor_arg(other, "view_as", "other").shape)
+    Tensor.reshape_as = lambda self, other: self.reshape(*_tensor_arg(other, "reshape_as", "other").shape)
     Tensor.is_cuda = property(lambda self: self.device.type == "cuda", doc="True for a CUDA tensor.")
     Tensor.cpu = lambda self: _to(self, "cpu")
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 from . import _C
+from ._checks import int_arg as _int_arg
+from ._checks import optional_tensor_arg as _optional_tensor_arg
+from ._checks import tensor_arg as _tensor_arg
 
 relu = _C.relu
 sigmoid = _C.sigmoid
@@ -86,6 +89,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
 
 def adaptive_avg_pool2d(input, output_size):
     """``output_size``: an int or a pair; ``None`` in the pair keeps that input size."""
+    _tensor_arg(input, "adaptive_avg_pool2d")
     if isinstance(output_size, (tuple, list)):
         output_size = [input.shape[-2 + i] if s is None else s for i, s in enumerate(output_size)]
     return _C.adaptive_avg_pool2d(input, output_size)
@@ -119,6 +123,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     matrix is stored in forward or backward.
     """
     del enable_gqa
+    op = "scaled_dot_product_attention"
+    _tensor_arg(query, op, "query"), _tensor_arg(key, op, "key"), _tensor_arg(value, op, "value")
+    _optional_tensor_arg(attn_mask, op, "attn_mask")
     if query.dim() == 3 and key.dim() == 3 and value.dim() == 3:
         m = attn_mask
         out = _C.scaled_dot_product_attention(query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0), m,
@@ -255,6 +262,7 @@ def _index_target_mask(logp, target, ignore_index: int, op: str):
 
 
 def _check_weight(weight, C: int, op: str):
+    _optional_tensor_arg(weight, op, "weight")
     if weight is not None and tuple(weight.shape) != (C,):
         raise ValueError(f"{op}: weight must have shape ({C},) (one per class), got {tuple(weight.shape)}")
 
@@ -263,6 +271,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     """Negative log-likelihood of class indices given log-probabilities ``input`` (N, C, ...).
 
     'mean' divides by the summed weights of the counted targets (PyTorch's rule)."""
+    _tensor_arg(input, "nll_loss"), _tensor_arg(target, "nll_loss", "target")
+    ignore_index = _int_arg(ignore_index, "nll_loss", "ignore_index")
     return _nll(input, target, weight, ignore_index, reduction, 0.0, "nll_loss")
 
 
@@ -280,11 +290,11 @@ def _nll(logp_in, target, weight, ignore_index, reduction, label_smoothing, op):
         if valid is not None:
             smooth = smooth * valid
     if reduction == "none":
-        loss = nll if label_smoothing == 0.0 else nll * (1 - label_smoothing) + smooth * (label_smoothing / C)
+        loss = nll if label_smoothing == 0.0 else nll * (1 - label_smoothing) + smooth * (label_smoothing / max(C, 1))
         return loss.reshape(out_shape)
     loss = nll.sum()
     if label_smoothing > 0.0:
-        loss = loss * (1 - label_smoothing) + smooth.sum() * (label_smoothing / C)
+        loss = loss * (1 - label_smoothing) + smooth.sum() * (label_smoothing / max(C, 1))
     return loss / wsum.sum() if reduction == "mean" else loss
 
 
@@ -297,6 +307,8 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     ``label_smoothing`` (mixes the target with the uniform distribution) and
     ``reduction``. Numerically stable for any logits (log_softmax subtracts the row max)."""
     op = "cross_entropy"
+    _tensor_arg(input, op), _tensor_arg(target, op, "target"), _optional_tensor_arg(weight, op, "weight")
+    ignore_index = _int_arg(ignore_index, op, "ignore_index")
     _check_reduction(reduction, op)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -311,7 +323,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         C = logp.shape[1]
         _check_weight(weight, C, op)
         if label_smoothing > 0.0:
-            tgt = tgt * (1 - label_smoothing) + label_smoothing / C
+            tgt = tgt * (1 - label_smoothing) + label_smoothing / max(C, 1)  # C = 0: no classes, no terms
         terms = logp * tgt
         if weight is not None:
             terms = terms * weight
@@ -323,6 +335,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
 
 
 def _check_same_shape(input, target, op: str) -> None:
+    _tensor_arg(input, op), _tensor_arg(target, op, "target")
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"{op}: input shape {tuple(input.shape)} and target shape {tuple(target.shape)} differ "
                          "(they must match)")
