@@ -21,6 +21,7 @@ import collections
 import math
 import types
 
+from ._checks import tensor_arg
 from . import _C
 from ._C import Tensor
 
@@ -87,6 +88,7 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """torch.norm: the p-norm over ``dim`` (all dims when None). p: 'fro' (the 2-norm of the
     elements), a number, inf or -inf. The nuclear norm ('nuc') is not supported."""
+    tensor_arg(input, "norm", "input")
     if dtype is not None:
         input = input.to(dtype)
     if p is None:
@@ -103,6 +105,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
 
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """torch.linalg.vector_norm: the ``ord``-norm of the elements over ``dim`` (all when None)."""
+    tensor_arg(x, "linalg.vector_norm", "x")
     if isinstance(ord, str):
         raise ValueError(f"linalg.vector_norm: ord must be a number, got '{ord}'")
     return norm(x, _builtins.float(ord), dim, keepdim, dtype)
@@ -111,6 +114,7 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
 def _linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """torch.linalg.norm for vector norms and the Frobenius norm; other matrix norms
     (ord 'nuc', 1, 2, inf over two dims) raise ValueError."""
+    tensor_arg(A, "linalg.norm", "A")
     dims = _dims(dim)
     if ord is None or ord == "fro":
         if ord == "fro" and not (len(dims) == 2 or (dim is None and A.dim() == 2)):
@@ -165,6 +169,7 @@ def _edge(value, input: Tensor, dim: int):
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
     """The n-th forward difference along ``dim`` (out[i] = x[i + 1] - x[i]; bool: xor),
     after concatenating ``prepend`` / ``append`` along dim."""
+    tensor_arg(input, "diff", "input")
     return _ops.diff(input, _builtins.int(n), _builtins.int(dim), _edge(prepend, input, dim), _edge(append, input, dim))
 
 
@@ -231,6 +236,7 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, ri
                  sorter=None) -> Tensor:
     """For each value, the index where it would be inserted into its (innermost, sorted)
     row of ``sorted_sequence``: the first position with sequence >= value (right: > value)."""
+    tensor_arg(sorted_sequence, "searchsorted", "sorted_sequence")
     if sorter is not None:
         sorted_sequence = sorted_sequence.gather(-1, sorter)
     values = values if isinstance(values, Tensor) else _C._full([], _builtins.float(values), sorted_sequence.dtype)
@@ -240,6 +246,7 @@ def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, ri
 
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False) -> Tensor:
     """The bucket of each value among 1-D sorted ``boundaries`` (searchsorted of input into them)."""
+    tensor_arg(boundaries, "bucketize", "boundaries")
     values = input if isinstance(input, Tensor) else _C._full([], _builtins.float(input), boundaries.dtype)
     out = _ops.bucketize(values, boundaries, _builtins.bool(right))
     return out.to(_C.DType.int32) if out_int32 else out
@@ -303,6 +310,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
 
 def bernoulli(input: Tensor, p=None, *, generator=None) -> Tensor:
     """1 with probability ``input`` (or ``p`` when given), else 0, in input's dtype."""
+    tensor_arg(input, "bernoulli", "input")
     _check_no_generator(generator, "bernoulli")
     if p is not None:
         probs = _C._full(list(input.shape), _builtins.float(p), _C.DType.float64) if not isinstance(p, Tensor) else p

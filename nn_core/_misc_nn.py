@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins as _builtins
 
+from ._checks import tensor_arg
 from . import _C
 from ._C import Tensor
 
@@ -20,6 +21,7 @@ SELU_SCALE = 1.0507009873554804934193349852946
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding: shape tensor.shape + (num_classes,); num_classes=-1 means
     tensor.max() + 1. Class indices outside [0, num_classes) raise."""
+    tensor_arg(tensor, "one_hot", "tensor")
     num_classes = _builtins.int(num_classes)
     if num_classes == -1:
         if tensor.numel() == 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from ._checks import optional_tensor_arg, tensor_arg
 from . import _C
 
 _ops = _C.ops
@@ -40,6 +41,7 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     rule), True maps the corner pixels onto each other. 'area' is adaptive average
     pooling to the output size (3-D / 4-D; as PyTorch, a scale factor only sets the size).
     'trilinear' (5-D) runs as two separable upsamples."""
+    tensor_arg(input, "interpolate", "input")
     op = "interpolate"
     if mode in ("nearest", "nearest-exact", "area"):
         if align_corners is not None:
@@ -117,14 +119,17 @@ def _separable_3d(input, out_sizes, mode, align_corners, scales):
 
 def upsample(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
     """PyTorch's deprecated alias of interpolate."""
+    tensor_arg(input, "upsample", "input")
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def upsample_nearest(input, size=None, scale_factor=None):
+    tensor_arg(input, "upsample_nearest", "input")
     return interpolate(input, size, scale_factor, mode="nearest")
 
 
 def upsample_bilinear(input, size=None, scale_factor=None):
+    tensor_arg(input, "upsample_bilinear", "input")
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
@@ -132,6 +137,7 @@ def pad(input, pad, mode: str = "constant", value=None):
     """Pads with PyTorch's tuple order: (left, right) of the last dim first, then
     (top, bottom) of the one before, ... Modes 'constant' (negative pads crop), 'reflect',
     'replicate', 'circular' (those pad 1-3 trailing dims of a batched or unbatched input)."""
+    tensor_arg(input, "pad", "input")
     if value is not None and mode != "constant" and value != 0:
         raise ValueError(f"pad: padding mode '{mode}' doesn't take in value argument")
     return _ops.pad(input, [int(p) for p in pad], mode, 0.0 if value is None else float(value))
@@ -139,11 +145,13 @@ def pad(input, pad, mode: str = "constant", value=None):
 
 def pixel_shuffle(input, upscale_factor: int):
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r)."""
+    tensor_arg(input, "pixel_shuffle", "input")
     return _ops.pixel_shuffle(input, int(upscale_factor))
 
 
 def pixel_unshuffle(input, downscale_factor: int):
     """(*, C, H*r, W*r) -> (*, C*r*r, H, W)."""
+    tensor_arg(input, "pixel_unshuffle", "input")
     return _ops.pixel_unshuffle(input, int(downscale_factor))
 
 
@@ -153,11 +161,13 @@ def _pair_list(v):
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: (N, C, H, W) -> (N, C*kh*kw, L), L the number of patch positions."""
+    tensor_arg(input, "unfold", "input")
     return _ops.im2col(input, _pair_list(kernel_size), _pair_list(dilation), _pair_list(padding), _pair_list(stride))
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im, unfold's adjoint: (N, C*kh*kw, L) -> (N, C, H, W), overlapping patches summed."""
+    tensor_arg(input, "fold", "input")
     return _ops.col2im(input, _pair_list(output_size), _pair_list(kernel_size), _pair_list(dilation),
                        _pair_list(padding), _pair_list(stride))
 
@@ -166,11 +176,14 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     """Samples a (N, C, H, W) input at grid (N, H_out, W_out, 2) positions (x, y) in [-1, 1];
     modes 'bilinear' and 'nearest', padding 'zeros', 'border', 'reflection'. Gradients flow
     to the input and the grid (bilinear)."""
+    tensor_arg(input, "grid_sample", "input")
+    tensor_arg(grid, "grid_sample", "grid")
     return _ops.grid_sample(input, grid, mode, padding_mode, bool(align_corners))
 
 
 def affine_grid(theta, size, align_corners=None):
     """The (N, H, W, 2) sampling grid of the affine maps theta (N, 2, 3) for size (N, C, H, W)."""
+    tensor_arg(theta, "affine_grid", "theta")
     return _ops.affine_grid(theta, [int(s) for s in size], bool(align_corners))
 
 
@@ -191,6 +204,7 @@ def _one(v, name, op):
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False):
+    tensor_arg(input, "max_pool1d", "input")
     op = "max_pool1d"
     _check_1d(input, op)
     k = _one(kernel_size, "kernel_size", op)
@@ -203,6 +217,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True):
+    tensor_arg(input, "avg_pool1d", "input")
     op = "avg_pool1d"
     _check_1d(input, op)
     k = _one(kernel_size, "kernel_size", op)
@@ -212,6 +227,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
 
 
 def adaptive_avg_pool1d(input, output_size):
+    tensor_arg(input, "adaptive_avg_pool1d", "input")
     op = "adaptive_avg_pool1d"
     _check_1d(input, op)
     return _C.adaptive_avg_pool2d(input.unsqueeze(-2), [1, _one(output_size, "output_size", op)]).squeeze(-2)
@@ -221,6 +237,7 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     """Max over adaptive windows [floor(o*H/OH), ceil((o+1)*H/OH)); with ``return_indices``
     also the int64 flat indices (h * W + w) into each input plane. ``None`` in
     ``output_size`` keeps that input size."""
+    tensor_arg(input, "adaptive_max_pool2d", "input")
     if isinstance(output_size, (tuple, list)):
         output_size = [input.shape[-2 + i] if s is None else int(s) for i, s in enumerate(output_size)]
     else:
@@ -230,6 +247,7 @@ def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
 
 
 def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
+    tensor_arg(input, "adaptive_max_pool1d", "input")
     op = "adaptive_max_pool1d"
     _check_1d(input, op)
     values, indices = _ops.adaptive_max_pool2d(input.unsqueeze(-2), [1, _one(output_size, "output_size", op)])
@@ -239,6 +257,9 @@ def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups: int = 1, dilation=1):
     """Transposed 1-D convolution; ``weight`` is (in_channels, out_channels/groups, kL)."""
+    tensor_arg(input, "conv_transpose1d", "input")
+    tensor_arg(weight, "conv_transpose1d", "weight")
+    optional_tensor_arg(bias, "conv_transpose1d", "bias")
     op = "conv_transpose1d"
     _check_1d(input, op)
     if weight.dim() != 3:
@@ -257,6 +278,11 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     """Normalizes each (n, c) plane of a (N, C, *) input over its spatial dims. With
     use_input_stats and running buffers, the buffers are updated in place with the mean
     over the batch of the per-instance statistics (PyTorch's rule)."""
+    tensor_arg(input, "instance_norm", "input")
+    optional_tensor_arg(running_mean, "instance_norm", "running_mean")
+    optional_tensor_arg(running_var, "instance_norm", "running_var")
+    optional_tensor_arg(weight, "instance_norm", "weight")
+    optional_tensor_arg(bias, "instance_norm", "bias")
     op = "instance_norm"
     if input.dim() < 3:
         raise ValueError(f"{op}: expected an input of at least 3 dims (N, C, *), got shape {tuple(input.shape)}")

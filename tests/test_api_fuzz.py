@@ -197,6 +197,15 @@ NON_TENSOR_CALLS = [
     ("scaled_dot_product_attention", lambda: F.scaled_dot_product_attention([X], X, X)),
     ("scaled_dot_product_attention", lambda: F.scaled_dot_product_attention(X, X, X, attn_mask="causal")),
     ("adaptive_avg_pool2d", lambda: F.adaptive_avg_pool2d("x", (None, 2))),
+    # found once the spatial and misc ops were merged
+    ("interpolate", lambda: F.interpolate(3, scale_factor=2)), ("upsample_nearest", lambda: F.upsample_nearest(0, 2)),
+    ("pad", lambda: F.pad([1, 2], (1, 1))), ("max_pool1d", lambda: F.max_pool1d("x", 2)),
+    ("avg_pool1d", lambda: F.avg_pool1d(2, 2)), ("adaptive_max_pool1d", lambda: F.adaptive_max_pool1d([X], 1)),
+    ("conv_transpose1d", lambda: F.conv_transpose1d(-1, X)), ("instance_norm", lambda: F.instance_norm([X, X])),
+    ("grid_sample", lambda: F.grid_sample(X, 0.5)), ("one_hot", lambda: F.one_hot(1.5)),
+    ("diff", lambda: nc.diff(3)), ("bernoulli", lambda: nc.bernoulli(0.5)),
+    ("searchsorted", lambda: nc.searchsorted([1, 2], X)), ("bucketize", lambda: nc.bucketize(X, [1, 2])),
+    ("linalg.norm", lambda: nc.linalg.norm(3)), ("linalg.vector_norm", lambda: nc.linalg.vector_norm(2)),
 ]
 
 

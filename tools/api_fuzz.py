@@ -420,7 +420,12 @@ def make_call(target, rng):
             else:
                 k, ann = rng.choice(["dim", "keepdim", "dtype", "out", "bogus_kw", "inplace"]), ""
             kwargs[k] = call.value(k, ann)
-    if kind == "func" and (name.endswith("_") or kwargs.get("inplace") == "True") and args:
+    # inplace=True, by keyword or at the parameter's position, lets the first argument change
+    inplace_at = next((i for i, (p, _, _) in enumerate(params or []) if p == "inplace"), None)
+    not_inplace = (None, "False", "None", "0", "0.0", "-0.0", "''", "[]", "()")  # falsy spellings
+    positional_inplace = inplace_at is not None and inplace_at < len(args) and args[inplace_at] not in not_inplace
+    if kind == "func" and (name.endswith("_") or kwargs.get("inplace") not in not_inplace or positional_inplace) \
+            and args:
         first = args[0]
         if re.fullmatch(r"a\d+", first):
             may_change.add(first)
