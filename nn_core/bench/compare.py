@@ -2,9 +2,10 @@
 
 Per case present in both files, the change is ``median(new) / median(base) - 1`` of the
 per-round samples. Its noise is the rounds' spread: ``spread = max(IQR(base) /
-median(base), IQR(new) / median(new))``. A change is significant only when it exceeds
-both the threshold and twice the spread; a significant slowdown is a regression, a
-significant speed-up an improvement, anything else "same".
+median(base), IQR(new) / median(new))``. A change is significant only when its size,
+``|log(median(new) / median(base))|`` (so that 2x slower and 2x faster weigh the same),
+exceeds both ``log(1 + threshold)`` and twice the spread; a significant slowdown is a
+regression, a significant speed-up an improvement, anything else "same".
 
 When the two runs come from different machines or setups (CPU model, core count or
 threads differ), absolute times are not comparable: the case's ratio to a peer
@@ -14,6 +15,7 @@ is zero, so the threshold alone decides.
 """
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
@@ -44,7 +46,9 @@ def _judge(case, basis, base_samples, new_samples, threshold) -> Change:
     b, n = statistics.median(base_samples), statistics.median(new_samples)
     change = n / b - 1.0 if b else 0.0
     spread = max(_rel_iqr(base_samples), _rel_iqr(new_samples))
-    significant = abs(change) > threshold and abs(change) > 2 * spread
+    # judged on the log of the ratio, so a 2x slowdown and a 2x speed-up weigh the same
+    size = abs(math.log(n / b)) if b > 0 and n > 0 else 0.0
+    significant = size > math.log1p(threshold) and size > 2 * spread
     verdict = "same" if not significant else ("regression" if change > 0 else "improvement")
     return Change(case, basis, b, n, change, spread, verdict)
 
