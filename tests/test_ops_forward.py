@@ -364,3 +364,26 @@ def test_vectorised_gelu_accuracy_on_every_isa(isa):
     plain = a.numpy().astype(np.float64) @ w.numpy().astype(np.float64).T
     expect = plain * 0.5 * np.vectorize(erfc)(-plain / sqrt(2.0))
     np.testing.assert_allclose(fused, expect, rtol=1e-4, atol=1e-5)
+
+
+def test_vectorised_gelu_tanh_accuracy_on_every_isa(isa):
+    """The vectorised tanh-approximation GELU (cpu/vec_math.h gelu_tanh) against float64 on a
+    dense grid, the special values, and strided input (the plain per-element path)."""
+    x = np.concatenate([np.linspace(-14, 14, 40001), [0.0, -0.0, 1e-30, -1e-30]]).astype(np.float32)
+    xd = x.astype(np.float64)
+    # float64 reference as x * sigmoid(2u) (= 0.5 x (1 + tanh(u))): 1 + tanh(u) cancels in float64 too
+    ref = xd / (1.0 + np.exp(-2.0 * 0.7978845608028654 * (xd + 0.044715 * xd ** 3)))
+    got = nc.functional.gelu(nc.from_numpy(x), approximate="tanh").numpy().astype(np.float64)
+    big = np.abs(ref) > 1e-30
+    rel = np.abs(got - ref)[big] / np.abs(ref[big])
+    # the left tail too (computed as x * sigmoid(2u), no cancellation); far out, the float32
+    # rounding of u = c (x + 0.044715 x^3) sets the error of e^(-2u)
+    assert rel[np.abs(x[big]) < 5].max() < 3e-6
+    assert rel.max() < 3e-5
+    assert np.all(np.abs(got - ref)[~big] < 1e-30)
+    special = nc.functional.gelu(nc.tensor([np.inf, 1e30, -1e30, np.nan, -20.0, 3e38]), approximate="tanh").numpy()
+    assert special[0] == np.inf and special[1] == np.float32(1e30) and special[2] == 0.0
+    assert np.isnan(special[3]) and special[4] == 0.0 and special[5] == np.float32(3e38)
+    strided = nc.from_numpy(x[:2000].reshape(40, 50)).T
+    np.testing.assert_allclose(nc.functional.gelu(strided, approximate="tanh").numpy(),
+                               got[:2000].reshape(40, 50).T, rtol=3e-6, atol=1e-7)

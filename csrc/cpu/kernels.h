@@ -33,7 +33,8 @@ void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);
   void exp_f32_##SUFFIX(const float* x, float* y, int64_t n);      \
   void tanh_f32_##SUFFIX(const float* x, float* y, int64_t n);     \
   void sigmoid_f32_##SUFFIX(const float* x, float* y, int64_t n); \
-  void gelu_f32_##SUFFIX(const float* x, float* y, int64_t n);
+  void gelu_f32_##SUFFIX(const float* x, float* y, int64_t n);    \
+  void gelu_tanh_f32_##SUFFIX(const float* x, float* y, int64_t n);
 NN_DECLARE_VEC_MATH(generic)
 NN_DECLARE_VEC_MATH(avx2)
 NN_DECLARE_VEC_MATH(avx512)

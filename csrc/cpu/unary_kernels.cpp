@@ -80,8 +80,10 @@ template <> struct UnaryFunctor<OpId::gelu> : FloatOnly {
 template <> struct UnaryFunctor<OpId::gelu_tanh> : FloatOnly {
   // GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
   static constexpr double kBeta = 0.7978845608028654, kKappa = 0.044715;
+  // As x * sigmoid(2u): no cancellation of 1 + tanh(u) in the left tail (cpu/vec_math.h).
   template <class T> static T apply(T x) {
-    return T(0.5) * x * (T(1) + std::tanh(T(kBeta) * (x + T(kKappa) * x * x * x)));
+    const T xc = x > T(1e4) ? T(1e4) : (x < T(-1e4) ? T(-1e4) : x);
+    return x / (T(1) + std::exp(T(-2 * kBeta) * (xc + T(kKappa) * xc * xc * xc)));
   }
   template <class T> static T deriv(T x, T) {
     const T t = std::tanh(T(kBeta) * (x + T(kKappa) * x * x * x));
@@ -176,14 +178,16 @@ template <> struct UnaryFunctor<OpId::isfinite> : Predicate {
 
 using VecLoop = void (*)(const float*, float*, int64_t);
 
-// The vectorised float32 loop for exp/tanh/sigmoid/gelu on the active ISA, or nullptr.
+// The vectorised float32 loop for exp/tanh/sigmoid/gelu/gelu_tanh on the active ISA, or nullptr.
 template <OpId op>
 VecLoop vec_loop() {
-  if constexpr (op == OpId::exp || op == OpId::tanh || op == OpId::sigmoid || op == OpId::gelu) {
+  if constexpr (op == OpId::exp || op == OpId::tanh || op == OpId::sigmoid || op == OpId::gelu ||
+                op == OpId::gelu_tanh) {
     const Isa isa = active_isa();
 #define NN_PICK(SUFFIX)                                                                      \
   (op == OpId::exp ? &exp_f32_##SUFFIX : op == OpId::tanh ? &tanh_f32_##SUFFIX             \
-                                       : op == OpId::gelu ? &gelu_f32_##SUFFIX : &sigmoid_f32_##SUFFIX)
+   : op == OpId::gelu ? &gelu_f32_##SUFFIX : op == OpId::gelu_tanh ? &gelu_tanh_f32_##SUFFIX \
+                      : &sigmoid_f32_##SUFFIX)
 #if defined(NN_CORE_X86)
     if (isa == Isa::Avx512) return NN_PICK(avx512);
     if (isa == Isa::Avx2) return NN_PICK(avx2);

@@ -1,4 +1,4 @@
-// vec_math.h — float32 exp / tanh / sigmoid / exact GELU written branch-free (selects, no calls), so
+// vec_math.h — float32 exp / tanh / sigmoid / exact and tanh GELU written branch-free (selects, no calls), so
 // the loops that use them vectorise; included by the per-ISA units
 // cpu/unary_math_{generic,avx2,avx512}.cpp, which compile the same loops with their
 // own flags (Note [Half types] does not apply: these are float32-only).
@@ -92,6 +92,16 @@ inline float gelu_erf(float x) {
   return x * phi;
 }
 
+// GELU's tanh approximation (GPT-2's): 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
+// computed as x / (1 + e^(-2u)) (the same function: 1 + tanh(u) = 2 sigmoid(2u)), which keeps
+// its relative accuracy in the left tail where 1 + tanh(u) would cancel. The cube is clamped
+// so that huge |x| never makes inf - inf; x = -inf gives NaN, as 0.5 x (1 + tanh(u)) does.
+inline float gelu_tanh(float x) {
+  const float xc = x > 1e4f ? 1e4f : (x < -1e4f ? -1e4f : x);
+  const float u = 0.7978845608028654f * (xc + 0.044715f * xc * xc * xc);
+  return x / (1.0f + expf(-2.0f * u));
+}
+
 // The contiguous float32 loops each ISA unit compiles.
 #define NN_VEC_MATH_LOOPS(SUFFIX)                                                        \
   void exp_f32_##SUFFIX(const float* x, float* y, int64_t n) {                           \
@@ -105,6 +115,9 @@ inline float gelu_erf(float x) {
   }                                                                                      \
   void gelu_f32_##SUFFIX(const float* x, float* y, int64_t n) {                          \
     for (int64_t i = 0; i < n; ++i) y[i] = vec::gelu_erf(x[i]);                          \
+  }                                                                                      \
+  void gelu_tanh_f32_##SUFFIX(const float* x, float* y, int64_t n) {                     \
+    for (int64_t i = 0; i < n; ++i) y[i] = vec::gelu_tanh(x[i]);                         \
   }
 
 }  // namespace nn::cpu::vec
