@@ -17,7 +17,10 @@ Two checks, both on what was actually built:
 * the objects (in-place builds, where <root>/build/CMakeFiles holds them; skipped for a
   wheel): an ISA object defines no global or weak symbol without an ISA marker, so nothing
   it instantiates can be merged with or called from generic code, and no unique/weak data
-  (a function-local static of an inline function would be duplicated by -fno-weak).
+  or local data outside anonymous namespaces and ISA-named functions: an inline variable or
+  an inline function's static used there would become a private copy under -fno-weak (GCC
+  warns "semantics of inline variable ... are wrong" for core/allocator.h's
+  tl_allocator_override in units that include it; none of them uses it, which this checks).
 
 The module check sees only what the symbol table calls global or weak; a weak symbol that
 the link made hidden (bindings are built with -fvisibility=hidden) shows up local, so the
@@ -183,6 +186,13 @@ def _nm(args, objects):
     return symbols
 
 
+def _private_data(name):
+    """Local data an ISA unit may own: anonymous-namespace variables, statics of ISA-named
+    functions, compiler-internal labels and guards."""
+    return ("(anonymous namespace)" in name or bool(ISA_MARKER.search(name)) or name.startswith(".")
+            or name in ("__tls_guard", "completed.0") or name.startswith("guard variable for"))
+
+
 def test_isa_objects_export_only_isa_named_symbols():
     found = _build_objects()
     if found is None:
@@ -192,6 +202,10 @@ def test_isa_objects_export_only_isa_named_symbols():
     exported = {}  # name -> (nm type, [ISA objects defining it])
     for obj, kind, name in _nm(["--defined-only"], isa_objects):
         if (kind.isupper() and kind != "U") or kind in "uvw":  # global, weak or unique
+            exported.setdefault(name, (kind, []))[1].append(obj)
+        elif kind in "bdgrs" and not _private_data(name):
+            # local data that is neither file-private nor owned by an ISA-named function: an
+            # inline variable or an inline function's static, duplicated by -fno-weak
             exported.setdefault(name, (kind, []))[1].append(obj)
     generic = {name for _, kind, name in _nm([], other_objects) if kind in "UWVuvw"}
     bad = sorted(f"{kind} {name}  (defined in {', '.join(objs)}"
