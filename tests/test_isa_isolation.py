@@ -57,7 +57,7 @@ ALLOWED_ISA_DATA = {"DW.ref.__gxx_personality_v0"}  # a pointer to libstdc++'s p
 
 
 def is_avx_instruction(mnemonic, operands):
-    if AVX_REGISTER.search(operands):
+    if mnemonic in ("{vex}", "{evex}") or AVX_REGISTER.search(operands):
         return True
     if mnemonic.startswith("v") and mnemonic not in NON_SIMD_V:
         return True
@@ -108,7 +108,7 @@ def avx_instruction_addresses(module_path):
         for line in proc.stdout:
             # cheap filter first: a million lines, few of them candidates
             if ":\tv" not in line and "mm" not in line and "%k" not in line and ":\tt" not in line \
-                    and ":\tldt" not in line and ":\tstt" not in line:
+                    and ":\tldt" not in line and ":\tstt" not in line and ":\t{" not in line:
                 continue
             m = INSTRUCTION.match(line)
             if m and is_avx_instruction(m.group(2), m.group(3)):
@@ -139,6 +139,7 @@ def test_classifier_recognises_avx_and_generic_instructions():
     assert is_avx_instruction("kmovw", "%k1,%eax")
     assert is_avx_instruction("vfmadd231ps", "%xmm2,%xmm1,%xmm0")
     assert is_avx_instruction("tileloadd", "(%rax,%rcx,1),%tmm0")
+    assert is_avx_instruction("{vex}", "vpdpbusd %xmm2,%xmm1,%xmm0")
     assert not is_avx_instruction("movups", "%xmm0,(%rdi)")
     assert not is_avx_instruction("mov", "%rax,%rbx")
     assert not is_avx_instruction("verw", "(%rax)")
