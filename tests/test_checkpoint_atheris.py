@@ -29,4 +29,9 @@ def test_atheris_short_run_of_the_checkpoint_reader(tmp_path):
                           cwd=tmp_path, timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "Done 3000 runs" in log, log[-4000:]
-    assert len(os.listdir(corpus)) > 6, "the seeds were not written or nothing was kept"
+    assert len(os.listdir(corpus)) >= 6, "the seeds were not written"
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):
+        # Under GCC's preloaded libasan (docs/sanitizers.md), libasan provides the coverage
+        # callbacks and atheris sees no coverage: the run is then random mutation, still
+        # checked by the sanitizers, but keeps no new input.
+        assert len(os.listdir(corpus)) > 6, "coverage guidance kept no new input"
