@@ -12,6 +12,7 @@ namespace nn {
 namespace detail {
 // Constant-initialized: the CPU entry is valid before any static constructor runs.
 std::atomic<DeviceAllocator*> g_device_allocators[kNumDeviceTypes] = {{&g_cpu_allocator}, {nullptr}};
+thread_local Allocator* tl_allocator_override[kNumDeviceTypes] = {};
 
 void throw_no_allocator(const char* what, Device device) {
   throw DeviceError(str(what, " on ", device.str(), ": this build has no ",

@@ -132,7 +132,9 @@ class DeviceAllocator : public Allocator {
 // virtual call; no lock, no heap allocation beyond the allocator's own.
 namespace detail {
 extern std::atomic<DeviceAllocator*> g_device_allocators[kNumDeviceTypes];
-inline thread_local Allocator* tl_allocator_override[kNumDeviceTypes] = {};
+// Defined in allocator.cpp, not an inline variable: ISA-specific units are compiled with
+// -fno-weak (CMakeLists.txt, Note [ISA units share no inline code]), which would give each its own copy.
+extern thread_local Allocator* tl_allocator_override[kNumDeviceTypes];
 // DeviceError "<what> on cuda:0: this build has no CUDA backend (...)".
 [[noreturn]] void throw_no_allocator(const char* what, Device device);
 }  // namespace detail

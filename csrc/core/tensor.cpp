@@ -50,6 +50,7 @@ Shape contiguous_strides(const Shape& sizes) {
   int64_t s = 1;
   for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
     strides[d] = s;
+    if (d == 0) break;  // the product past the outermost dim is no stride: it may overflow harmlessly
     // A tensor with a 0 somewhere may have other sizes whose product overflows int64
     // (found by UBSan: zeros(0, 3, 2**63 - 1, 1000)); PyTorch refuses it the same way.
     NN_CHECK(!__builtin_mul_overflow(s, std::max<int64_t>(sizes[d], 1), &s), ValueError, "shape ", sizes,
