@@ -78,12 +78,8 @@ def twins(case):
 
 
 @pytest.fixture
-def two_threads(num_threads):
-    before = torch.get_num_threads()
-    num_threads(THREADS)
-    torch.set_num_threads(THREADS)
-    yield str(THREADS)
-    torch.set_num_threads(before)
+def two_threads(both_threads):
+    return both_threads(THREADS)
 
 
 @pytest.mark.parametrize("case", CASES)

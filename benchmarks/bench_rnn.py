@@ -40,19 +40,6 @@ def make_pair(kind: str, size: str):
     return ours, ref, nc.tensor(x_np), torch.from_numpy(x_np)
 
 
-@pytest.fixture
-def both_threads(num_threads):
-    before = torch.get_num_threads()
-
-    def set_(n):
-        num_threads(n)
-        torch.set_num_threads(n)
-        return str(n)
-
-    yield set_
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
 @pytest.mark.parametrize("size", list(SIZES))
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])

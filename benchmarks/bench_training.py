@@ -103,19 +103,6 @@ def epoch_pair(model: nn.Module, flatten_input: bool):
     return ours, peer
 
 
-@pytest.fixture
-def both_threads(num_threads):
-    before = torch.get_num_threads()
-
-    def set_(n):
-        num_threads(n)
-        torch.set_num_threads(n)
-        return str(n)
-
-    yield set_
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
 def test_mlp_epoch(compare, both_threads, threads):
     peer_threads = both_threads(threads)

@@ -239,6 +239,22 @@ def num_threads():
     nc.set_num_threads(before)
 
 
+@pytest.fixture
+def both_threads(num_threads):
+    """set(n) sets nn_core's and torch's thread counts to n (torch's comes back afterwards);
+    returns the peer's count as the table shows it. Skips without torch."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+
+    def set_(n):
+        num_threads(n)
+        torch.set_num_threads(n)
+        return str(n)
+
+    yield set_
+    torch.set_num_threads(before)
+
+
 def _peer_version(peer: str) -> str:
     module = sys.modules.get(peer)
     return getattr(module, "__version__", "?")

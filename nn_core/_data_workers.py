@@ -70,7 +70,11 @@ class _WorkerError:
 
     def __init__(self, worker_id: int, exc: BaseException):
         self.worker_id = worker_id
-        self.exc_type = type(exc)
+        try:  # an exception class the main process can't unpickle (a local class) becomes RuntimeError
+            pickle.loads(pickle.dumps(type(exc)))
+            self.exc_type = type(exc)
+        except Exception:
+            self.exc_type = RuntimeError
         self.message = (f"Caught {type(exc).__name__} in DataLoader worker process {worker_id}.\n"
                         f"Original traceback:\n{traceback.format_exc()}")
 

@@ -163,3 +163,18 @@ def test_spawn_context():
     x = nc.from_numpy(np.arange(12.0).reshape(6, 2))
     loader = DataLoader(TensorDataset(x), batch_size=4, num_workers=1, multiprocessing_context="spawn")
     assert [b[0].numpy().tolist() for b in loader] == [x.numpy()[:4].tolist(), x.numpy()[4:].tolist()]
+
+
+def test_worker_exception_of_a_local_class_is_reported_as_runtime_error():
+    class LocalError(Exception):  # not picklable by reference: the worker must still report it
+        pass
+
+    class Raises(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            raise LocalError(f"sample {i} failed")
+
+    with pytest.raises(RuntimeError, match="(?s)Caught LocalError in DataLoader worker process.*sample 0 failed"):
+        list(DataLoader(Raises(), batch_size=2, num_workers=1))

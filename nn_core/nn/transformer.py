@@ -201,6 +201,11 @@ class MultiheadAttention(Module):
         return out, weights
 
 
+def check_activation(layer_name: str, activation) -> None:
+    if isinstance(activation, str) and activation not in ("relu", "gelu"):
+        raise ValueError(f"{layer_name}: activation must be 'relu', 'gelu' or a callable, got {activation!r}")
+
+
 def feed_forward(layer, x, out_dropout):
     """``out_dropout(linear2(dropout(activation(linear1(x)))))`` of a Transformer layer."""
     if isinstance(layer.activation, str) and type(layer.linear1) is Linear:
@@ -249,9 +254,7 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-        if isinstance(activation, str) and activation not in ("relu", "gelu"):
-            raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a callable, "
-                             f"got {activation!r}")
+        check_activation("TransformerEncoderLayer", activation)
         self.activation = activation
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):

@@ -15,7 +15,7 @@ import nn_core as nc
 from .linear import Dropout, Linear
 from .module import Module
 from .transformer import (LayerNorm, MultiheadAttention, TransformerEncoder, TransformerEncoderLayer,
-                          clone_layers, feed_forward)
+                          check_activation, clone_layers, feed_forward)
 
 
 class TransformerDecoderLayer(Module):
@@ -29,9 +29,7 @@ class TransformerDecoderLayer(Module):
         self._config = dict(d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
                             activation=activation, layer_norm_eps=layer_norm_eps, batch_first=batch_first,
                             norm_first=norm_first, bias=bias, dtype=dtype)
-        if isinstance(activation, str) and activation not in ("relu", "gelu"):
-            raise ValueError(f"TransformerDecoderLayer: activation must be 'relu', 'gelu' or a callable, "
-                             f"got {activation!r}")
+        check_activation("TransformerDecoderLayer", activation)
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
                                             dtype=dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
