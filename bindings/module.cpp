@@ -137,6 +137,17 @@ PYBIND11_MODULE(_C, m) {
       row["returns"] = dispatch::return_kind_name(s.returns);
       row["args"] = args;
       row["signature"] = s.signature;
+      py::dict derivatives;  // input name -> formula
+      std::string text = s.derivatives;
+      for (size_t start = 0; start < text.size();) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        const std::string line = text.substr(start, end - start);
+        const size_t colon = line.find(": ");
+        derivatives[py::str(line.substr(0, colon))] = line.substr(colon + 2);
+        start = end + 1;
+      }
+      row["derivatives"] = derivatives;
       rows.append(row);
     }
     return rows;

@@ -433,4 +433,5 @@ from op_db_misc import OPS_MISC; OP_DB += OPS_MISC; OPS = {op.name: op for op in
 from op_db_rnn import entries as _rnn_entries  # noqa: E402  (tests/op_db_rnn.py)
 OP_DB += _rnn_entries(); OPS = {op.name: op for op in OP_DB}  # noqa: E702
 from op_db_spatial import OPS_SPATIAL; OP_DB += OPS_SPATIAL; OPS = {op.name: op for op in OP_DB}  # noqa: E402,E702
+from op_db_derivatives import OPS_DERIVATIVES; OP_DB += OPS_DERIVATIVES; OPS = {op.name: op for op in OP_DB}  # noqa: E402,E702,E501
 assert len(OPS) == len(OP_DB), "duplicate op names in OP_DB"

@@ -24,6 +24,7 @@ def test_generates_every_output(tmp_path):
     r, out = generate(tmp_path, """
 # comment line
 unary   neg(Tensor x) -> Tensor  grad
+    x: neg(grad)
 special scale(Tensor x, float factor = 2.0, str mode = "fast") -> Tensor  label=scaled
 special pair(Tensor x, int? dim) -> (Tensor, Tensor)
 special fill2_(Tensor(a!) t, float value) -> ()
@@ -48,7 +49,7 @@ special fill2_(Tensor(a!) t, float value) -> ()
 
 
 def test_rewrites_only_changed_files(tmp_path):
-    text = "unary neg(Tensor x) -> Tensor grad\n"
+    text = "unary neg(Tensor x) -> Tensor grad\n    x: neg(grad)\n"
     r, out = generate(tmp_path, text)
     assert r.returncode == 0
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
@@ -57,7 +58,17 @@ def test_rewrites_only_changed_files(tmp_path):
 
 
 @pytest.mark.parametrize("line,message", [
-    ("unary neg(Tensor x) -> Tensor grad\nunary neg(Tensor x) -> Tensor", "duplicate op rows"),
+    ("unary neg(Tensor x) -> Tensor\nunary neg(Tensor x) -> Tensor", "duplicate op rows"),
+    # a differentiable row of a formula family without its derivative
+    ("unary neg(Tensor x) -> Tensor grad", "'neg' is differentiable but has no derivative formula for x"),
+    ("binary mul(Tensor a, Tensor b) -> Tensor grad\n    a: mul(grad, b)",
+     "'mul' is differentiable but has no derivative formula for b"),
+    ("unary neg(Tensor x) -> Tensor\n    x: neg(grad)", "has a derivative formula but no 'grad' flag"),
+    ("unary neg(Tensor x) -> Tensor grad\n    y: neg(grad)", "'neg' has no Tensor input 'y'"),
+    ("special s(Tensor x, int k) -> Tensor grad\n    k: grad", "'s' has no Tensor input 'k'"),
+    ("unary neg(Tensor x) -> Tensor grad\n    x: neg(grad)\n    x: grad", "two formulas for 'x'"),
+    ("    x: neg(grad)", "must be 'INPUT: FORMULA' under a row"),
+    ("unary neg(Tensor x) -> Tensor grad\n    x = neg(grad)", "must be 'INPUT: FORMULA' under a row"),
     ("nonsense neg(Tensor x) -> Tensor", "unknown family 'nonsense'"),
     ("unary neg(Tensr x) -> Tensor", "bad argument 'Tensr x'"),
     ("unary neg(Tensor x) -> Tensor fast", "unknown flag 'fast'"),
@@ -68,3 +79,38 @@ def test_rejects_malformed_lines(tmp_path, line, message):
     r, _ = generate(tmp_path, line + "\n")
     assert r.returncode != 0
     assert message in r.stderr and "ops.schema:" in r.stderr, r.stderr
+
+
+def test_formulas_build_the_autograd_layer(tmp_path):
+    """A row's formulas become its autograd_OP: the entry point and the boxed call run it;
+    the tensors a formula names are saved (only when the input they serve needs grad), the
+    attributes it names are captured, x.sizes() keeps only metadata, and every gradient is
+    summed to its input's shape and dtype (to_input)."""
+    r, out = generate(tmp_path, """
+binary  mul(Tensor a, Tensor b) -> Tensor  grad
+    a: mul(grad, b)
+    b: mul(grad, a)
+reduce  sum(Tensor x, int[] dims, bool keepdim) -> Tensor  grad
+    x: sum_backward(grad, x.sizes(), dims)
+reduce  max(Tensor x, int dim, bool keepdim) -> (Tensor, Tensor)  grad
+    x: index_reduction_backward(grad, result1, x.sizes(), dim)
+special plain(Tensor x) -> Tensor  grad
+""")
+    assert r.returncode == 0, r.stderr
+    layer = (out / "autograd_generated.cpp").read_text()
+    assert "Tensor autograd_mul(const Tensor& a, const Tensor& b) {" in layer
+    assert "const autograd::SavedTensor saved_a((need_b) ? a : Tensor());" in layer
+    assert "const autograd::SavedTensor saved_b((need_a) ? b : Tensor());" in layer
+    assert 'autograd::record("MulBackward", {a, b}, {result}' in layer
+    assert "out_[0] = derivatives::to_input(mul(grad, b), meta_a);" in layer
+    # sum: only x's metadata is kept, and dims is captured
+    sum_fn = layer[layer.index("Tensor autograd_sum("):layer.index("std::pair<Tensor, Tensor> autograd_max(")]
+    assert "saved_x" not in sum_fn
+    assert "sum_backward(grad, meta_x.sizes, dims)" in sum_fn and "[need_x, meta_x, dims]" in sum_fn
+    # max: the second output (indices) is saved; the node hangs on the first
+    assert "const autograd::SavedTensor saved_result1((need_x) ? r_.second : Tensor());" in layer
+    assert "case OpId::mul: return autograd_mul(a, b);" in layer
+    assert "autograd_plain" not in layer  # no formulas: its native records the node
+    src = (out / "ops_generated.cpp").read_text()
+    assert "return autograd_mul(a, b);" in src and "return native_plain(x);" in src
+    assert "auto r = autograd_sum(unbox<Tensor>(s[0])" in src

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """gen_ops.py — writes the op table, the op declarations, the dispatching entry points,
-the boxed calls and the schema table from csrc/ops/ops.schema (see that file's header).
+the autograd layer (each row's derivative formulas), the boxed calls and the schema table
+from csrc/ops/ops.schema (see that file's header).
 
 Usage: python tools/gen_ops.py SCHEMA OUT_DIR
 CMake runs it at build time; it writes OUT_DIR/op_table_generated.h, ops_generated.h,
-ops_generated.cpp and bindings_generated.cpp (nn_core._C.ops: one pybind11 function per
-row), and rewrites a file only when its text changes (no needless rebuilds).
+ops_generated.cpp, autograd_generated.cpp (the autograd layer built from the derivative
+formulas) and bindings_generated.cpp (nn_core._C.ops: one pybind11 function per row),
+and rewrites a file only when its text changes (no needless rebuilds).
 The parser is strict: an unknown type, family or flag is an error naming the line.
 """
 import os
@@ -83,6 +85,8 @@ class Op:
         self.args = [Arg(a, where) for a in split_args(args)]
         self.ret, self.ret_kind = RETURNS[ret]
         self.grad, self.label = False, None
+        self.derivs = {}  # tensor input name -> derivative formula (a C++ expression over ops)
+        self.where = where
         for f in flags.split():
             if f == "grad":
                 self.grad = True
@@ -119,18 +123,55 @@ def split_args(text):
     return parts
 
 
+DERIV = re.compile(r"^(\w+)\s*:\s*(.+)$")
+# Families whose differentiable rows must carry formulas: their natives record no node.
+FORMULA_FAMILIES = ("unary", "binary", "reduce")
+
+
 def parse(path):
     ops = []
     with open(path) as f:
         for no, raw in enumerate(f, 1):
-            line = raw.split("#", 1)[0].strip()
-            if line:
-                ops.append(Op(line, f"{path}:{no}"))
+            line = raw.split("#", 1)[0].rstrip()
+            where = f"{path}:{no}"
+            if not line.strip():
+                continue
+            if line[0] in " \t":  # an indented line: a derivative formula of the row above
+                m = DERIV.match(line.strip())
+                if not m or not ops:
+                    sys.exit(f"{where}: an indented line must be 'INPUT: FORMULA' under a row, got '{line.strip()}'")
+                add_derivative(ops[-1], m.group(1), m.group(2).strip(), where)
+            else:
+                ops.append(Op(line.strip(), where))
     names = [o.name for o in ops]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         sys.exit(f"{path}: duplicate op rows {sorted(dup)}")
+    for o in ops:
+        check_derivatives(o)
     return ops
+
+
+def add_derivative(op, name, formula, where):
+    arg = next((a for a in op.args if a.name == name), None)
+    if arg is None or arg.type not in ("Tensor", "Tensor?"):
+        sys.exit(f"{where}: '{op.name}' has no Tensor input '{name}' to differentiate")
+    if name in op.derivs:
+        sys.exit(f"{where}: '{op.name}' has two formulas for '{name}'")
+    if not op.grad:
+        sys.exit(f"{where}: '{op.name}' has a derivative formula but no 'grad' flag")
+    if op.ret_kind not in ("One", "Two", "Three"):
+        sys.exit(f"{where}: '{op.name}': formulas need a row that returns tensors, not {op.ret}")
+    op.derivs[name] = formula
+
+
+def check_derivatives(op):
+    """A differentiable row of a formula family needs a formula for every Tensor input."""
+    if op.grad and op.family in FORMULA_FAMILIES:
+        missing = [a.name for a in op.args if a.type in ("Tensor", "Tensor?") and a.name not in op.derivs]
+        if missing:
+            sys.exit(f"{op.where}: '{op.name}' is differentiable but has no derivative formula for "
+                     f"{', '.join(missing)} (add an indented line 'INPUT: FORMULA' under the row)")
 
 
 def ordered(ops):
@@ -171,8 +212,21 @@ namespace nn {
                "// dependent lookup would make nn::sum and native::sum ambiguous inside the natives.\n")
     for o in ops:
         out.append(f"{o.ret} native_{o.func}({o.params(True)});\n")
+    out.append("\n// The autograd layer (autograd_generated.cpp) of the rows with derivative formulas:\n"
+               "// native_OP, then the backward node built from the formulas when an input needs grad.\n")
+    for o in ops:
+        if o.derivs:
+            out.append(f"{o.ret} autograd_{o.func}({o.params(False)});\n")
+    out.append("Tensor autograd_unary_op(OpId op, const Tensor& x);\n")
+    out.append("Tensor autograd_binary_op(OpId op, const Tensor& a, const Tensor& b);\n")
     out.append("\n}  // namespace nn\n")
     return "".join(out)
+
+
+def layer(o):
+    """The function an entry point and the boxed call run: the autograd layer when the row
+    has formulas, else the native."""
+    return f"autograd_{o.func}" if o.derivs else f"native_{o.func}"
 
 
 def box_outputs(o):
@@ -217,7 +271,7 @@ namespace nn {
     for o in ops:
         names = ", ".join(a.name for a in o.args)
         boxed = ", ".join(f"dispatch::box({a.name})" for a in o.args)
-        call = f"native_{o.func}({names})"
+        call = f"{layer(o)}({names})"
         out.append(f"{o.ret} {o.func}({o.params(False)}) {{\n")
         out.append("  if (__builtin_expect(dispatch::tl_interceptor != nullptr, 0)) {\n")
         out.append(f"    std::vector<Tensor> out = dispatch::intercept(OpId::{o.name}, dispatch::Stack{{{boxed}}});\n")
@@ -229,12 +283,12 @@ namespace nn {
 Tensor unary_op(OpId op, const Tensor& x) {
   if (__builtin_expect(dispatch::tl_interceptor != nullptr, 0))
     return std::move(dispatch::intercept(op, dispatch::Stack{dispatch::box(x)})[0]);
-  return native_unary_op(op, x);
+  return autograd_unary_op(op, x);
 }
 Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
   if (__builtin_expect(dispatch::tl_interceptor != nullptr, 0))
     return std::move(dispatch::intercept(op, dispatch::Stack{dispatch::box(a), dispatch::box(b)})[0]);
-  return native_binary_op(op, a, b);
+  return autograd_binary_op(op, a, b);
 }
 
 """)
@@ -247,7 +301,7 @@ Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
     out.append("  out.clear();\n  switch (op) {\n")
     for o in ops:
         args = ", ".join(f"unbox<{a.value}>(s[{i}])" for i, a in enumerate(o.args))
-        call = f"native_{o.func}({args})"
+        call = f"{layer(o)}({args})"
         if o.ret_kind == "None":
             out.append(f"    case OpId::{o.name}: {call}; return;\n")
         else:
@@ -263,13 +317,135 @@ Tensor binary_op(OpId op, const Tensor& a, const Tensor& b) {
     for o in ops:
         args = f"kArgs_{o.name}" if o.args else "nullptr"
         sig = o.signature.replace('"', '\\"')
+        derivs = "\\n".join(f"{k}: {v}" for k, v in o.derivs.items()).replace('"', '\\"')
         out.append(f'    {{"{o.name}", "{o.func}", "{o.label}", {str(o.grad).lower()}, ReturnKind::{o.ret_kind}, '
-                   f'{len(o.args)}, {args}, "{sig}"}},\n')
+                   f'{len(o.args)}, {args}, "{sig}", "{derivs}"}},\n')
     out.append("};\n")
     out.append("static_assert(sizeof(kSchemas) / sizeof(kSchemas[0]) == kNumOps, \"schema rows out of sync\");\n")
     out.append("}  // namespace\n\n")
     out.append("const OpSchema& op_schema(OpId op) { return kSchemas[static_cast<int>(op)]; }\n\n")
     out.append("}  // namespace dispatch\n}  // namespace nn\n")
+    return "".join(out)
+
+
+def backward_node_name(row):
+    """log_softmax -> LogSoftmaxBackward (the node names of ops/internal.h's backward_name)."""
+    return "".join(part[:1].upper() + part[1:] for part in row.split("_") if part) + "Backward"
+
+
+TENSOR_TYPES = ("Tensor", "Tensor?")
+RESULTS = {"One": ["result"], "Two": ["result", "result1"], "Three": ["result", "result1", "result2"]}
+META_USE = r"(?<![\w.:]){name}\.(sizes|dtype|dim)\(\)"
+
+
+def uses(formula, name):
+    """Whether `name` occurs in the formula as a variable (not a member, a qualified name or a call)."""
+    return re.search(rf"(?<![\w.:]){name}\b(?!\s*\()", formula) is not None
+
+
+def rewrite_meta(formula, name):
+    """x.sizes() / x.dtype() / x.dim() -> the captured metadata, so x itself need not be saved."""
+    repl = {"sizes": f"meta_{name}.sizes", "dtype": f"meta_{name}.dtype",
+            "dim": f"static_cast<int64_t>(meta_{name}.sizes.size())"}
+    return re.sub(META_USE.format(name=name), lambda m: repl[m.group(1)], formula)
+
+
+def gen_autograd_fn(o):
+    """autograd_OP: native_OP, then (when an input needs grad and the result is floating)
+    a backward node whose gradient for each input is its formula, summed to the input's
+    shape and cast to its dtype (as the engine requires)."""
+    results = RESULTS[o.ret_kind]
+    diff = [a for a in o.args if a.name in o.derivs]  # the node's inputs, in signature order
+    tensors = [a.name for a in o.args if a.type in TENSOR_TYPES] + results
+    attrs = [a for a in o.args if a.type not in TENSOR_TYPES]
+    formulas, saved_by, meta = {}, {}, {a.name for a in diff}
+    for a in diff:
+        f = o.derivs[a.name]
+        for t in tensors:
+            g = rewrite_meta(f, t)
+            if g != f:
+                meta.add(t)
+                f = g
+        formulas[a.name] = f
+        for t in tensors:
+            if uses(f, t):
+                saved_by.setdefault(t, []).append(a.name)
+    if any(m in results for m in meta):
+        sys.exit(f"{o.where}: '{o.name}': take sizes/dtype of an input, not of the result")
+    used_attrs = [a for a in attrs if any(uses(f, a.name) for f in formulas.values())]
+    node = backward_node_name(o.name)
+    names = ", ".join(a.name for a in o.args)
+    lines = [f"{o.ret} autograd_{o.func}({o.params(False)}) {{", f"  {o.ret} r_ = native_{o.func}({names});"]
+    if o.ret_kind == "One":
+        lines.append("  const Tensor& result = r_;")
+    elif o.ret_kind == "Two":
+        lines.append("  const Tensor& result = r_.first;")
+    else:
+        lines.append("  const Tensor& result = std::get<0>(r_);")
+    needs = ", ".join(f"&{a.name}" for a in diff)
+    lines.append(f"  if (__builtin_expect(autograd::needs_grad({{{needs}}}), 0) && is_floating(result.dtype())) {{")
+    for a in diff:
+        lines.append(f"    const bool need_{a.name} = {a.name}.defined() && {a.name}.requires_grad();")
+    for t in sorted(meta, key=tensors.index):
+        lines.append(f"    const derivatives::TensorMeta meta_{t}({t});")
+    for t in sorted(saved_by, key=tensors.index):
+        src = t
+        if t == "result1":
+            src = "r_.second" if o.ret_kind == "Two" else "std::get<1>(r_)"
+        elif t == "result2":
+            src = "std::get<2>(r_)"
+        cond = " || ".join(f"need_{n}" for n in saved_by[t])
+        lines.append(f"    const autograd::SavedTensor saved_{t}(({cond}) ? {src} : Tensor());")
+    captures = [f"need_{a.name}" for a in diff] + [f"meta_{t}" for t in sorted(meta, key=tensors.index)] + \
+        [f"saved_{t}" for t in sorted(saved_by, key=tensors.index)] + [a.name for a in used_attrs]
+    inputs = ", ".join(a.name for a in diff)
+    lines.append(f'    autograd::record("{node}", {{{inputs}}}, {{result}}, [{", ".join(captures)}](const std::vector<Tensor>& grads_) {{')
+    lines.append(f"      std::vector<Tensor> out_({len(diff)});")
+    lines.append("      const Tensor& grad = grads_[0];")
+    lines.append("      if (!grad.defined()) return out_;")
+    for i, a in enumerate(diff):
+        lines.append(f"      if (need_{a.name}) {{")
+        for t in sorted(saved_by, key=tensors.index):
+            if a.name in saved_by[t]:
+                lines.append(f'        const Tensor {t} = saved_{t}.unpack("{node}");')
+        lines.append(f"        out_[{i}] = derivatives::to_input({formulas[a.name]}, meta_{a.name});")
+        lines.append("      }")
+    lines.append("      return out_;")
+    lines.append("    });")
+    lines.append("  }")
+    lines.append("  return r_;")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def gen_autograd(ops):
+    out = [HEADER, """// The autograd layer: for each row with derivative formulas (ops.schema), autograd_OP
+// runs native_OP and records the backward node the formulas define. The formulas are
+// C++ expressions over ops (ops.h) and the helpers of ops/derivatives.h, so they hold
+// for any device that has the ops' kernels.
+#include <tuple>
+#include <utility>
+
+#include "autograd/node.h"
+#include "ops/derivatives.h"
+#include "ops/ops.h"
+
+namespace nn {
+using namespace nn::derivatives;  // the formulas' helpers (scalar, ...)
+
+"""]
+    for o in ops:
+        if o.derivs:
+            out.append(f"// {o.name}: " + "; ".join(f"{k}: {v}" for k, v in o.derivs.items()) + "\n")
+            out.append(gen_autograd_fn(o) + "\n")
+    for fam, fn, params, args in (("unary", "autograd_unary_op", "OpId op, const Tensor& x", "x"),
+                                  ("binary", "autograd_binary_op", "OpId op, const Tensor& a, const Tensor& b", "a, b")):
+        out.append(f"Tensor {fn}({params}) {{\n  switch (op) {{\n")
+        for o in ops:
+            if o.derivs and (o.family == fam or (fam == "binary" and o.family == "compare")):
+                out.append(f"    case OpId::{o.name}: return autograd_{o.func}({args});\n")
+        out.append(f"    default: return native_{fam}_op(op, {args});\n  }}\n}}\n\n")
+    out.append("}  // namespace nn\n")
     return "".join(out)
 
 
@@ -344,6 +520,7 @@ def main():
     write_if_changed(os.path.join(sys.argv[2], "ops_generated.h"), gen_header(ops))
     write_if_changed(os.path.join(sys.argv[2], "ops_generated.cpp"), gen_source(ops))
     write_if_changed(os.path.join(sys.argv[2], "bindings_generated.cpp"), gen_bindings(ops))
+    write_if_changed(os.path.join(sys.argv[2], "autograd_generated.cpp"), gen_autograd(ops))
 
 
 if __name__ == "__main__":

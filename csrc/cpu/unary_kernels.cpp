@@ -1,7 +1,11 @@
 // unary_kernels.cpp — CPU kernels of the UNARY family: one functor per op-table row
-// with its forward (apply) and its derivative (deriv, as a function of the input x and
-// the output y). The registration at the bottom is generated from NN_UNARY_OPS, so a
-// row without a functor does not compile.
+// with its forward (apply). The activations whose derivative has a fused row
+// (relu_backward, sigmoid_backward, tanh_backward, gelu_backward, silu_backward,
+// hardswish_backward, mish_backward: ops/activation_backward.cpp) also carry it (deriv,
+// as a function of the input x and the output y; the rows pass the one they take as
+// both): the unary_backward table, keyed by the forward row. Every other derivative is
+// a formula over ops in ops.schema. The registration at the bottom is generated from
+// NN_UNARY_OPS, so a row without a functor does not compile.
 //
 // Layout: any strides (cpu/elementwise_loop.h); contiguous runs take a plain loop the
 // compiler vectorises.
@@ -18,39 +22,36 @@ namespace {
 template <OpId op> struct UnaryFunctor;
 
 // Defaults: float-only ops (integer inputs are promoted to float by the op).
-struct FloatOnly { static constexpr bool kIntegerOk = false, kBoolResult = false, kDifferentiable = true; };
-struct AnyNumeric { static constexpr bool kIntegerOk = true, kBoolResult = false, kDifferentiable = true; };
+struct FloatOnly { static constexpr bool kIntegerOk = false, kBoolResult = false; };
+struct AnyNumeric { static constexpr bool kIntegerOk = true, kBoolResult = false; };
+// Whether functor F has a fused derivative (deriv).
+template <class F, class = void> struct HasDeriv : std::false_type {};
+template <class F>
+struct HasDeriv<F, std::void_t<decltype(F::template deriv<float>(0.f, 0.f))>> : std::true_type {};
 
 template <> struct UnaryFunctor<OpId::neg> : AnyNumeric {
   template <class T> static T apply(T x) { return static_cast<T>(-x); }
-  template <class T> static T deriv(T, T) { return T(-1); }
 };
 template <> struct UnaryFunctor<OpId::exp> : FloatOnly {
   template <class T> static T apply(T x) { return std::exp(x); }
-  template <class T> static T deriv(T, T y) { return y; }
 };
 template <> struct UnaryFunctor<OpId::log> : FloatOnly {
   template <class T> static T apply(T x) { return std::log(x); }
-  template <class T> static T deriv(T x, T) { return T(1) / x; }
 };
 template <> struct UnaryFunctor<OpId::log1p> : FloatOnly {
   template <class T> static T apply(T x) { return std::log1p(x); }
-  template <class T> static T deriv(T x, T) { return T(1) / (T(1) + x); }
 };
 template <> struct UnaryFunctor<OpId::sqrt> : FloatOnly {
   template <class T> static T apply(T x) { return std::sqrt(x); }
-  template <class T> static T deriv(T, T y) { return T(0.5) / y; }
 };
 template <> struct UnaryFunctor<OpId::rsqrt> : FloatOnly {
   template <class T> static T apply(T x) { return T(1) / std::sqrt(x); }
-  template <class T> static T deriv(T, T y) { return T(-0.5) * y * y * y; }
 };
 template <> struct UnaryFunctor<OpId::abs> : AnyNumeric {
   template <class T> static T apply(T x) {
     if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) return x;
     else return x < T(0) ? static_cast<T>(-x) : x;
   }
-  template <class T> static T deriv(T x, T) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
 };
 template <> struct UnaryFunctor<OpId::relu> : AnyNumeric {
   template <class T> static T apply(T x) { return x < T(0) ? T(0) : x; }  // NaN stays NaN
@@ -105,35 +106,28 @@ template <> struct UnaryFunctor<OpId::hardswish> : FloatOnly {
   }
   template <class T> static T deriv(T x, T) { return x < T(-3) ? T(0) : (x <= T(3) ? x / T(3) + T(0.5) : T(1)); }
 };
-struct Predicate { static constexpr bool kIntegerOk = true, kBoolResult = true, kDifferentiable = false; };
+struct Predicate { static constexpr bool kIntegerOk = true, kBoolResult = true; };
 template <> struct UnaryFunctor<OpId::logical_not> : Predicate {
   template <class T> static bool apply(T x) { return !(x != T(0)); }
 };
 template <> struct UnaryFunctor<OpId::sin> : FloatOnly {
   template <class T> static T apply(T x) { return std::sin(x); }
-  template <class T> static T deriv(T x, T) { return std::cos(x); }
 };
 template <> struct UnaryFunctor<OpId::cos> : FloatOnly {
   template <class T> static T apply(T x) { return std::cos(x); }
-  template <class T> static T deriv(T x, T) { return -std::sin(x); }
 };
 template <> struct UnaryFunctor<OpId::erf> : FloatOnly {
   template <class T> static T apply(T x) { return std::erf(x); }
-  template <class T> static T deriv(T x, T) { return T(1.1283791670955126) * std::exp(-x * x); }  // 2/sqrt(pi)
 };
 template <> struct UnaryFunctor<OpId::reciprocal> : FloatOnly {
   template <class T> static T apply(T x) { return T(1) / x; }
-  template <class T> static T deriv(T, T y) { return -y * y; }
 };
 template <> struct UnaryFunctor<OpId::square> : AnyNumeric {
   template <class T> static T apply(T x) { return static_cast<T>(x * x); }
-  template <class T> static T deriv(T x, T) { return static_cast<T>(T(2) * x); }
 };
-// sign, floor, ceil, round, trunc: piecewise constant, so a zero derivative (PyTorch's);
-// the rounding ops return integer inputs unchanged.
-struct PiecewiseConstant : AnyNumeric {
-  template <class T> static T deriv(T, T) { return T(0); }
-};
+// sign, floor, ceil, round, trunc: piecewise constant (their formulas give a zero
+// derivative, PyTorch's); the rounding ops return integer inputs unchanged.
+struct PiecewiseConstant : AnyNumeric {};
 template <class T, class Round> T round_floating(T x, Round round) {
   if constexpr (std::is_integral_v<T>) return x;
   else return static_cast<T>(round(x));
@@ -243,9 +237,8 @@ void unary_kernel(OpId, const Tensor& in, const Tensor& out) {
 template <OpId op>
 void unary_backward_kernel(OpId, const Tensor& grad, const Tensor& x, const Tensor& y, const Tensor& out) {
   using F = UnaryFunctor<op>;
-  if constexpr (!F::kDifferentiable) {
-    throw RuntimeError(str(op_info(op).name, " is not differentiable"));
-  } else {
+  static_assert(HasDeriv<F>::value, "registered only for functors with a fused derivative");
+  {
     dispatch_float_dtype(x.dtype(), op_info(op).name, [&](auto tag) {
       using T = typename decltype(tag)::type;
       std::array<StridedOperand, 4> ops{StridedOperand{out.data_bytes(), &out.strides(), sizeof(T)},
@@ -265,12 +258,16 @@ void unary_backward_kernel(OpId, const Tensor& grad, const Tensor& x, const Tens
   }
 }
 
+template <OpId op>
+void register_unary_row(KernelRegistry& r) {
+  r.unary.set(op, DeviceType::CPU, &unary_kernel<op>);
+  if constexpr (HasDeriv<UnaryFunctor<op>>::value) r.unary_backward.set(op, DeviceType::CPU, &unary_backward_kernel<op>);
+}
+
 }  // namespace
 
 void register_unary_kernels(KernelRegistry& r) {
-#define NN_REGISTER_UNARY(name, grad)                                              \
-  r.unary.set(OpId::name, DeviceType::CPU, &unary_kernel<OpId::name>);            \
-  r.unary_backward.set(OpId::name, DeviceType::CPU, &unary_backward_kernel<OpId::name>);
+#define NN_REGISTER_UNARY(name, grad) register_unary_row<OpId::name>(r);
   NN_UNARY_OPS(NN_REGISTER_UNARY)
 #undef NN_REGISTER_UNARY
 }

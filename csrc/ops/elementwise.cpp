@@ -33,14 +33,6 @@ bool unary_is_float_only(OpId op) {
   }
 }
 
-Tensor unary_backward(OpId op, const Tensor& g, const Tensor& x, const Tensor& y) {
-  const DType compute = compute_dtype(x.dtype());
-  Tensor gc = cast_raw(g, compute), xc = cast_raw(x, compute), yc = cast_raw(y, compute);
-  Tensor out = empty(x.sizes(), compute, x.device());
-  kernels().unary_backward.get(op, x.device())(op, gc, xc, yc, out);
-  return cast_raw(out, x.dtype());
-}
-
 }  // namespace
 
 DType result_type(const Tensor& a, const Tensor& b) {
@@ -83,12 +75,6 @@ Tensor native_unary_op(OpId op, const Tensor& x) {
   Tensor out = empty(x.sizes(), bool_result ? DType::Bool : in_compute, x.device());
   kernels().unary.get(op, x.device())(op, xc, out);
   out = cast_raw(out, out_dtype);
-  if (op_info(op).differentiable && autograd::needs_grad({&x})) {
-    autograd::record(detail::backward_name(op), {x}, {out},
-                     [op, sx = SavedTensor(x), sy = SavedTensor(out), name](const std::vector<Tensor>& g) {
-                       return std::vector<Tensor>{unary_backward(op, g[0], sx.unpack(name), sy.unpack(name))};
-                     });
-  }
   return out;
 }
 
@@ -124,62 +110,10 @@ Tensor native_binary_op(OpId op, const Tensor& a, const Tensor& b) {
   Tensor out = empty(shape, compare ? DType::Bool : compute, a.device());
   kernels().binary.get(op, a.device())(op, ac, bc, out);
   out = cast_raw(out, out_dtype);
-  if (!compare && autograd::needs_grad({&a, &b})) {
-    NN_CHECK(is_floating(out_dtype), DTypeError, name, ": gradients need a floating-point result, got ", out_dtype);
-    const Shape sa = a.sizes(), sb = b.sizes();
-    const DType da = a.dtype(), db = b.dtype();
-    const bool ga = a.requires_grad(), gb = b.requires_grad();
-    const bool save_inputs = op != OpId::add && op != OpId::sub;
-    SavedTensor saved_a(save_inputs ? a : Tensor()), saved_b(save_inputs ? b : Tensor());
-    SavedTensor saved_out(op == OpId::pow ? out : Tensor());
-    const std::string node = detail::backward_name(op);
-    autograd::record(node, {a, b}, {out}, [=](const std::vector<Tensor>& grads) {
-      const Tensor& g = grads[0];
-      Tensor x = saved_a.unpack(node), y = saved_b.unpack(node);
-      Tensor grad_a, grad_b;
-      switch (op) {
-        case OpId::add: grad_a = g; grad_b = g; break;
-        case OpId::sub: grad_a = g; grad_b = gb ? neg(g) : Tensor(); break;
-        case OpId::mul:
-          grad_a = ga ? mul(g, y) : Tensor();
-          grad_b = gb ? mul(g, x) : Tensor();
-          break;
-        case OpId::div:
-          grad_a = ga ? div(g, y) : Tensor();
-          grad_b = gb ? neg(div(mul(g, x), mul(y, y))) : Tensor();
-          break;
-        case OpId::pow: {
-          if (ga) {  // b * a^(b-1), with 0^0-style points giving b * 0^(b-1) as the formula does
-            grad_a = mul(g, mul(y, pow(x, sub(y, wrapped_scalar(1, true)))));
-          }
-          if (gb) {  // a^b * log(a), defined as 0 where a == 0 (PyTorch's convention)
-            Tensor r = saved_out.unpack(node);
-            Tensor term = mul(r, log(x));
-            grad_b = mul(g, where(eq(x, wrapped_scalar(0, true)), zeros({}, term.dtype()), term));
-          }
-          break;
-        }
-        case OpId::maximum:
-        case OpId::minimum: {
-          // Ties split the gradient evenly between both inputs.
-          Tensor win = op == OpId::maximum ? gt(x, y) : lt(x, y);
-          Tensor tie = eq(x, y);
-          Tensor wa = add(cast_raw(win, g.dtype()), mul(cast_raw(tie, g.dtype()), wrapped_scalar(0.5, false)));
-          grad_a = ga ? mul(g, wa) : Tensor();
-          grad_b = gb ? mul(g, sub(wrapped_scalar(1, true), wa)) : Tensor();
-          break;
-        }
-        case OpId::fmod:       // a - trunc(a / b) * b
-        case OpId::remainder:  // a - floor(a / b) * b
-          grad_a = ga ? g : Tensor();
-          grad_b = gb ? neg(mul(g, op == OpId::fmod ? trunc(div(x, y)) : floor(div(x, y)))) : Tensor();
-          break;
-        default: throw RuntimeError(str(node, ": no derivative"));
-      }
-      return std::vector<Tensor>{ga && grad_a.defined() ? reduce_grad(grad_a, sa, da) : Tensor(),
-                                 gb && grad_b.defined() ? reduce_grad(grad_b, sb, db) : Tensor()};
-    });
-  }
+  // The node comes from the row's formulas (autograd_generated.cpp); a result that could
+  // carry no gradient is an error here, while the inputs are at hand.
+  NN_CHECK(compare || is_floating(out_dtype) || !autograd::needs_grad({&a, &b}), DTypeError, name,
+           ": gradients need a floating-point result, got ", out_dtype);
   return out;
 }
 
@@ -247,19 +181,6 @@ Tensor native_where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   kernels().where.get(OpId::where, a.device())(
       detail::broadcast_view(cast_raw(cond, DType::Bool), shape), detail::broadcast_view(cast_raw(a, dtype), shape),
       detail::broadcast_view(cast_raw(b, dtype), shape), out);
-  if (autograd::needs_grad({&a, &b})) {
-    const Shape sa = a.sizes(), sb = b.sizes();
-    const DType da = a.dtype(), db = b.dtype();
-    const bool ga = a.requires_grad(), gb = b.requires_grad();
-    SavedTensor saved_cond(cond);
-    autograd::record("WhereBackward", {a, b}, {out}, [=](const std::vector<Tensor>& grads) {
-      const Tensor& g = grads[0];
-      Tensor c = saved_cond.unpack("WhereBackward");
-      Tensor zero = zeros({}, g.dtype());
-      return std::vector<Tensor>{ga ? reduce_grad(where(c, g, zero), sa, da) : Tensor(),
-                                 gb ? reduce_grad(where(c, zero, g), sb, db) : Tensor()};
-    });
-  }
   return out;
 }
 

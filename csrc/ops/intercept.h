@@ -93,6 +93,9 @@ struct OpSchema {
   int num_args;
   const ArgSchema* args;
   const char* signature;  // the schema line, for messages and docs
+  // The derivative formulas, one "input: formula" per line ("" for a row without them:
+  // not differentiable, or its native records the node, or a composite).
+  const char* derivatives;
 };
 
 const OpSchema& op_schema(OpId op);

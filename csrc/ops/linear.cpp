@@ -141,22 +141,6 @@ Tensor native_addmm(const Tensor& input, const Tensor& mat1, const Tensor& mat2,
   if (beta != 0) detail::copy_raw(out, input);
   if (M * N > 0) kernels().gemm.get(OpId::addmm, mat1.device())(a, b, out, ep);
   out = detail::cast_raw(out, dtype);
-  if (autograd::needs_grad({&input, &mat1, &mat2})) {
-    SavedTensor s1(mat1), s2(mat2);
-    const Shape in_sizes = input.sizes();
-    const DType di = input.dtype(), d1 = mat1.dtype(), d2 = mat2.dtype();
-    const bool gi = input.requires_grad(), g1 = mat1.requires_grad(), g2 = mat2.requires_grad();
-    autograd::record("AddmmBackward", {input, mat1, mat2}, {out}, [=](const std::vector<Tensor>& grads) {
-      const Tensor& g = grads[0];
-      Tensor grad_in, grad_1, grad_2;
-      if (gi) grad_in = detail::reduce_grad(mul(g, wrapped_scalar(beta, false)), in_sizes, di);
-      if (g1) grad_1 = detail::cast_raw(mul(matmul(g, transpose(s2.unpack("AddmmBackward"), 0, 1)),
-                                            wrapped_scalar(alpha, false)), d1);
-      if (g2) grad_2 = detail::cast_raw(mul(matmul(transpose(s1.unpack("AddmmBackward"), 0, 1), g),
-                                            wrapped_scalar(alpha, false)), d2);
-      return std::vector<Tensor>{grad_in, grad_1, grad_2};
-    });
-  }
   return out;
 }
 

@@ -59,31 +59,6 @@ Tensor native_matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() > 1) out_shape.push_back(M);
   if (b.dim() > 1) out_shape.push_back(N);
   out = detail::cast_raw(make_view(out, out_shape, contiguous_strides(out_shape), 0), dtype);
-  if (autograd::needs_grad({&a, &b})) {
-    autograd::SavedTensor sa(a), sb(b);
-    const bool ga = a.requires_grad(), gb = b.requires_grad();
-    autograd::record("MatmulBackward", {a, b}, {out}, [=](const std::vector<Tensor>& g) {
-      Tensor x = sa.unpack("MatmulBackward"), y = sb.unpack("MatmulBackward");
-      Tensor gr = g[0];
-      // Work on the promoted (>= 2-D) forms, then squeeze the promoted dims back.
-      Tensor x2 = x.dim() == 1 ? unsqueeze(x, 0) : x;
-      Tensor y2 = y.dim() == 1 ? unsqueeze(y, 1) : y;
-      if (x.dim() == 1) gr = unsqueeze(gr, gr.dim() - (y.dim() == 1 ? 0 : 1));
-      if (y.dim() == 1) gr = unsqueeze(gr, gr.dim());
-      Tensor grad_a, grad_b;
-      if (ga) {
-        grad_a = matmul(gr, transpose(y2, -1, -2));
-        grad_a = detail::reduce_grad(grad_a, x2.sizes(), x.dtype());
-        if (x.dim() == 1) grad_a = reshape(grad_a, x.sizes());
-      }
-      if (gb) {
-        grad_b = matmul(transpose(x2, -1, -2), gr);
-        grad_b = detail::reduce_grad(grad_b, y2.sizes(), y.dtype());
-        if (y.dim() == 1) grad_b = reshape(grad_b, y.sizes());
-      }
-      return std::vector<Tensor>{grad_a, grad_b};
-    });
-  }
   return out;
 }
 

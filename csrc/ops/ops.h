@@ -2,8 +2,9 @@
 // declared in the generated ops_generated.h, included here: each nn::OP checks for an
 // interceptor (ops/intercept.h) and calls nn::native_OP, which checks its arguments
 // (errors name the op, the shapes and the rule), allocates its output, calls the device's
-// kernel through kernels/dispatch.h and records its backward node when any input requires
-// grad. This file declares what is not a schema row: the family entry points, convenience
+// kernel through kernels/dispatch.h; a row with derivative formulas gets its backward node
+// from its generated autograd layer (autograd_OP), the other differentiable rows record
+// theirs in the native. This file declares what is not a schema row: the family entry points, convenience
 // overloads, helpers and the factories that are not traced. Semantics follow PyTorch.
 #pragma once
 #include <optional>

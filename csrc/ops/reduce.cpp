@@ -92,15 +92,6 @@ void check_nonempty(const ReducePlan& p, const Tensor& x, const char* op) {
            "); the operation has no identity");
 }
 
-// Gradient of an extreme (amax/amin): split evenly among the elements equal to it.
-Tensor extreme_backward(const Tensor& g, const Tensor& x, const Tensor& result, const Shape& keep_sizes,
-                        const Dims& dims) {
-  Tensor gk = reshape(g, keep_sizes), rk = reshape(result, keep_sizes);
-  Tensor mask = detail::cast_raw(eq(x, rk), g.dtype());
-  Tensor count = sum(mask, dims, true);
-  return div(mul(gk, mask), count);
-}
-
 }  // namespace
 
 Tensor native_sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional<DType> dtype) {
@@ -114,13 +105,6 @@ Tensor native_sum(const Tensor& x, const Dims& dims, bool keepdim, std::optional
     out = run_reduction(OpId::sum, p, xc, true, false).first;
   }
   out = detail::cast_raw(out, target);
-  if (autograd::needs_grad({&x}) && is_floating(target)) {
-    const Shape in_sizes = x.sizes(), keep = p.keep_sizes;
-    const DType in_dtype = x.dtype();
-    autograd::record("SumBackward", {x}, {out}, [=](const std::vector<Tensor>& g) {
-      return std::vector<Tensor>{detail::cast_raw(expand(reshape(g[0], keep), in_sizes), in_dtype)};
-    });
-  }
   return out;
 }
 
@@ -130,23 +114,6 @@ Tensor native_prod(const Tensor& x, const Dims& dims, bool keepdim) {
   ReducePlan p = plan_reduction(xc, dims, keepdim, "prod");
   Tensor out = p.R == 0 ? ones(p.out_sizes, compute_dtype(target)) : run_reduction(OpId::prod, p, xc, true, false).first;
   out = detail::cast_raw(out, target);
-  if (autograd::needs_grad({&x})) {
-    const Shape keep = p.keep_sizes;
-    SavedTensor sx(x);
-    autograd::record("ProdBackward", {x}, {out}, [=](const std::vector<Tensor>& g) {
-      // d prod / d x_i = product of the other elements, computed without dividing by 0.
-      Tensor xv = sx.unpack("ProdBackward");
-      Tensor is_zero = eq(xv, zeros({}, xv.dtype()));
-      Tensor nonzero = where(is_zero, ones({}, xv.dtype()), xv);
-      Tensor prod_nonzero = prod(nonzero, dims, true);
-      Tensor zero_count = sum(is_zero, dims, true);
-      Tensor none_zero = div(prod_nonzero, nonzero);
-      Tensor one_zero = where(logical_and(eq(zero_count, ones({}, DType::Int64)), is_zero), prod_nonzero,
-                              zeros({}, xv.dtype()));
-      Tensor grad = where(eq(zero_count, zeros({}, DType::Int64)), none_zero, one_zero);
-      return std::vector<Tensor>{mul(reshape(g[0], keep), grad)};
-    });
-  }
   return out;
 }
 
@@ -156,14 +123,6 @@ static Tensor extreme(OpId op, const Tensor& x, const Dims& dims, bool keepdim) 
   ReducePlan p = plan_reduction(xc, dims, keepdim, name);
   check_nonempty(p, x, name);
   Tensor out = detail::cast_raw(run_reduction(op, p, xc, true, false).first, x.dtype());
-  if (autograd::needs_grad({&x})) {
-    SavedTensor sx(x), so(out);
-    const Shape keep = p.keep_sizes;
-    const std::string node = detail::backward_name(op);
-    autograd::record(node, {x}, {out}, [=](const std::vector<Tensor>& g) {
-      return std::vector<Tensor>{extreme_backward(g[0], sx.unpack(node), so.unpack(node), keep, dims)};
-    });
-  }
   return out;
 }
 
@@ -175,26 +134,11 @@ return extreme(OpId::amin, x, dims, keepdim); }
 static std::pair<Tensor, Tensor> extreme_with_index(OpId op, const Tensor& x, int64_t dim, bool keepdim) {
   const char* name = op_info(op).name;
   Tensor xc = detail::cast_raw(x, compute_dtype(x.dtype()));
-  const int64_t d = wrap_dim(dim, x.dim(), name);
+  wrap_dim(dim, x.dim(), name);  // an out-of-range dim is an IndexError naming the op
   ReducePlan p = plan_reduction(xc, {dim}, keepdim, name);
   check_nonempty(p, x, name);
   auto [values, indices] = run_reduction(op, p, xc, true, true);
   values = detail::cast_raw(values, x.dtype());
-  if (autograd::needs_grad({&x})) {
-    const Shape in_sizes = x.sizes(), keep = p.keep_sizes;
-    const DType dtype = x.dtype();
-    SavedTensor si(indices);
-    const std::string node = detail::backward_name(op);
-    autograd::record(node, {x}, {values}, [=](const std::vector<Tensor>& g) {
-      // The gradient goes to the selected position only: mask = (position == index).
-      Shape pos_shape(in_sizes.size(), 1);
-      if (!in_sizes.empty()) pos_shape[d] = in_sizes[d];
-      Tensor positions = reshape(arange(0, in_sizes.empty() ? 1 : static_cast<double>(in_sizes[d]), 1, DType::Int64),
-                                 pos_shape);
-      Tensor mask = detail::cast_raw(eq(positions, reshape(si.unpack(node), keep)), dtype);
-      return std::vector<Tensor>{mul(expand(reshape(g[0], keep), in_sizes), mask)};
-    });
-  }
   return {values, indices};
 }
 
@@ -252,17 +196,6 @@ static Tensor softmax_impl(OpId op, const Tensor& x, int64_t dim) {
   Shape os(n), ost(n);
   for (int64_t i = 0; i < n; ++i) { os[i] = out_rows.sizes()[inverse[i]]; ost[i] = out_rows.strides()[inverse[i]]; }
   Tensor out = detail::cast_raw(make_view(out_rows, os, ost, 0), out_dtype);
-  if (autograd::needs_grad({&x})) {
-    SavedTensor so(out);
-    const DType in_dtype = x.dtype();
-    const std::string node = detail::backward_name(op);
-    autograd::record(node, {x}, {out}, [=](const std::vector<Tensor>& g) {
-      Tensor y = so.unpack(node);
-      Tensor grad = op == OpId::softmax ? mul(y, sub(g[0], sum(mul(g[0], y), {d}, true)))
-                                        : sub(g[0], mul(exp(y), sum(g[0], {d}, true)));
-      return std::vector<Tensor>{detail::cast_raw(grad, in_dtype)};
-    });
-  }
   return out;
 }
 

@@ -55,8 +55,6 @@ Tensor from_rows(const Tensor& out_rows, const Rows& r, int64_t K) {
   return make_view(out_rows, sizes, strides, out_rows.offset());
 }
 
-Tensor flip(const Tensor& t, int64_t d) { return t.dim() == 0 ? t : slice(t, d, std::nullopt, std::nullopt, -1); }
-
 Tensor scan(OpId op, const Tensor& x, int64_t dim, std::optional<DType> dtype) {
   const char* name = op_info(op).name;
   const int64_t d = wrap_dim(dim, x.dim(), name);
@@ -66,13 +64,13 @@ Tensor scan(OpId op, const Tensor& x, int64_t dim, std::optional<DType> dtype) {
   Tensor out_rows = empty({r.R, r.N}, xc.dtype(), x.device());
   if (r.R * r.N > 0) kernels().scan.get(op, x.device())(op, r.rows, out_rows);
   Tensor out = detail::cast_raw(from_rows(out_rows, r, r.N), target);
-  if (autograd::needs_grad({&x}) && is_floating(target)) {
+  // cumsum's node comes from its formula (ops.schema); cumprod's backward is a kernel of
+  // its own (it divides by no element, so zeros are exact).
+  if (op == OpId::cumprod && autograd::needs_grad({&x}) && is_floating(target)) {
     const DType in_dtype = x.dtype();
     SavedTensor sx(x);
     const std::string node = detail::backward_name(op);
     autograd::record(node, {x}, {out}, [=](const std::vector<Tensor>& g) {
-      if (op == OpId::cumsum)  // each x[i] reaches every y[j], j >= i: a reversed cumsum
-        return std::vector<Tensor>{detail::cast_raw(flip(cumsum(flip(g[0], d), d), d), in_dtype)};
       const DType cdt = compute_dtype(target);
       const Rows xr = to_rows(detail::cast_raw(sx.unpack(node), cdt), d);
       const Rows gr = to_rows(detail::cast_raw(g[0], cdt), d);
@@ -94,17 +92,6 @@ std::pair<Tensor, Tensor> sorted_rows(OpId op, const Tensor& x, int64_t d, int64
   return {detail::cast_raw(from_rows(values, r, k), x.dtype()), from_rows(indices, r, k)};
 }
 
-// Values' backward: the gradient goes to the input positions named by `indices`.
-void record_selection_backward(const char* node, const Tensor& x, const Tensor& values, const Tensor& indices,
-                               int64_t d) {
-  if (!autograd::needs_grad({&x})) return;
-  const Shape in_sizes = x.sizes();
-  const DType dtype = x.dtype();
-  autograd::record(node, {x}, {values}, [=](const std::vector<Tensor>& g) {
-    return std::vector<Tensor>{scatter_add(zeros(in_sizes, dtype), d, indices, g[0])};
-  });
-}
-
 }  // namespace
 
 Tensor native_cumsum(const Tensor& x, int64_t dim, std::optional<DType> dtype) {
@@ -119,7 +106,6 @@ std::pair<Tensor, Tensor> native_sort(const Tensor& x, int64_t dim, bool descend
   const int64_t d = wrap_dim(dim, x.dim(), "sort");
   const int64_t n = x.dim() > 0 ? x.sizes()[d] : 1;
   auto [values, indices] = sorted_rows(OpId::sort, x, d, n, descending);
-  record_selection_backward("SortBackward", x, values, indices, d);
   return {values, indices};
 }
 
@@ -136,7 +122,6 @@ std::pair<Tensor, Tensor> native_topk(const Tensor& x, int64_t k, int64_t dim, b
            " (input shape ", x.sizes(), "; 0 <= k <= size is required)");
   // A 0-d input gives its one element back for k = 0 or 1 (PyTorch).
   auto [values, indices] = sorted_rows(OpId::topk, x, d, x.dim() == 0 ? 1 : k, largest);
-  record_selection_backward("TopkBackward", x, values, indices, d);
   return {values, indices};
 }
 

@@ -63,6 +63,14 @@ void test_table() {
   CHECK(std::string(dispatch::op_schema(OpId::dequantize).cpp_name) == "dequantize_per_tensor");
   CHECK(std::string(dispatch::op_schema(OpId::relu).label) == "unary.relu");
   CHECK(dispatch::arg_index(OpId::linear, "activation") == 3);
+  // The derivative formulas, one "input: formula" per line; none on a row without grad.
+  CHECK(std::string(dispatch::op_schema(OpId::mul).derivatives) == "a: mul(grad, b)\nb: mul(grad, a)");
+  CHECK(std::string(dispatch::op_schema(OpId::tanh).derivatives) == "x: tanh_backward(grad, result)");
+  CHECK(std::string(dispatch::op_schema(OpId::eq).derivatives).empty());
+  for (int i = 0; i < kNumOps; ++i) {
+    const auto& s = dispatch::op_schema(static_cast<OpId>(i));
+    if (!s.differentiable) CHECK(s.derivatives[0] == '\0');
+  }
   CHECK(dispatch::arg_index(OpId::conv2d, "relu") == 7);
   bool threw = false;
   try {
