@@ -79,6 +79,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   } else {
     slot = add(slot, g);
   }
+  run_post_accumulate_grad_hooks(leaf_);
   return {};
 }
 
