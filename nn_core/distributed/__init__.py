@@ -118,13 +118,6 @@ def get_backend(group=None) -> str:
     return _get(group, "get_backend").backend
 
 
-def _finish(work: Work, async_op: bool):
-    if async_op:
-        return work
-    work.wait()
-    return None
-
-
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False):
     """Reduces ``tensor`` over all ranks in place (SUM, AVG, PRODUCT, MIN, MAX)."""
     g = _get(group, "all_reduce")
@@ -137,7 +130,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op: bool = False):
     def run():
         g.all_reduce(buf.array, op, meta=(tensor, "the tensor"))
         buf.write_back()
-    return _finish(g.submit(f"all_reduce({op}, shape {tuple(tensor.shape)})", run), async_op)
+    return g.run(f"all_reduce({op}, shape {tuple(tensor.shape)})", run, async_op)
 
 
 def broadcast(tensor, src: int, group=None, async_op: bool = False):
@@ -150,7 +143,7 @@ def broadcast(tensor, src: int, group=None, async_op: bool = False):
     def run():
         g.broadcast(buf.array, src, meta=(tensor, "the tensor"))
         buf.write_back()
-    return _finish(g.submit(f"broadcast(src={src}, shape {tuple(tensor.shape)})", run), async_op)
+    return g.run(f"broadcast(src={src}, shape {tuple(tensor.shape)})", run, async_op)
 
 
 def all_gather(tensor_list: List, tensor, group=None, async_op: bool = False):
@@ -159,8 +152,8 @@ def all_gather(tensor_list: List, tensor, group=None, async_op: bool = False):
     g = _get(group, "all_gather")
     check_tensor(tensor, "all_gather")
     if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != g.size:
-        raise ValueError(f"all_gather: tensor_list must be a list of world_size={g.size} tensors, got "
-                         f"{len(tensor_list) if isinstance(tensor_list, (list, tuple)) else type(tensor_list).__name__}")
+        got = len(tensor_list) if isinstance(tensor_list, (list, tuple)) else type(tensor_list).__name__
+        raise ValueError(f"all_gather: tensor_list must be a list of world_size={g.size} tensors, got {got}")
     for i, out in enumerate(tensor_list):
         check_tensor(out, "all_gather", f"tensor_list[{i}]")
         if tuple(out.shape) != tuple(tensor.shape) or out.dtype != tensor.dtype:
@@ -175,7 +168,7 @@ def all_gather(tensor_list: List, tensor, group=None, async_op: bool = False):
         for r, out in enumerate(outs):
             np.copyto(out.array, gathered[r])
             out.write_back()
-    return _finish(g.submit(f"all_gather(shape {tuple(tensor.shape)})", run), async_op)
+    return g.run(f"all_gather(shape {tuple(tensor.shape)})", run, async_op)
 
 
 def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op: bool = False):
@@ -190,7 +183,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op: bo
     def run():
         g.all_gather(out.array.reshape((g.size,) + src.array.shape), src.array, meta=(input_tensor, "input_tensor"))
         out.write_back()
-    return _finish(g.submit(f"all_gather_into_tensor(shape {tuple(input_tensor.shape)})", run), async_op)
+    return g.run(f"all_gather_into_tensor(shape {tuple(input_tensor.shape)})", run, async_op)
 
 
 def reduce_scatter(output, input_list: List, op=ReduceOp.SUM, group=None, async_op: bool = False):
@@ -213,7 +206,7 @@ def reduce_scatter(output, input_list: List, op=ReduceOp.SUM, group=None, async_
     def run():
         g.reduce_scatter(out.array, stacked, op, meta=(output, "the output"))
         out.write_back()
-    return _finish(g.submit(f"reduce_scatter({op}, shape {tuple(output.shape)})", run), async_op)
+    return g.run(f"reduce_scatter({op}, shape {tuple(output.shape)})", run, async_op)
 
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op: bool = False):  # noqa: A002
@@ -231,13 +224,13 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op: 
     def run():
         g.reduce_scatter(out.array, src.array, op, meta=(output, "the output"))
         out.write_back()
-    return _finish(g.submit(f"reduce_scatter_tensor({op}, shape {tuple(output.shape)})", run), async_op)
+    return g.run(f"reduce_scatter_tensor({op}, shape {tuple(output.shape)})", run, async_op)
 
 
 def barrier(group=None, async_op: bool = False, device_ids=None):
     """Returns when every rank has called it (bounded by the group's timeout)."""
     g = _get(group, "barrier")
-    return _finish(g.submit("barrier", g.barrier), async_op)
+    return g.run("barrier", g.barrier, async_op)
 
 
 def all_gather_object(object_list: List, obj, group=None) -> None:
@@ -246,7 +239,7 @@ def all_gather_object(object_list: List, obj, group=None) -> None:
     if not isinstance(object_list, list) or len(object_list) != g.size:
         raise ValueError(f"all_gather_object: object_list must be a list of world_size={g.size} entries")
     result = []
-    g.submit("all_gather_object", lambda: result.append(g.all_gather_object(obj))).wait()
+    g.run("all_gather_object", lambda: result.append(g.all_gather_object(obj)), False)
     object_list[:] = result[0]
 
 
@@ -255,7 +248,7 @@ def broadcast_object_list(object_list: List, src: int = 0, group=None) -> None:
     g = _get(group, "broadcast_object_list")
     _check_rank(src, g, "broadcast_object_list", "src")
     result = []
-    g.submit("broadcast_object_list", lambda: result.append(g.broadcast_object(list(object_list), src))).wait()
+    g.run("broadcast_object_list", lambda: result.append(g.broadcast_object(list(object_list), src)), False)
     object_list[:] = result[0]
 
 

@@ -13,6 +13,13 @@ Layout of one group:
                 group is broken: later collectives raise at once, and at exit the job is aborted
                 (``MPI_Abort``), which also stops ranks still blocked inside MPI.
 
+Note [Handshake first]: a synchronous collective with nothing queued runs on the caller's
+thread. Its first step, the cross-rank check below, is a nonblocking all-gather that the caller
+polls against the timeout and for failure notices; once it completes every rank has entered the
+collective, so the blocking data transfer that follows cannot wait for a rank that raised or
+hangs (a rank killed during the transfer is the launcher's to stop: mpirun ends the job).
+Collectives on the communication thread are bounded by Work.wait instead.
+
 Cross-rank checks: each checked collective first all-gathers a small int64 record (op, root,
 dtype, shape) and raises on every rank, naming the tensor and the ranks, when they disagree.
 """
@@ -24,7 +31,7 @@ import sys
 import threading
 import time
 import zlib
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional
 
 import numpy as np
 
@@ -47,11 +54,8 @@ def _mpi():
 
 
 def is_available() -> bool:
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    import importlib.util
+    return importlib.util.find_spec("mpi4py") is not None
 
 
 class ProcessGroupMPI:
@@ -76,6 +80,9 @@ class ProcessGroupMPI:
         self._thread = threading.Thread(target=self._run, name=f"nn_core-mpi-rank{self.rank}", daemon=True)
         self.wait_seconds = 0.0  # time callers spent blocked in Work.wait (the demo reports it)
         self.busy_seconds = 0.0  # time the communication thread spent running collectives
+        self._current = "collective"  # the description of the collective on the caller's thread
+        self._pending = 0        # submitted and not finished (updated under _pending_lock)
+        self._pending_lock = threading.Lock()
         self._thread.start()
 
     # -- the communication thread -------------------------------------------------------------
@@ -95,6 +102,8 @@ class ProcessGroupMPI:
             except BaseException as e:  # noqa: BLE001 - handed to the waiter
                 error = e
             self.busy_seconds += time.perf_counter() - start
+            with self._pending_lock:
+                self._pending -= 1
             work._finish(error)
 
     def submit(self, description: str, fn: Callable[[], None]) -> Work:
@@ -103,8 +112,48 @@ class ProcessGroupMPI:
         if self._broken is not None:
             raise DistBackendError(f"{description}: the process group is broken: {self._broken}")
         work = Work(description, self._wait)
+        with self._pending_lock:
+            self._pending += 1
         self._queue.put((fn, work))
         return work
+
+    def run(self, description: str, fn: Callable[[], None], async_op: bool) -> Optional[Work]:
+        """Runs a collective: on the caller's thread when it is synchronous and nothing is queued
+        (no hand-off to the communication thread: small collectives stay cheap), else submitted.
+        See Note [Handshake first] for why the caller's thread cannot hang in it."""
+        if not async_op:
+            with self._pending_lock:
+                idle = self._pending == 0
+            if idle:
+                if self._closed:
+                    raise DistError(f"{description}: the process group was destroyed")
+                if self._broken is not None:
+                    raise DistBackendError(f"{description}: the process group is broken: {self._broken}")
+                self._current = description
+                fn()
+                return None
+        work = self.submit(description, fn)
+        if async_op:
+            return work
+        work.wait()
+        return None
+
+    def _poll(self, request, description: str) -> None:
+        """Polls a nonblocking request (caller's thread) until it completes, the group's timeout
+        passes, or another rank's failure notice arrives."""
+        deadline = time.perf_counter() + self.timeout_s
+        spins = 0
+        while not request.Test():
+            spins += 1
+            if spins % 64 == 0:
+                self.check_notices(description)
+                if time.perf_counter() >= deadline:
+                    message = (f"{description} timed out after {self.timeout_s:g} s on rank {self.rank} of "
+                               f"{self.size}: another rank died, raised, or did not call the same collective")
+                    self._broken = message
+                    raise DistBackendError(message)
+                if spins > 4096:
+                    time.sleep(0.0001)  # a long wait: leave the core to the others
 
     # -- waiting, timeouts and failure notices -------------------------------------------------
     def _wait(self, work: Work, timeout: Optional[float]) -> None:
@@ -179,7 +228,10 @@ class ProcessGroupMPI:
             record[5:5 + min(len(shape), 6)] = shape[:6]
             record[11] = zlib.crc32(repr(shape).encode())
         gathered = np.empty((self.size, _META_SLOTS), dtype=np.int64)
-        self._comm.Allgather(record, gathered)
+        if threading.current_thread() is self._thread:
+            self._comm.Allgather(record, gathered)  # Work.wait bounds it
+        else:
+            self._poll(self._comm.Iallgather(record, gathered), self._current)
         mismatched = [r for r in range(self.size) if not np.array_equal(gathered[r], gathered[0])]
         if not mismatched:
             return
@@ -232,7 +284,7 @@ class ProcessGroupMPI:
             np.divide(out, self.size, out=out, casting="unsafe")
 
     def barrier(self) -> None:
-        self._comm.Barrier()
+        self._check_meta("barrier", 0, None, "barrier")  # the handshake is itself a barrier
 
     def all_gather_object(self, obj) -> List:
         self._check_meta("all_gather_object", 0, None, "object")
