@@ -80,8 +80,10 @@ def _program_cnn(epochs: int, bucket_cap_mb: str) -> None:
 
 def _mpirun(ranks: int, *args, timeout: int = 900):
     mpirun = shutil.which("mpirun")
-    cmd = [mpirun, "--allow-run-as-root", "--oversubscribe", "-n", str(ranks), "--mca", "btl", "self,vader,tcp",
-           "--bind-to", "none", sys.executable, os.path.abspath(__file__), *map(str, args)]
+    version = subprocess.run([mpirun, "--version"], capture_output=True, text=True).stdout
+    flags = ["--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader,tcp", "--bind-to", "none"] \
+        if "Open MPI" in version or "OpenRTE" in version else []
+    cmd = [mpirun, *flags, "-n", str(ranks), sys.executable, os.path.abspath(__file__), *map(str, args)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=os.path.dirname(__file__))
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout}\n{out.stderr}")

@@ -24,6 +24,7 @@ from ._common import Buffer, DistBackendError, DistError, ReduceOp, Work, check_
 from . import _mpi, _nccl
 
 _group = None  # the default (world) process group, or None
+_exit_handlers_registered = False
 DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)  # PyTorch's default
 
 
@@ -83,7 +84,10 @@ def init_process_group(backend: Optional[str] = None, init_method: Optional[str]
             group.shutdown()
             raise
         _group = group
-        _mpi.register_exit_handlers(lambda: _group)
+        global _exit_handlers_registered
+        if not _exit_handlers_registered:
+            _mpi.register_exit_handlers(lambda: _group)
+            _exit_handlers_registered = True
     elif backend == "nccl":
         _nccl.create_group(seconds)
     else:
