@@ -435,3 +435,25 @@ def test_nccl_backend_reports_what_is_missing():
         dist.init_process_group("gloo")
     with pytest.raises(RuntimeError, match="has not been initialized"):
         dist.get_rank()
+
+
+def test_engine_buffers_are_views_where_possible_and_staged_otherwise():
+    from nn_core.distributed._common import Buffer
+    t = nc.ones(10)
+    b = Buffer(t, reduce=True)
+    assert b.zero_copy and b.array.ctypes.data == t.data_ptr()  # MPI reads and writes the tensor itself
+    half = nc.ones(4).to(nc.float16)
+    assert Buffer(half).zero_copy  # moved as bytes
+    staged = Buffer(half, reduce=True)  # MPI has no float16 arithmetic: reduced in float32
+    assert not staged.zero_copy and staged.array.dtype == np.float32
+    staged.array[:] = 3
+    staged.write_back()
+    assert half.float().numpy().tolist() == [3.0] * 4
+    for t in (nc.arange(12.0).reshape(3, 4).t(), nc.arange(6.0).to(nc.bfloat16), nc.tensor([True, False])):
+        b = Buffer(t, reduce=True)
+        assert not b.zero_copy and b.array.flags["C_CONTIGUOUS"]
+        expected = b.array * 2 if t.dtype != nc.bool else np.array([1, 1], np.uint8)
+        b.array[...] = expected
+        b.write_back()
+        got = t.float().numpy() if t.dtype == nc.bfloat16 else t.numpy()
+        np.testing.assert_array_equal(got, expected.astype(got.dtype))
