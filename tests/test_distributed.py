@@ -130,6 +130,17 @@ def collectives():
     t = nc.ones(3)
     work = dist.all_reduce(t, async_op=True)
     assert work.wait() and work.is_completed()
+    # mixed paths: rank 0's second all_reduce queues behind its pending async one (communication
+    # thread) while the other ranks run theirs on the caller's thread; they must still match
+    big, small = nc.ones(1 << 20), nc.ones(5)
+    if rank == 0:
+        work = dist.all_reduce(big, async_op=True)
+        dist.all_reduce(small)
+        work.wait()
+    else:
+        dist.all_reduce(big)
+        dist.all_reduce(small)
+    assert float(big.numpy()[-1]) == size and float(small.numpy()[0]) == size
     dist.barrier()
     objs = [None] * size
     dist.all_gather_object(objs, {"rank": rank})

@@ -228,10 +228,13 @@ class ProcessGroupMPI:
             record[5:5 + min(len(shape), 6)] = shape[:6]
             record[11] = zlib.crc32(repr(shape).encode())
         gathered = np.empty((self.size, _META_SLOTS), dtype=np.int64)
+        # Nonblocking on both threads: MPI does not match a blocking collective with a nonblocking
+        # one, and a rank may run this on its caller's thread while another runs it queued.
+        request = self._comm.Iallgather(record, gathered)
         if threading.current_thread() is self._thread:
-            self._comm.Allgather(record, gathered)  # Work.wait bounds it
+            request.Wait()  # Work.wait bounds it
         else:
-            self._poll(self._comm.Iallgather(record, gathered), self._current)
+            self._poll(request, self._current)
         mismatched = [r for r in range(self.size) if not np.array_equal(gathered[r], gathered[0])]
         if not mismatched:
             return
