@@ -15,6 +15,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .._C import Tensor
+
 
 class DistError(RuntimeError):
     """An error of a collective (PyTorch's ``torch.distributed.DistError``)."""
@@ -95,12 +97,17 @@ _NUMPY_DTYPES = {
 DTYPE_CODES = {name: i for i, name in enumerate(_NUMPY_DTYPES)}
 
 
+_DTYPE_NAMES: dict = {}  # DType -> its name without the "nn_core." prefix
+
+
 def dtype_name(t) -> str:
-    return str(t.dtype).replace("nn_core.", "")
+    name = _DTYPE_NAMES.get(t.dtype)
+    if name is None:
+        name = _DTYPE_NAMES[t.dtype] = str(t.dtype).replace("nn_core.", "")
+    return name
 
 
 def check_tensor(t, where: str, what: str = "tensor"):
-    from .._C import Tensor
     if not isinstance(t, Tensor):
         raise TypeError(f"{where}: {what} must be an nn_core Tensor, got {type(t).__name__}")
     device = getattr(t, "_device_str", "cpu")

@@ -217,16 +217,17 @@ class ProcessGroupMPI:
 
     # -- the collectives (run on the communication thread) ------------------------------------
     def _check_meta(self, op: str, root: int, t, name: str) -> None:
-        record = np.zeros(_META_SLOTS, dtype=np.int64)
-        record[0] = _OP_CODES[op]
-        record[1] = root
-        if t is not None:
+        if t is None:
+            fields = [_OP_CODES[op], root] + [0] * (_META_SLOTS - 2)
+        else:
             shape = tuple(t.shape)
-            record[2] = DTYPE_CODES[dtype_name(t)]
-            record[3] = len(shape)
-            record[4] = int(np.prod(shape, dtype=np.int64))
-            record[5:5 + min(len(shape), 6)] = shape[:6]
-            record[11] = zlib.crc32(repr(shape).encode())
+            numel = 1
+            for d in shape:
+                numel *= d
+            dims = list(shape[:6]) + [0] * (6 - min(len(shape), 6))
+            fields = [_OP_CODES[op], root, DTYPE_CODES[dtype_name(t)], len(shape), numel, *dims,
+                      zlib.crc32(repr(shape).encode())]
+        record = np.array(fields, dtype=np.int64)
         gathered = np.empty((self.size, _META_SLOTS), dtype=np.int64)
         # Nonblocking on both threads: MPI does not match a blocking collective with a nonblocking
         # one, and a rank may run this on its caller's thread while another runs it queued.
@@ -235,9 +236,10 @@ class ProcessGroupMPI:
             request.Wait()  # Work.wait bounds it
         else:
             self._poll(request, self._current)
-        mismatched = [r for r in range(self.size) if not np.array_equal(gathered[r], gathered[0])]
-        if not mismatched:
+        same = (gathered == gathered[0]).all(axis=1)
+        if same.all():
             return
+        mismatched = [int(r) for r in np.flatnonzero(~same)]
         r = mismatched[0]
         if gathered[r, 0] != gathered[0, 0]:
             ops = {v: k for k, v in _OP_CODES.items()}
