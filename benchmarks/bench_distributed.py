@@ -44,7 +44,7 @@ def _program_allreduce() -> None:
         n = mb * 1024 * 1024 // 4
         ours = nc.ones(n)
         theirs = np.ones(n, dtype=np.float32)
-        rounds = 9 if mb <= 16 else (5 if mb <= 64 else 3)
+        rounds = {1: 25, 4: 25, 16: 15, 64: 7}.get(mb, 5)  # minima over many rounds: the machine is shared
         reps = max(1, 64 // mb)
         best = {"ours": float("inf"), "mpi4py": float("inf")}
         dist.all_reduce(ours)
@@ -81,7 +81,8 @@ def _program_cnn(epochs: int, bucket_cap_mb: str) -> None:
 def _mpirun(ranks: int, *args, timeout: int = 900):
     mpirun = shutil.which("mpirun")
     version = subprocess.run([mpirun, "--version"], capture_output=True, text=True).stdout
-    flags = ["--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader,tcp", "--bind-to", "none"] \
+    flags = ["--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader,tcp", "--bind-to", "none",
+             "--mca", "mpi_yield_when_idle", "1"] \
         if "Open MPI" in version or "OpenRTE" in version else []
     cmd = [mpirun, *flags, "-n", str(ranks), sys.executable, os.path.abspath(__file__), *map(str, args)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=os.path.dirname(__file__))
