@@ -5,7 +5,8 @@ DISTRIBUTED_PROGRAM below, with a hard timeout, and checks what the ranks printe
   * collectives against numpy on random shapes and dtypes (contiguous and not), and the
     cross-rank shape check that names the tensor and the ranks;
   * DDP on the digits MLP: after N steps the parameters are bitwise identical on every rank and
-    within 1e-6 of single-process training on the combined batch; no_sync accumulation equals
+    within 1e-6 of single-process training on the combined batch; buckets start while backward
+    is still running; no_sync accumulation equals
     the large-batch step; unused parameters are handled (find_unused_parameters) or reported;
     a checkpoint written by rank 0 loads at any world size;
   * failures: a rank that raises, hangs, or is killed makes the others stop with a clear error
@@ -188,8 +189,14 @@ def ddp_training():
     batches = digits_batches(steps, per_rank)
     nc.manual_seed(1234 + rank)  # different init on every rank: DDP must broadcast rank 0's
     model = digits_mlp(1234 + rank, nc.float32)
-    ddp = DDP(model, bucket_cap_mb=0.1)  # several buckets
-    assert len(ddp.bucket_sizes) > 1, ddp.bucket_sizes
+    # Overlap: a probe on the first layer's weight (its gradient comes last), registered before
+    # DDP's hooks so it runs before DDP sees that gradient, records which buckets had already
+    # been started: the later layers' buckets must be in flight while backward is still running.
+    launched = []
+    model[0].weight.register_post_accumulate_grad_hook(
+        lambda p: launched.append([b.work is not None for b in ddp._reducer.buckets]))
+    ddp = DDP(model, bucket_cap_mb=0.1)  # 3 buckets: (4.*, 2.bias), (2.weight,), (0.*)
+    assert len(ddp.bucket_sizes) == 3, ddp.bucket_sizes
     opt = nc.optim.SGD(ddp.parameters(), lr=0.2, momentum=0.9)
     reference = digits_mlp(1234, nc.float32)
     ref_opt = nc.optim.SGD(reference.parameters(), lr=0.2, momentum=0.9)
@@ -202,6 +209,7 @@ def ddp_training():
         ref_opt.zero_grad()
         loss_fn(reference(to_nc(x)), to_nc(y)).backward()
         ref_opt.step()
+    assert launched and all(step == [True, True, False] for step in launched), launched
     assert same_on_all_ranks(model), "parameters differ between ranks"
     diff = max(float(np.abs(a - b).max()) for a, b in zip(params_of(model), params_of(reference)))
     assert diff <= 1e-6, f"DDP vs single-process on the combined batch: max |diff| {diff}"

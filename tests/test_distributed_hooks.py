@@ -124,3 +124,26 @@ def test_accumulate_grad_variable_names_the_leaf():
         stack.extend(n for n, _ in node.next_functions if n is not None)
     assert leaves == {lin.weight._impl_id, lin.bias._impl_id}
     assert lin.weight._impl_id != lin.bias._impl_id
+
+
+def test_leaf_gradients_are_accumulated_as_soon_as_ready():
+    """Note [Leaf gradients first]: a hook on the last layer runs before the earlier layers'
+    backward has run (so data-parallel all-reduces overlap the rest of backward): an in-place
+    edit of the first layer's weight (saved for its backward) from that hook is seen by it."""
+    nc.manual_seed(0)
+    l1, l2, l3 = nn.Linear(4, 8), nn.Linear(8, 8), nn.Linear(8, 2)
+    order = []
+    for name, layer in (("l1", l1), ("l2", l2), ("l3", l3)):
+        layer.weight.register_post_accumulate_grad_hook(lambda p, name=name: order.append(name))
+    x = nc.randn(3, 4, requires_grad=True)
+    l3(l2(l1(x).relu()).relu()).sum().backward()
+    assert order == ["l3", "l2", "l1"]
+
+    def edit_first_layer(_):
+        with nc.no_grad():
+            l1.weight.mul_(1.0)
+
+    handle = l3.weight.register_post_accumulate_grad_hook(edit_first_layer)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        l3(l2(l1(x).relu()).relu()).sum().backward()
+    handle.remove()
