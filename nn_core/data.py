@@ -282,3 +282,63 @@ from nn_core._data_workers import WorkerInfo, get_worker_info  # noqa: E402
 
 __all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split", "default_collate", "DataLoader",
            "WorkerInfo", "get_worker_info"]
+
+
+class DistributedSampler:
+    """The indices of one rank's shard of ``dataset`` (PyTorch's
+    ``torch.utils.data.distributed.DistributedSampler``, same arguments): every rank draws the
+    same permutation (seeded by ``seed + epoch``: call ``set_epoch(epoch)`` at each epoch for a
+    new order), pads it by repeating its start so that it divides evenly (or, with
+    ``drop_last=True``, drops the tail), and takes every ``num_replicas``-th index from ``rank``.
+    ``num_replicas`` / ``rank`` default to the process group's. The permutation comes from numpy's
+    generator, so its order differs from PyTorch's for the same seed.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: Optional[int] = None, rank: Optional[int] = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False):
+        if num_replicas is None or rank is None:
+            from nn_core import distributed as dist
+            if not dist.is_initialized():
+                raise RuntimeError("DistributedSampler: pass num_replicas and rank, or call "
+                                   "nn_core.distributed.init_process_group() first")
+            num_replicas = dist.get_world_size() if num_replicas is None else num_replicas
+            rank = dist.get_rank() if rank is None else rank
+        if not isinstance(num_replicas, numbers.Integral) or num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be a positive integer, got {num_replicas!r}")
+        if not isinstance(rank, numbers.Integral) or not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: invalid rank {rank!r}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset, self.num_replicas, self.rank = dataset, int(num_replicas), int(rank)
+        self.shuffle, self.seed, self.drop_last, self.epoch = bool(shuffle), int(seed), bool(drop_last), 0
+        n = len(dataset)
+        if self.drop_last and n % self.num_replicas:
+            self.num_samples = n // self.num_replicas
+        else:
+            self.num_samples = -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def _all_indices(self) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            indices = np.random.default_rng(self.seed + self.epoch).permutation(n)
+        else:
+            indices = np.arange(n)
+        if self.drop_last:
+            return indices[:self.total_size]
+        padding = self.total_size - n
+        if padding > 0 and n > 0:
+            indices = np.concatenate([indices, np.resize(indices, padding)])
+        return indices
+
+    def __iter__(self) -> Iterator[int]:
+        shard = self._all_indices()[self.rank:self.total_size:self.num_replicas]
+        return iter(int(i) for i in shard)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+__all__.append("DistributedSampler")

@@ -1,6 +1,8 @@
 // autograd_meta.cpp — AutogradMeta creation and the accessors declared in autograd_meta.h.
 #include "autograd/autograd_meta.h"
 
+#include <atomic>
+
 #include "autograd/node.h"
 
 namespace nn::autograd {
@@ -41,6 +43,39 @@ void set_requires_grad(const Tensor& t, bool requires_grad) {
            "produced by ", fn->name(), "); use .detach() instead");
   if (!requires_grad && autograd_meta(t) == nullptr) return;
   materialize_autograd_meta(t.impl()).requires_grad_ = requires_grad;
+}
+
+uint64_t add_post_accumulate_grad_hook(const Tensor& t, PostAccumulateGradHook hook) {
+  static std::atomic<uint64_t> next_hook_id{1};
+  NN_CHECK(t.requires_grad(), RuntimeError, "register_post_accumulate_grad_hook: cannot register a hook on a "
+           "tensor that doesn't require gradient (shape ", t.sizes(), ")");
+  NN_CHECK(is_leaf(t), RuntimeError, "register_post_accumulate_grad_hook: post accumulate grad hooks cannot be "
+           "registered on non-leaf tensors (this one was produced by ", grad_fn(t)->name(), ")");
+  NN_CHECK(hook != nullptr, ValueError, "register_post_accumulate_grad_hook: the hook is empty");
+  const uint64_t id = next_hook_id.fetch_add(1, std::memory_order_relaxed);
+  materialize_autograd_meta(t.impl()).post_accumulate_grad_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+bool remove_post_accumulate_grad_hook(const Tensor& t, uint64_t id) {
+  AutogradMeta* meta = autograd_meta(t);
+  if (meta == nullptr) return false;
+  auto& hooks = meta->post_accumulate_grad_hooks;
+  for (auto it = hooks.begin(); it != hooks.end(); ++it) {
+    if (it->first == id) {
+      hooks.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void run_post_accumulate_grad_hooks(const TensorImplPtr& leaf) {
+  const AutogradMeta* meta = autograd_meta(leaf.get());
+  if (meta == nullptr || meta->post_accumulate_grad_hooks.empty()) return;
+  const auto hooks = meta->post_accumulate_grad_hooks;  // a hook may add or remove hooks
+  const Tensor leaf_tensor{leaf};
+  for (const auto& entry : hooks) entry.second(leaf_tensor);
 }
 
 void set_history(const Tensor& t, std::shared_ptr<Node> fn, uint32_t output_nr) {

@@ -4,6 +4,7 @@
 // that produced it. Also GradMode, SavedTensor, FunctionNode and AccumulateGrad.
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <queue>
 #include <unordered_map>
 
@@ -79,6 +80,7 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   } else {
     slot = add(slot, g);
   }
+  run_post_accumulate_grad_hooks(leaf_);
   return {};
 }
 
@@ -103,6 +105,11 @@ Edge gradient_edge(const Tensor& t) {
   std::shared_ptr<Node> acc = meta->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    // Note [Leaf gradients first]: the ready queue runs the newest node first; a leaf's
+    // accumulator takes the highest priority (as in PyTorch), so each .grad is stored, and its
+    // post-accumulate-grad hooks run, as soon as its gradient is complete, not after the rest of
+    // the graph. Data-parallel training relies on it to start all-reduces during backward.
+    acc->sequence_nr = std::numeric_limits<uint64_t>::max();
     acc->output_meta.push_back({t.sizes(), t.dtype(), t.device()});
     meta->grad_accumulator = acc;
   }

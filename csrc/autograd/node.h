@@ -84,6 +84,7 @@ class AccumulateGrad : public Node {
   explicit AccumulateGrad(TensorImplPtr leaf) : leaf_(std::move(leaf)) {}
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override;
   std::string name() const override { return "AccumulateGrad"; }
+  const TensorImplPtr& leaf() const { return leaf_; }  // the tensor whose .grad it accumulates
 
  private:
   TensorImplPtr leaf_;

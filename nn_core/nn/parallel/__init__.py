@@ -3,14 +3,15 @@
 nn_core runs one process on the CPU, where its kernels already use every core (see
 ``nn_core.set_num_threads``); with no accelerators to split a batch over, ``DataParallel``
 runs the wrapped module directly, as PyTorch's does when no GPU is visible. It keeps
-PyTorch's ``module.`` prefix in ``state_dict`` keys. Multi-process data parallelism is not
-part of this module.
+PyTorch's ``module.`` prefix in ``state_dict`` keys. Multi-process data parallelism (one
+process per rank, gradients all-reduced over nn_core.distributed) is ``DistributedDataParallel``
+in ``nn_core.nn.parallel.distributed``.
 """
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from .module import Module
+from ..module import Module
 
 
 def _check_devices(device_ids, where: str) -> None:
@@ -41,4 +42,6 @@ def data_parallel(module: Module, inputs, device_ids=None, output_device=None, d
     return module(*inputs, **(module_kwargs or {}))
 
 
-__all__ = ["DataParallel", "data_parallel"]
+from .distributed import DistributedDataParallel  # noqa: E402
+
+__all__ = ["DataParallel", "data_parallel", "DistributedDataParallel"]
