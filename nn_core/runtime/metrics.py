@@ -104,6 +104,9 @@ def prometheus_text(snapshot: Dict, extra_labels: Optional[Dict[str, str]] = Non
         family("op_calls_total", "counter", "Calls per op kind (profiling on).")
         for op, (calls, _) in sorted(profile.items()):
             out.append(f"{PREFIX}op_calls_total{_labels(base, op=op)} {calls}")
+    if "warmup" in snapshot or snapshot.get("monitor"):  # InferenceSession.stats(): monitoring.py
+        from .monitoring import monitor_prometheus_lines
+        out += monitor_prometheus_lines(snapshot, base, PREFIX)
     return "\n".join(out) + "\n"
 
 
