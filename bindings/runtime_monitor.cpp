@@ -101,6 +101,7 @@ MonitorOptions options_from(const py::dict& d) {
     else if (k == "ks_warning") o.ks_warning = v.cast<double>();
     else if (k == "ks_alert") o.ks_alert = v.cast<double>();
     else if (k == "psi_epsilon") o.psi_epsilon = v.cast<double>();
+    else if (k == "psi_bins") o.psi_bins = v.cast<int>();
     else if (k == "outcome_output") o.outcome_output = v.cast<int>();
     else if (k == "scores") o.scores = v.cast<std::string>();
     else if (k == "outcome_window") o.outcome_window = v.cast<int64_t>();
@@ -126,6 +127,7 @@ py::dict snapshot_dict(const MonitorSnapshot& s, const MonitorOptions& o) {
   th["ks_warning"] = o.ks_warning;
   th["ks_alert"] = o.ks_alert;
   th["min_samples"] = o.min_samples;
+  th["psi_bins"] = o.psi_bins;
   d["thresholds"] = th;
   py::list fl;
   for (const FeatureDrift& f : s.features) {
@@ -151,6 +153,8 @@ py::dict snapshot_dict(const MonitorSnapshot& s, const MonitorOptions& o) {
     x["window_p50"] = f.window_p50;
     x["window_p95"] = f.window_p95;
     x["window_counts"] = f.window_counts;
+    x["psi_edges"] = f.psi_edges;
+    x["psi_group"] = f.psi_group;
     fl.append(x);
   }
   d["features"] = fl;

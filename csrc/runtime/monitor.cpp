@@ -90,9 +90,13 @@ Monitor::Monitor(DriftProfile profile, MonitorOptions options) : profile_(std::m
            "drift monitor: outcome_window, max_pending and calibration_bins must be at least 1");
   NN_CHECK(opt_.outcome_output >= 0, ValueError, "drift monitor: outcome_output must be >= 0");
   block_rows_ = (opt_.window + opt_.blocks - 1) / opt_.blocks;
-  for (const FeatureReference& r : profile_.reference) {
+  NN_CHECK(opt_.psi_bins >= 2, ValueError, "drift monitor: psi_bins must be at least 2, got ", opt_.psi_bins);
+  for (size_t k = 0; k < profile_.reference.size(); ++k) {
+    const FeatureReference& r = profile_.reference[k];
     bin_offset_.push_back(total_bins_);
     total_bins_ += r.counts.size();
+    const int fine = static_cast<int>(r.counts.size());
+    psi_group_.push_back(profile_.features[k].kind == FeatureKind::Class ? 1 : (fine + opt_.psi_bins - 1) / opt_.psi_bins);
   }
   ring_.resize(static_cast<size_t>(opt_.blocks));
   for (Block& b : ring_) b.resize(total_bins_, profile_.features.size());
@@ -309,6 +313,9 @@ MonitorSnapshot Monitor::snapshot() const {
     d.nan_total = nans[k];
     d.reference_mean = r.mean;
     d.reference_std = r.std;
+    d.psi_group = psi_group_[k];
+    for (size_t i = static_cast<size_t>(d.psi_group) - 1; i < r.edges.size(); i += static_cast<size_t>(d.psi_group))
+      d.psi_edges.push_back(r.edges[i]);
     d.window_counts.assign(sum.bins.begin() + static_cast<std::ptrdiff_t>(bin_offset_[k]),
                            sum.bins.begin() + static_cast<std::ptrdiff_t>(bin_offset_[k] + r.counts.size()));
     if (d.window_count > 0) {
@@ -317,7 +324,16 @@ MonitorSnapshot Monitor::snapshot() const {
       d.window_std = std::sqrt(std::max(0.0, sum.sumsq[k] / n - d.window_mean * d.window_mean));
       d.window_min = sum.min[k];
       d.window_max = sum.max[k];
-      d.psi = population_stability_index(r.counts, d.window_counts, opt_.psi_epsilon);
+      std::vector<int64_t> ref_coarse, win_coarse;
+      for (size_t i = 0; i < r.counts.size(); ++i) {
+        if (i % static_cast<size_t>(d.psi_group) == 0) {
+          ref_coarse.push_back(0);
+          win_coarse.push_back(0);
+        }
+        ref_coarse.back() += r.counts[i];
+        win_coarse.back() += d.window_counts[i];
+      }
+      d.psi = population_stability_index(ref_coarse, win_coarse, opt_.psi_epsilon);
       std::tie(d.ks, d.ks_error_bound) = binned_ks(r.counts, d.window_counts);
       // quantiles: linear inside the bin holding the rank; the open outer bins end at the
       // window's min / max

@@ -17,7 +17,11 @@
 //   reference's quantiles j/bins (deduplicated), bins (-inf, e_0), [e_0, e_1), ...,
 //   [e_{k-1}, +inf): a value x falls in bin upper_bound(edges, x) (numpy's
 //   searchsorted(edges, x, side="right")). Class features use the edges 0.5, 1.5, ...
-//   (one bin per class).
+//   (one bin per class). KS uses these (fine) bins; PSI merges them in consecutive groups
+//   of g = ceil(fine bins / psi_bins) (g = 1 for Class), i.e. on the coarse edges
+//   e_{g-1}, e_{2g-1}, ... (psi_edges in the snapshot): deciles by default, the usual PSI
+//   binning, whose small-sample bias (about (bins - 1) (1/n_window + 1/n_reference)) stays
+//   well under the warning threshold at the default window.
 // - Note [Drift window]: the window of `window` rows is a ring of `blocks` blocks of
 //   ceil(window / blocks) rows. A call's rows all go into the current block; a block that
 //   reaches its row count is closed, and the next call starts the oldest slot afresh. The
@@ -68,7 +72,7 @@ struct FeatureReference {
 };
 
 struct DriftProfile {
-  int bins = 32;
+  int bins = 40;
   std::vector<FeatureDef> features;
   std::vector<FeatureReference> reference;  // one per feature
 };
@@ -112,6 +116,7 @@ struct MonitorOptions {
   double psi_warning = 0.1, psi_alert = 0.2;
   double ks_warning = 0.1, ks_alert = 0.2;
   double psi_epsilon = 1e-4;
+  int psi_bins = 10;           // PSI bins (fine bins merged in groups; Class: one per class)
   // Outcomes (calibration): which output holds the predictions and how to read them.
   int outcome_output = 0;
   std::string scores = "auto";  // "auto", "logits" or "probabilities"
@@ -129,7 +134,9 @@ struct FeatureDrift {
   double reference_mean = 0, reference_std = 0, window_mean = 0, window_std = 0;
   double window_min = 0, window_max = 0;
   double window_p05 = 0, window_p50 = 0, window_p95 = 0;  // interpolated inside the bins
-  std::vector<int64_t> window_counts;                   // the window's histogram
+  std::vector<int64_t> window_counts;                   // the window's histogram (fine bins)
+  std::vector<double> psi_edges;                        // the inner edges of the PSI bins
+  int psi_group = 1;                                    // fine bins per PSI bin
 };
 
 struct OutcomeSnapshot {
@@ -183,6 +190,7 @@ class Monitor {
   MonitorOptions opt_;
   int64_t block_rows_;
   std::vector<size_t> bin_offset_;  // per feature: first bin in a flat histogram
+  std::vector<int> psi_group_;      // per feature: fine bins per PSI bin
   size_t total_bins_ = 0;
 
   mutable std::mutex mu_;

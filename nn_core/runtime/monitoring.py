@@ -42,7 +42,7 @@ class DriftProfile:
         self.inputs = [dict(i) for i in inputs]
 
     @classmethod
-    def build(cls, session, reference, bins: int = 32, batch_size: int = 64, max_columns: int = 256,
+    def build(cls, session, reference, bins: int = 40, batch_size: int = 64, max_columns: int = 256,
               max_classes: int = 1024) -> "DriftProfile":
         """Runs ``reference`` through ``session`` (a warm-up run: no metrics, no monitor) and
         profiles every feature. ``reference``: what ``run()`` takes (a Tensor / array or a
@@ -222,3 +222,24 @@ def serve_metrics(render: Callable[[], str], port: int = 0, addr: str = "127.0.0
     """Serves ``render()`` (Prometheus text) at ``http://addr:port/metrics`` with
     ``prometheus_client``'s HTTP server (port 0: a free port; see ``.port``)."""
     return MetricsServer(TextCollector(render), port, addr)
+
+
+def drift_table(drift: Optional[Dict], limit: int = 40) -> str:
+    """A text table of a monitor snapshot (``session.drift()``): status, then one line per
+    feature with its window count, PSI, KS (+ error bound), means and status."""
+    if not drift:
+        return "(monitoring off)"
+    lines = [f"drift status {drift['status']}: {drift['calls']} calls, {drift['rows']} rows observed, window "
+             f"{drift['window_rows']} / {drift['window']} rows, {drift['errors']} monitor errors"]
+    head = f"{'feature':<24} {'values':>8} {'PSI':>8} {'KS':>8} {'+-KS':>7} {'ref mean':>10} {'win mean':>10}  status"
+    lines.append(head)
+    for f in drift["features"][:limit]:
+        lines.append(f"{f['name'][:24]:<24} {f['window_count']:>8} {f['psi']:>8.4f} {f['ks']:>8.4f} "
+                     f"{f['ks_error_bound']:>7.4f} {f['reference_mean']:>10.4g} {f['window_mean']:>10.4g}  "
+                     f"{f['status']}")
+    if len(drift["features"]) > limit:
+        lines.append(f"... {len(drift['features']) - limit} more features")
+    oc = drift["outcomes"]
+    if oc["window_count"]:
+        lines.append(f"outcomes: accuracy {oc['accuracy']:.4f}, ECE {oc['ece']:.4f} over {oc['window_count']} rows")
+    return "\n".join(lines)

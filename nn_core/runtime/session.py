@@ -342,7 +342,7 @@ class InferenceSession:
         return [tuple(int(d) for d in sh) for sh in item]
 
     # ---- monitoring ----------------------------------------------------------------------
-    def monitor(self, reference=None, window: int = 1000, *, bins: int = 32, blocks: int = 8,
+    def monitor(self, reference=None, window: int = 1000, *, bins: int = 40, psi_bins: int = 10, blocks: int = 8,
                 min_samples: int = 100, psi_warning: float = 0.1, psi_alert: float = 0.2,
                 ks_warning: float = 0.1, ks_alert: float = 0.2, psi_epsilon: float = 1e-4,
                 outcome_output: int = 0, scores: str = "auto", outcome_window: int = 1000,
@@ -353,8 +353,8 @@ class InferenceSession:
         ``reference``: a ``DriftProfile`` or a path to a saved one, or reference inputs (as
         ``run()`` takes them, split into batches of ``batch_size`` rows, or a list of such
         batches) that are run through the session to build the profile (``bins`` quantile
-        bins per feature). ``window``: rows in the sliding window (``blocks`` blocks). A
-        feature with at least ``min_samples`` window values gets status "warning" / "alert"
+        bins per feature, for KS; PSI merges them into ``psi_bins``). ``window``: rows in
+        the sliding window (``blocks`` blocks). A feature with at least ``min_samples`` window values gets status "warning" / "alert"
         when its PSI or KS reaches the thresholds. ``outcome_output`` / ``scores``
         ("auto", "logits", "probabilities") say where ``record_outcome`` finds predictions.
 
@@ -375,7 +375,8 @@ class InferenceSession:
         self._check_profile(profile)
         options = dict(window=int(window), blocks=int(blocks), min_samples=int(min_samples),
                        psi_warning=float(psi_warning), psi_alert=float(psi_alert), ks_warning=float(ks_warning),
-                       ks_alert=float(ks_alert), psi_epsilon=float(psi_epsilon), outcome_output=int(outcome_output),
+                       ks_alert=float(ks_alert), psi_epsilon=float(psi_epsilon), psi_bins=int(psi_bins),
+                       outcome_output=int(outcome_output),
                        scores=str(scores), outcome_window=int(outcome_window), max_pending=int(max_pending),
                        calibration_bins=int(calibration_bins))
         mon = _C._DriftMonitor(profile._data, options)
@@ -437,7 +438,7 @@ class InferenceSession:
         step = int(batch_size) if "batch" in self.symbols else rows
         return [tuple(a[s:s + step] for a in arrays) for s in range(0, rows, step)]
 
-    def _build_profile(self, reference, bins=32, batch_size=64, max_columns=256, max_classes=1024):
+    def _build_profile(self, reference, bins=40, batch_size=64, max_columns=256, max_classes=1024):
         from .monitoring import DriftProfile
 
         batches = self._batches(reference, batch_size)
