@@ -113,7 +113,7 @@ struct MonitorOptions {
   int64_t window = 1000;       // rows in the sliding window
   int blocks = 8;              // blocks of the ring (Note [Drift window])
   int64_t min_samples = 100;   // window values a feature needs before it gets a status
-  double psi_warning = 0.1, psi_alert = 0.2;
+  double psi_warning = 0.1, psi_alert = 0.15;  // docs/monitoring.md: why 0.15
   double ks_warning = 0.1, ks_alert = 0.2;
   double psi_epsilon = 1e-4;
   int psi_bins = 10;           // PSI bins (fine bins merged in groups; Class: one per class)

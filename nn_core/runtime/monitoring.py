@@ -16,6 +16,7 @@ outcome calibration); this module holds the Python side:
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from typing import Callable, Dict, List, Optional
@@ -64,7 +65,8 @@ class DriftProfile:
         return [f["name"] for f in self._data["features"]]
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "version": FORMAT_VERSION, "inputs": self.inputs, **self._data}
+        """A deep copy, as saved (editing it leaves the profile alone)."""
+        return copy.deepcopy({"format": FORMAT, "version": FORMAT_VERSION, "inputs": self.inputs, **self._data})
 
     @classmethod
     def from_dict(cls, d: dict) -> "DriftProfile":

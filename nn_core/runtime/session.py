@@ -343,7 +343,7 @@ class InferenceSession:
 
     # ---- monitoring ----------------------------------------------------------------------
     def monitor(self, reference=None, window: int = 1000, *, bins: int = 40, psi_bins: int = 10, blocks: int = 8,
-                min_samples: int = 100, psi_warning: float = 0.1, psi_alert: float = 0.2,
+                min_samples: int = 100, psi_warning: float = 0.1, psi_alert: float = 0.15,
                 ks_warning: float = 0.1, ks_alert: float = 0.2, psi_epsilon: float = 1e-4,
                 outcome_output: int = 0, scores: str = "auto", outcome_window: int = 1000,
                 max_pending: int = 10000, calibration_bins: int = 10, batch_size: int = 64,
