@@ -181,7 +181,8 @@ def test_warmup_plans_ahead_and_reports_time_to_first_result():
     assert 0 < w["construct_s"] < w["time_to_first_result_s"]
     sess.run(np.ones((8, F), np.float32))
     assert sess.memory_info()["recordings"] == info["recordings"] + 3  # the first real call was warm
-    assert sess.stats()["warmup"]["first_call"]["planned_ahead"] is True
+    first = sess.stats()["warmup"]["first_call"]
+    assert first["planned_ahead"] is True and first["cold"] is False
     for bad, msg in (([{"seq": 3}], "names \\['seq'\\]"), ([(2, F + 1)], "dim 1 is static"),
                      ([(2, 0)], "positive ints"), ([((2, F), (2, F))], "must hold 1 shapes")):
         with pytest.raises(ValueError, match=msg):
@@ -194,6 +195,7 @@ def test_time_to_first_result_without_warmup():
     sess.run(np.zeros((1, F), np.float32))
     w = sess.stats()["warmup"]
     assert w["time_to_first_result_s"] > w["construct_s"] > 0 and w["first_call"]["planned_ahead"] is False
+    assert w["first_call"]["cold"] is True
 
 
 # ---- exposure -----------------------------------------------------------------------------

@@ -19,6 +19,9 @@ Prometheus names (all prefixed ``nn_core_inference_``, labels ``model`` and ``ve
   ``rss_growth_bytes``, ``allocator_growth_bytes``, ``growth_window_seconds``,
   ``items_per_second``: gauges
 - ``op_seconds_total{op=...}`` and ``op_calls_total{op=...}``: counters, only with profiling
+- with ``InferenceSession.stats()``: the warm-up, drift and outcome families of
+  monitoring.py (``time_to_first_result_seconds``, ``drift_psi{feature=...}``, ...; the
+  table is in docs/monitoring.md)
 """
 from __future__ import annotations
 

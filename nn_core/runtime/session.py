@@ -234,7 +234,9 @@ class InferenceSession:
         rid = f"{self._rid_prefix}{next(self._rid_counter)}" if request_id is None else str(request_id)
         self._local.request_id = rid
         hook = self._log_hook
-        t0 = time.perf_counter() if hook is not None or self._first_call is None else 0.0
+        first = self._first_call is None
+        recordings = self._sess.memory_info()["recordings"] if first else 0
+        t0 = time.perf_counter() if hook is not None or first else 0.0
         try:
             out = self._sess.run_with(ts, rid)
         except Exception as e:
@@ -244,8 +246,8 @@ class InferenceSession:
             if hook is not None:
                 self._call_hook(hook, rid, t0, e, ts)
             raise
-        if self._first_call is None:
-            self._note_first_call(t0)
+        if first:
+            self._note_first_call(t0, self._sess.memory_info()["recordings"] > recordings)
         if hook is not None:
             self._call_hook(hook, rid, t0, None, ts)
         return out[0] if self._single else tuple(out)
@@ -275,11 +277,13 @@ class InferenceSession:
         except Exception:
             self._log_hook_errors += 1
 
-    def _note_first_call(self, t0: float) -> None:
+    def _note_first_call(self, t0: float, cold: bool) -> None:
+        """The first real call: its latency, whether warmup() ran before it, and whether it
+        was cold (had to record a plan: its shape was not planned ahead)."""
         now = time.perf_counter()
         if self._first_result_s is None:
             self._first_result_s = now - self._created
-        self._first_call = {"latency_s": now - t0, "planned_ahead": bool(self._warmed_shapes)}
+        self._first_call = {"latency_s": now - t0, "planned_ahead": bool(self._warmed_shapes), "cold": cold}
 
     # ---- warm-up -------------------------------------------------------------------------
     def warmup(self, shapes) -> dict:
