@@ -286,7 +286,7 @@ def _traffic(canary, n=60, seed=7, rows=4):
 
 def test_identical_candidate_is_promoted_in_shadow():
     primary, candidate = _session(), _session(_model(0), version="2")
-    with Canary(primary, candidate, fraction=1.0, shadow=True, min_samples=30) as canary:
+    with Canary(primary, candidate, fraction=1.0, shadow=True, min_samples=30, max_queue=1000) as canary:
         outs = _traffic(canary)
         v = canary.verdict()
         assert v["decision"] == "promote", v
@@ -300,7 +300,7 @@ def test_identical_candidate_is_promoted_in_shadow():
 
 def test_perturbed_candidate_is_rolled_back():
     primary, candidate = _session(), _session(_model(0, noise=0.5), version="2")
-    with Canary(primary, candidate, fraction=1.0, shadow=True, min_samples=30) as canary:
+    with Canary(primary, candidate, fraction=1.0, shadow=True, min_samples=30, max_queue=1000) as canary:
         _traffic(canary)
         v = canary.verdict()
     assert v["decision"] == "rollback", v
@@ -310,19 +310,26 @@ def test_perturbed_candidate_is_rolled_back():
 
 def test_routing_fraction_comparisons_and_hold():
     primary, candidate = _session(), _session(_model(0), version="2")
-    with Canary(primary, candidate, fraction=0.3, seed=11, min_samples=1000) as canary:
+    with Canary(primary, candidate, fraction=0.3, seed=11, min_samples=1000, max_queue=1000) as canary:
         _traffic(canary, n=200)
         s = canary.stats()
-        assert 40 <= s["routed"] <= 80 and s["compared"] == s["routed"]
+        assert 40 <= s["routed"] <= 80 and s["compared"] == s["routed"] and s["dropped"] == 0
         assert candidate.stats()["calls"] == s["routed"]
         assert primary.stats()["calls"] == 200  # every call: served, or the comparison of a routed one
         v = canary.verdict()
         assert v["decision"] == "hold" and "comparisons needed" in v["reasons"][0]
+    # a full queue drops comparisons, never calls
+    slow_primary = _session()
+    with Canary(slow_primary, candidate, fraction=1.0, min_samples=1, max_queue=1) as canary:
+        _traffic(canary, n=50)
+        s = canary.stats()
+        assert s["routed"] == 50 and s["compared"] + s["dropped"] == 50
 
 
 def test_latency_budget_and_failing_candidate():
     primary, candidate = _session(), _session(_model(0), version="2")
-    with Canary(primary, candidate, fraction=1.0, shadow=True, min_samples=5, p99_latency_budget_s=1e-9) as canary:
+    with Canary(primary, candidate, fraction=1.0, shadow=True, min_samples=5, p99_latency_budget_s=1e-9,
+                max_queue=1000) as canary:
         _traffic(canary, n=10)
         v = canary.verdict()
     assert v["decision"] == "rollback" and any("budget" in r for r in v["reasons"])
@@ -342,7 +349,8 @@ def test_output_mismatch_rolls_back_and_prometheus():
     primary = _session()
     nc.manual_seed(0)
     other = InferenceSession(nn.Linear(F, 5), np.zeros((2, F), np.float32), name="wide")
-    with Canary(primary, other, fraction=1.0, shadow=True, min_samples=1, name="c1") as canary:
+    with Canary(primary, other, fraction=1.0, shadow=True, min_samples=1, name="c1",
+                max_queue=1000) as canary:
         _traffic(canary, n=5)
         v = canary.verdict()
         assert v["decision"] == "rollback" and "do not match" in v["reasons"][0]

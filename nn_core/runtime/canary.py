@@ -115,20 +115,23 @@ class Canary:
             with self._lock:
                 self._counts["fallbacks"] += 1
             return self._timed("primary", inputs)
-        self._enqueue(("primary", inputs, out), "routed")
+        with self._lock:
+            self._counts["routed"] += 1
+        self._enqueue(("primary", inputs, out), None)
         return out
 
     __call__ = run
 
-    def _enqueue(self, job, counter: str) -> None:
+    def _enqueue(self, job, counter: Optional[str]) -> None:
         try:
             self._queue.put_nowait(job)
         except queue.Full:
             with self._lock:
                 self._counts["dropped"] += 1
             return
-        with self._lock:
-            self._counts[counter] += 1
+        if counter is not None:
+            with self._lock:
+                self._counts[counter] += 1
 
     def _work(self) -> None:
         while True:
