@@ -229,6 +229,12 @@ def test_prometheus_text_parses_and_matches_stats():
     status = fams[pre + "drift_status"].samples[0]
     assert status.value == 2 and status.labels == {"model": "clf", "version": "1"}
     assert fams[pre + "drift_feature_status"].type == "gauge"
+    score = st["monitor"]["features"][-2]
+    assert score["name"] == "output0.score"
+    qs = {s.labels["quantile"]: s.value for s in fams[pre + "drift_window_quantile"].samples
+          if s.labels["feature"] == "output0.score"}
+    assert qs == {"0.05": pytest.approx(score["window_p05"]), "0.5": pytest.approx(score["window_p50"]),
+                  "0.95": pytest.approx(score["window_p95"])}
     assert fams[pre + "monitor_rows"].samples[0].value == 120  # a counter: parsed name drops _total
     assert fams[pre + "outcome_accuracy"].samples[0].value == pytest.approx(st["monitor"]["outcomes"]["accuracy"])
     assert fams[pre + "outcome_ece"].samples[0].value == pytest.approx(st["monitor"]["outcomes"]["ece"])

@@ -163,6 +163,10 @@ def monitor_prometheus_lines(snapshot: Dict, base: Dict[str, str], prefix: str) 
         for f in mon["features"]:
             v = STATUS_LEVEL[f[key]] if key == "status" else f[key]
             out.append(f"{prefix}{name}{_labels(base, feature=f['name'])} {_num(v)}")
+    family("drift_window_quantile", "gauge", "Window quantiles of the feature (interpolated inside the bins).")
+    for f in mon["features"]:
+        for q, key in (("0.05", "window_p05"), ("0.5", "window_p50"), ("0.95", "window_p95")):
+            out.append(f"{prefix}drift_window_quantile{_labels(base, feature=f['name'], quantile=q)} {_num(f[key])}")
     oc = mon["outcomes"]
     family("outcomes_total", "counter", "Labels recorded with record_outcome() (one per row).")
     out.append(f"{prefix}outcomes_total{_labels(base)} {oc['recorded']}")
