@@ -220,7 +220,9 @@ void bind_runtime_monitor(py::module_& m) {
         py::arg("a"), py::arg("b"));
 
   py::class_<ProfileBuilder>(m, "_DriftProfileBuilder")
-      .def(py::init([](const py::list& features, int bins) { return new ProfileBuilder(features_from(features), bins); }),
+      .def(py::init([](const py::list& features, int bins) {
+             return new ProfileBuilder(features_from(features), bins);
+           }),
            py::arg("features"), py::arg("bins"))
       .def("add", &ProfileBuilder::add, py::arg("inputs"), py::arg("outputs"), py::call_guard<py::gil_scoped_release>())
       .def("finish", [](const ProfileBuilder& b) { return profile_dict(b.finish()); });

@@ -290,6 +290,27 @@ def _traffic(canary, n=60, seed=7, rows=4):
     return outs
 
 
+def test_compare_outputs_matches_numpy():
+    rng = np.random.default_rng(12)
+    a = rng.standard_normal((7, 5))
+    b = a + 0.3 * rng.standard_normal((7, 5))
+    b[2] = 0.0  # a zero row against a nonzero one: cosine 0
+    c = nc._C._compare_outputs([nc.from_numpy(a.astype(np.float32))], [nc.from_numpy(b.astype(np.float32))])
+    a32, b32 = a.astype(np.float32).astype(np.float64), b.astype(np.float32).astype(np.float64)
+    norms = np.linalg.norm(a32, axis=1) * np.linalg.norm(b32, axis=1)
+    cos = np.where(norms > 0, (a32 * b32).sum(1) / np.where(norms > 0, norms, 1), 0.0)
+    assert c["rows"] == 7 and c["mismatch"] == ""
+    assert c["max_abs_diff"] == pytest.approx(np.abs(a32 - b32).max())
+    assert c["cosine_sum"] == pytest.approx(cos.sum())
+    assert c["top1_agree"] == int((a32.argmax(1) == b32.argmax(1)).sum())
+    # NaN on both sides agrees; on one side it is an infinite difference
+    x = np.array([[1.0, np.nan]], np.float32)
+    assert nc._C._compare_outputs([nc.from_numpy(x)], [nc.from_numpy(x)])["max_abs_diff"] == 0
+    y = np.array([[1.0, 2.0]], np.float32)
+    assert nc._C._compare_outputs([nc.from_numpy(x)], [nc.from_numpy(y)])["max_abs_diff"] == np.inf
+    assert "shapes" in nc._C._compare_outputs([nc.from_numpy(x)], [nc.from_numpy(a.astype(np.float32))])["mismatch"]
+
+
 def test_identical_candidate_is_promoted_in_shadow():
     primary, candidate = _session(), _session(_model(0), version="2")
     with Canary(primary, candidate, fraction=1.0, shadow=True, min_samples=30, max_queue=1000) as canary:

@@ -51,7 +51,8 @@ void check_profile(const DriftProfile& p) {
     NN_CHECK(r.counts.size() == r.edges.size() + 1, ValueError, "drift monitor: feature '", name, "' has ",
              r.edges.size(), " edges but ", r.counts.size(), " bin counts (must be edges + 1)");
     for (size_t i = 0; i < r.edges.size(); ++i) {
-      NN_CHECK(std::isfinite(r.edges[i]), ValueError, "drift monitor: feature '", name, "': edge ", i, " is not finite");
+      NN_CHECK(std::isfinite(r.edges[i]), ValueError, "drift monitor: feature '", name, "': edge ", i,
+               " is not finite");
       NN_CHECK(i == 0 || r.edges[i] > r.edges[i - 1], ValueError, "drift monitor: feature '", name,
                "': edges must be strictly increasing (edge ", i, ")");
     }
@@ -72,7 +73,8 @@ thread_local std::vector<double> tl_stats;  // per feature: count, nan, sum, sum
 
 }  // namespace
 
-Monitor::Monitor(DriftProfile profile, MonitorOptions options) : profile_(std::move(profile)), opt_(std::move(options)) {
+Monitor::Monitor(DriftProfile profile, MonitorOptions options)
+    : profile_(std::move(profile)), opt_(std::move(options)) {
   check_profile(profile_);
   NN_CHECK(opt_.blocks >= 1 && opt_.blocks <= 1024, ValueError, "drift monitor: blocks must be in [1, 1024], got ",
            opt_.blocks);
@@ -96,7 +98,8 @@ Monitor::Monitor(DriftProfile profile, MonitorOptions options) : profile_(std::m
     bin_offset_.push_back(total_bins_);
     total_bins_ += r.counts.size();
     const int fine = static_cast<int>(r.counts.size());
-    psi_group_.push_back(profile_.features[k].kind == FeatureKind::Class ? 1 : (fine + opt_.psi_bins - 1) / opt_.psi_bins);
+    const bool categorical = profile_.features[k].kind == FeatureKind::Class;
+    psi_group_.push_back(categorical ? 1 : (fine + opt_.psi_bins - 1) / opt_.psi_bins);
   }
   ring_.resize(static_cast<size_t>(opt_.blocks));
   for (Block& b : ring_) b.resize(total_bins_, profile_.features.size());
@@ -222,7 +225,8 @@ void Monitor::store_prediction(const std::vector<Tensor>& outputs, const std::st
       sum += row[j];
       nonneg = nonneg && row[j] >= 0;
     }
-    const bool is_prob = opt_.scores == "probabilities" || (opt_.scores == "auto" && nonneg && std::fabs(sum - 1) < 1e-3);
+    const bool is_prob =
+        opt_.scores == "probabilities" || (opt_.scores == "auto" && nonneg && std::fabs(sum - 1) < 1e-3);
     double conf;
     if (is_prob) {
       conf = sum > 0 ? row[arg] / sum : 0;

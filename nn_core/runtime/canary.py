@@ -215,7 +215,8 @@ class Canary:
             reasons.append(f"candidate error rate {lc['error_rate']:.4f} > primary {lp['error_rate']:.4f} + "
                            f"{r['max_error_rate_increase']}")
         if r["p99_latency_budget_s"] is not None and lc["p99_s"] > r["p99_latency_budget_s"]:
-            reasons.append(f"candidate p99 {lc['p99_s'] * 1e3:.3f} ms > budget {r['p99_latency_budget_s'] * 1e3:.3f} ms")
+            reasons.append(f"candidate p99 {lc['p99_s'] * 1e3:.3f} ms > budget "
+                           f"{r['p99_latency_budget_s'] * 1e3:.3f} ms")
         if r["max_p99_latency_ratio"] is not None and lp["p99_s"] > 0 and \
                 lc["p99_s"] > r["max_p99_latency_ratio"] * lp["p99_s"]:
             reasons.append(f"candidate p99 {lc['p99_s'] * 1e3:.3f} ms > {r['max_p99_latency_ratio']} x primary p99 "

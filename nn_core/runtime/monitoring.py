@@ -98,7 +98,8 @@ class DriftProfile:
         return cls.from_dict(d)
 
     def __repr__(self) -> str:
-        return f"DriftProfile(bins={self.bins}, features={len(self.features)}, inputs={[i['name'] for i in self.inputs]})"
+        names = [i["name"] for i in self.inputs]
+        return f"DriftProfile(bins={self.bins}, features={len(self.features)}, inputs={names})"
 
 
 # ---- Prometheus ------------------------------------------------------------------------------
@@ -124,7 +125,8 @@ def monitor_prometheus_lines(snapshot: Dict, base: Dict[str, str], prefix: str) 
         family("time_to_first_result_seconds", "gauge",
                "Seconds from the start of session construction to its first result (NaN before it).")
         ttfr = warm["time_to_first_result_s"]
-        out.append(f"{prefix}time_to_first_result_seconds{_labels(base)} {'NaN' if ttfr is None else _num(float(ttfr))}")
+        ttfr_text = "NaN" if ttfr is None else _num(float(ttfr))
+        out.append(f"{prefix}time_to_first_result_seconds{_labels(base)} {ttfr_text}")
         family("construct_seconds", "gauge", "Seconds the session took to trace and build.")
         out.append(f"{prefix}construct_seconds{_labels(base)} {_num(float(warm['construct_s']))}")
         family("warmup_seconds", "gauge", "Seconds spent in warmup() calls.")

@@ -358,7 +358,8 @@ class InferenceSession:
         ``run()`` takes them, split into batches of ``batch_size`` rows, or a list of such
         batches) that are run through the session to build the profile (``bins`` quantile
         bins per feature, for KS; PSI merges them into ``psi_bins``). ``window``: rows in
-        the sliding window (``blocks`` blocks). A feature with at least ``min_samples`` window values gets status "warning" / "alert"
+        the sliding window (``blocks`` blocks). A feature with at least ``min_samples``
+        window values gets status "warning" / "alert"
         when its PSI or KS reaches the thresholds. ``outcome_output`` / ``scores``
         ("auto", "logits", "probabilities") say where ``record_outcome`` finds predictions.
 
