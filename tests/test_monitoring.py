@@ -200,6 +200,15 @@ def test_profile_save_load_round_trip(tmp_path):
         assert fa["window_counts"] == fb["window_counts"] and fa["psi"] == fb["psi"] and fa["ks"] == fb["ks"]
 
 
+def test_reference_as_batches_equals_reference_split():
+    rng = np.random.default_rng(14)
+    ref = rng.standard_normal((300, F)).astype(np.float32)
+    a = _session().monitor(ref, batch_size=70)
+    b = _session().monitor([ref[:100], (ref[100:250],), (nc.from_numpy(ref[250:]),)])
+    assert a.features == b.features
+    assert a.features[0]["n"] == 300 and a.features[-1]["n"] == 300
+
+
 def test_concurrent_runs_lose_no_count():
     rng = np.random.default_rng(9)
     sess = _session()
