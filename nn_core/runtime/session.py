@@ -364,7 +364,8 @@ class InferenceSession:
         ("auto", "logits", "probabilities") say where ``record_outcome`` finds predictions.
 
         Returns the DriftProfile. Bad arguments raise before anything changes: serving
-        and any monitor already attached go on untouched."""
+        and any monitor already attached go on untouched. A new monitor starts with an empty
+        window and no pending predictions; ``reset_stats()`` empties them too."""
         from .monitoring import DriftProfile
 
         if reference is None:
