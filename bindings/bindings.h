@@ -46,6 +46,7 @@ void bind_optim(py::module_& m);
 void bind_checkpoint(py::module_& m);
 void bind_runtime_metrics(py::module_& m);
 void bind_runtime(py::module_& m);
+void bind_runtime_monitor(py::module_& m);  // runtime_monitor.cpp: drift monitor, profiles
 void bind_quantized(py::module_& m);
 void bind_autograd_hooks(py::module_& m);  // autograd_hooks.cpp: register_post_accumulate_grad_hook
 void bind_generated_ops(py::module_& m);  // build/generated/bindings_generated.cpp

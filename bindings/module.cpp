@@ -214,6 +214,7 @@ PYBIND11_MODULE(_C, m) {
   bind_checkpoint(m);
   bind_runtime_metrics(m);
   bind_runtime(m);
+  bind_runtime_monitor(m);
   bind_quantized(m);
   bind_autograd_hooks(m);
   bind_generated_ops(m);  // after the types its defaults and arguments use

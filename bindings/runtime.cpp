@@ -59,6 +59,13 @@ void bind_runtime(py::module_& m) {
         py::gil_scoped_release release;
         return s.run(inputs);
       })
+      .def("run_with", [](Session& s, const std::vector<Tensor>& inputs, std::string request_id, bool warmup) {
+        RunOptions o{std::move(request_id), warmup};
+        py::gil_scoped_release release;
+        return s.run(inputs, o);
+      }, py::arg("inputs"), py::arg("request_id"), py::arg("warmup") = false)
+      .def("set_monitor", &Session::set_monitor, py::arg("monitor").none(true))
+      .def_property_readonly("monitor", &Session::monitor)
       .def_property_readonly("metrics", &Session::metrics)
       .def("set_profiling", [](Session& s, bool on) { s.metrics()->set_profiling(on); })
       .def("profiling", [](const Session& s) { return s.metrics()->profiling(); })

@@ -221,13 +221,15 @@ std::vector<Tensor> Session::execute(const Plan& plan, const std::vector<Tensor>
   return result;
 }
 
-std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) { return run(inputs, RunOptions{}); }
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs, const RunOptions& options) {
   const int64_t t0 = now_ns();
   std::string kind, message;
   bool is_dtype = false;
   const std::vector<int64_t> key = validate(inputs, kind, message, is_dtype);
   if (!kind.empty()) {
-    metrics_->record_error(now_ns() - t0, kind);
+    if (!options.warmup) metrics_->record_error(now_ns() - t0, kind);
     if (is_dtype) throw DTypeError(message);
     throw ValueError(message);
   }
@@ -313,10 +315,14 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
     int64_t items = 1;
     if (opt_.items_symbol >= 0) items = key[static_cast<size_t>(opt_.items_symbol)];
     else if (!inputs.empty() && inputs[0].dim() > 0) items = inputs[0].sizes()[0];
-    metrics_->record_success(now_ns() - t0, items);
+    if (!options.warmup) {
+      // the monitor's time is part of the call's latency: monitoring costs what it costs
+      if (std::shared_ptr<Monitor> mon = monitor()) mon->observe(inputs, outputs, options.request_id, items);
+      metrics_->record_success(now_ns() - t0, items);
+    }
     return outputs;
   } catch (...) {
-    metrics_->record_error(now_ns() - t0, "internal");
+    if (!options.warmup) metrics_->record_error(now_ns() - t0, "internal");
     throw;
   }
 }

@@ -17,6 +17,7 @@
 #include "runtime/graph.h"
 #include "runtime/memory_plan.h"
 #include "runtime/metrics.h"
+#include "runtime/monitor.h"
 
 namespace nn::runtime {
 
@@ -37,6 +38,14 @@ struct SessionOptions {
   double growth_window_s = 60.0;
 };
 
+// Per-call options of run(): the request id (handed to the monitor, which keys stored
+// predictions by it) and warm-up calls, which plan and run but record no metrics and feed
+// no monitor.
+struct RunOptions {
+  std::string request_id;
+  bool warmup = false;
+};
+
 class Session {
  public:
   Session(Graph graph, std::vector<InputSpec> inputs, std::vector<std::string> symbols, SessionOptions options);
@@ -45,6 +54,12 @@ class Session {
   Session& operator=(const Session&) = delete;
 
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs, const RunOptions& options);
+
+  // The drift / outcome monitor fed by every successful non-warm-up call (null: none).
+  // Swapped atomically: calls in flight finish with the monitor they started with.
+  void set_monitor(std::shared_ptr<Monitor> monitor) { std::atomic_store(&monitor_, std::move(monitor)); }
+  std::shared_ptr<Monitor> monitor() const { return std::atomic_load(&monitor_); }
 
   const Graph& graph() const { return graph_; }
   const std::vector<std::string>& symbols() const { return symbols_; }
@@ -78,6 +93,7 @@ class Session {
   std::vector<std::vector<int>> last_uses_;
   std::vector<std::string> labels_;
   std::shared_ptr<SessionMetrics> metrics_;
+  std::shared_ptr<Monitor> monitor_;
 
   mutable std::mutex cache_mu_;
   std::list<std::pair<std::vector<int64_t>, std::shared_ptr<Plan>>> lru_;  // front = most recent

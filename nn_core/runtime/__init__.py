@@ -2,5 +2,7 @@
 graph of native ops and run in C++) and its built-in metrics (see metrics.py)."""
 from . import metrics  # noqa: F401
 from .session import InferenceSession
+from .canary import Canary  # noqa: E402
+from .monitoring import DriftProfile, TextCollector  # noqa: E402
 
-__all__ = ["InferenceSession", "metrics"]
+__all__ = ["InferenceSession", "metrics", "Canary", "DriftProfile", "TextCollector"]

