@@ -131,3 +131,40 @@ def test_no_node_without_grad_mode_or_for_integer_results():
         assert x.exp().grad_fn is None
     assert nc.tensor([1, 2]).sum().grad_fn is None
     assert (x.sum(dtype=nc.int64)).grad_fn is None
+
+
+ISAS = nc._C._supported_isas()
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    nc._C._set_isa(request.param)
+    try:
+        yield request.param
+    finally:
+        nc._C._set_isa(None)
+
+
+@pytest.mark.parametrize("row,approximate", [("gelu_backward", "none"), ("gelu_backward", "tanh"),
+                                             ("silu_backward", None), ("relu_backward", None),
+                                             ("hardswish_backward", None)])
+def test_vectorised_derivatives_match_the_plain_functor_on_every_isa(row, approximate, isa):
+    """float32 runs the vectorised loop of cpu/vec_math.h; float64 runs the functor's deriv
+    (the plain reference). Dense grid over both tails, special values, strided operands."""
+    kw = {} if approximate is None else {"approximate": approximate}
+    op = getattr(nc._C.ops, row)
+    x = np.concatenate([np.linspace(-14, 14, 40001), [0.0, -0.0, 1e-30, -1e-30]]).astype(np.float32)
+    g = np.random.default_rng(3).uniform(-2, 2, x.size).astype(np.float32)
+    got = op(nc.from_numpy(g), nc.from_numpy(x), **kw).numpy().astype(np.float64)
+    ref = op(nc.from_numpy(g.astype(np.float64)), nc.from_numpy(x.astype(np.float64)), **kw).numpy()
+    # the derivative's terms are at most ~1.13 in size: compare on that scale
+    np.testing.assert_allclose(got, ref, rtol=0, atol=2e-6 * np.abs(g).max())
+    special = np.array([np.inf, -np.inf, np.nan, 40.0, -40.0], np.float32)
+    got_s = op(nc.ones([5]), nc.from_numpy(special), **kw).numpy()
+    ref_s = op(nc.ones([5], dtype=nc.float64), nc.from_numpy(special.astype(np.float64)), **kw).numpy()
+    np.testing.assert_array_equal(np.isnan(got_s), np.isnan(ref_s))
+    finite = ~np.isnan(ref_s)
+    np.testing.assert_allclose(got_s[finite], ref_s[finite], rtol=1e-6, atol=1e-30)
+    gs = nc.from_numpy(g[:2000].reshape(40, 50)).T
+    xs = nc.from_numpy(x[:2000].reshape(40, 50)).T
+    np.testing.assert_allclose(op(gs, xs, **kw).numpy(), got[:2000].reshape(40, 50).T, rtol=1e-6, atol=1e-7)

@@ -387,3 +387,22 @@ def test_vectorised_gelu_tanh_accuracy_on_every_isa(isa):
     strided = nc.from_numpy(x[:2000].reshape(40, 50)).T
     np.testing.assert_allclose(nc.functional.gelu(strided, approximate="tanh").numpy(),
                                got[:2000].reshape(40, 50).T, rtol=3e-6, atol=1e-7)
+
+
+def test_vectorised_silu_accuracy_on_every_isa(isa):
+    """The vectorised SiLU (cpu/vec_math.h: x * sigmoid(x), selects and no branches) against
+    float64 on a dense grid with both tails, the special values and strided input (the
+    plain per-element path through the same loop)."""
+    x = np.concatenate([np.linspace(-30, 30, 60001), [0.0, -0.0, 1e-30, -1e-30]]).astype(np.float32)
+    xd = x.astype(np.float64)
+    ref = xd / (1.0 + np.exp(-xd))
+    got = nc.functional.silu(nc.from_numpy(x)).numpy().astype(np.float64)
+    big = np.abs(ref) > 1e-30
+    rel = np.abs(got - ref)[big] / np.abs(ref[big])
+    assert rel.max() < 3e-6
+    assert np.all(np.abs(got - ref)[~big] < 1e-30)
+    special = nc.functional.silu(nc.tensor([np.inf, -np.inf, np.nan, 200.0, -200.0])).numpy()
+    assert special[0] == np.inf and np.isnan(special[1]) and np.isnan(special[2])
+    assert special[3] == 200.0 and special[4] == 0.0
+    strided = nc.from_numpy(x[:2000].reshape(40, 50)).T
+    np.testing.assert_allclose(nc.functional.silu(strided).numpy(), got[:2000].reshape(40, 50).T, rtol=1e-6, atol=1e-30)

@@ -28,13 +28,20 @@ void register_spatial_kernels(KernelRegistry& r);   // upsample, im2col, grid_sa
 // The plain matmul kernel (dispatch.h MatmulKernel contract; float32/float64), used as
 // the reference the GEMM paths are tested against.
 void matmul_reference(const Tensor& a, const Tensor& b, const Tensor& out);
-// Contiguous float32 exp / tanh / sigmoid / gelu (cpu/vec_math.h), one set per ISA unit.
-#define NN_DECLARE_VEC_MATH(SUFFIX)                                \
-  void exp_f32_##SUFFIX(const float* x, float* y, int64_t n);      \
-  void tanh_f32_##SUFFIX(const float* x, float* y, int64_t n);     \
-  void sigmoid_f32_##SUFFIX(const float* x, float* y, int64_t n); \
-  void gelu_f32_##SUFFIX(const float* x, float* y, int64_t n);    \
-  void gelu_tanh_f32_##SUFFIX(const float* x, float* y, int64_t n);
+// Contiguous float32 exp / tanh / sigmoid / gelu / silu, and out = g * f'(x) for gelu, tanh gelu,
+// silu, relu and hardswish (cpu/vec_math.h), one set per ISA unit.
+#define NN_DECLARE_VEC_MATH(SUFFIX)                                                       \
+  void exp_f32_##SUFFIX(const float* x, float* y, int64_t n);                             \
+  void tanh_f32_##SUFFIX(const float* x, float* y, int64_t n);                            \
+  void sigmoid_f32_##SUFFIX(const float* x, float* y, int64_t n);                         \
+  void gelu_f32_##SUFFIX(const float* x, float* y, int64_t n);                            \
+  void gelu_tanh_f32_##SUFFIX(const float* x, float* y, int64_t n);                       \
+  void silu_f32_##SUFFIX(const float* x, float* y, int64_t n);                            \
+  void gelu_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n);      \
+  void gelu_tanh_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n); \
+  void silu_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n);      \
+  void relu_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n);      \
+  void hardswish_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n);
 NN_DECLARE_VEC_MATH(generic)
 NN_DECLARE_VEC_MATH(avx2)
 NN_DECLARE_VEC_MATH(avx512)

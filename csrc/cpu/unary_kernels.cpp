@@ -4,8 +4,10 @@
 // hardswish_backward, mish_backward: ops/activation_backward.cpp) also carry it (deriv,
 // as a function of the input x and the output y; the rows pass the one they take as
 // both): the unary_backward table, keyed by the forward row. Every other derivative is
-// a formula over ops in ops.schema. The registration at the bottom is generated from
-// NN_UNARY_OPS, so a row without a functor does not compile.
+// a formula over ops in ops.schema. float32 exp/tanh/sigmoid/gelu/silu forwards and the
+// gelu/gelu_tanh/silu/relu/hardswish derivatives run vectorised loops (cpu/vec_math.h, one per ISA) with
+// the functors as their plain reference. The registration at the bottom is generated
+// from NN_UNARY_OPS, so a row without a functor does not compile.
 //
 // Layout: any strides (cpu/elementwise_loop.h); contiguous runs take a plain loop the
 // compiler vectorises.
@@ -172,16 +174,16 @@ template <> struct UnaryFunctor<OpId::isfinite> : Predicate {
 
 using VecLoop = void (*)(const float*, float*, int64_t);
 
-// The vectorised float32 loop for exp/tanh/sigmoid/gelu/gelu_tanh on the active ISA, or nullptr.
+// The vectorised float32 loop for exp/tanh/sigmoid/gelu/gelu_tanh/silu on the active ISA, or nullptr.
 template <OpId op>
 VecLoop vec_loop() {
   if constexpr (op == OpId::exp || op == OpId::tanh || op == OpId::sigmoid || op == OpId::gelu ||
-                op == OpId::gelu_tanh) {
+                op == OpId::gelu_tanh || op == OpId::silu) {
     const Isa isa = active_isa();
 #define NN_PICK(SUFFIX)                                                                      \
   (op == OpId::exp ? &exp_f32_##SUFFIX : op == OpId::tanh ? &tanh_f32_##SUFFIX             \
    : op == OpId::gelu ? &gelu_f32_##SUFFIX : op == OpId::gelu_tanh ? &gelu_tanh_f32_##SUFFIX \
-                      : &sigmoid_f32_##SUFFIX)
+   : op == OpId::silu ? &silu_f32_##SUFFIX : &sigmoid_f32_##SUFFIX)
 #if defined(NN_CORE_X86)
     if (isa == Isa::Avx512) return NN_PICK(avx512);
     if (isa == Isa::Avx2) return NN_PICK(avx2);
@@ -234,10 +236,52 @@ void unary_kernel(OpId, const Tensor& in, const Tensor& out) {
   });
 }
 
+using VecGradLoop = void (*)(const float*, const float*, float*, int64_t);
+
+// The vectorised float32 loop out = g * f'(x) for gelu / gelu_tanh / silu / relu / hardswish on the active
+// ISA, or nullptr (the functor's deriv, below, is the plain reference).
+template <OpId op>
+VecGradLoop vec_grad_loop() {
+  if constexpr (op == OpId::gelu || op == OpId::gelu_tanh || op == OpId::silu || op == OpId::relu ||
+                op == OpId::hardswish) {
+    const Isa isa = active_isa();
+#define NN_PICK(SUFFIX)                                                                               \
+  (op == OpId::gelu ? &gelu_grad_f32_##SUFFIX : op == OpId::gelu_tanh ? &gelu_tanh_grad_f32_##SUFFIX \
+   : op == OpId::silu ? &silu_grad_f32_##SUFFIX : op == OpId::relu ? &relu_grad_f32_##SUFFIX          \
+                      : &hardswish_grad_f32_##SUFFIX)
+#if defined(NN_CORE_X86)
+    if (isa == Isa::Avx512) return NN_PICK(avx512);
+    if (isa == Isa::Avx2) return NN_PICK(avx2);
+#endif
+    return NN_PICK(generic);
+#undef NN_PICK
+  } else {
+    return nullptr;
+  }
+}
+
 template <OpId op>
 void unary_backward_kernel(OpId, const Tensor& grad, const Tensor& x, const Tensor& y, const Tensor& out) {
   using F = UnaryFunctor<op>;
   static_assert(HasDeriv<F>::value, "registered only for functors with a fused derivative");
+  if (x.dtype() == DType::Float32) {
+    if (VecGradLoop loop = vec_grad_loop<op>()) {
+      std::array<StridedOperand, 3> ops{StridedOperand{out.data_bytes(), &out.strides(), 4},
+                                        StridedOperand{grad.data_bytes(), &grad.strides(), 4},
+                                        StridedOperand{x.data_bytes(), &x.strides(), 4}};
+      for_each_strided<3>(out.sizes(), ops, kElementwiseGrain / 4, [loop](char** p, const int64_t* s, int64_t n) {
+        float* o = reinterpret_cast<float*>(p[0]);
+        const float* g = reinterpret_cast<const float*>(p[1]);
+        const float* xv = reinterpret_cast<const float*>(p[2]);
+        if (s[0] == 4 && s[1] == 4 && s[2] == 4) {
+          loop(g, xv, o, n);
+        } else {
+          for (int64_t i = 0; i < n; ++i) loop(g + i * (s[1] / 4), xv + i * (s[2] / 4), o + i * (s[0] / 4), 1);
+        }
+      });
+      return;
+    }
+  }
   {
     dispatch_float_dtype(x.dtype(), op_info(op).name, [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -252,7 +296,11 @@ void unary_backward_kernel(OpId, const Tensor& grad, const Tensor& x, const Tens
         const T* g = reinterpret_cast<const T*>(p[1]);
         const T* xv = reinterpret_cast<const T*>(p[2]);
         const T* yv = reinterpret_cast<const T*>(p[3]);
-        for (int64_t i = 0; i < n; ++i) o[i * so] = g[i * sg] * F::deriv(xv[i * sx], yv[i * sy]);
+        if (so == 1 && sg == 1 && sx == 1 && sy == 1) {  // contiguous: a plain loop that vectorises
+          for (int64_t i = 0; i < n; ++i) o[i] = g[i] * F::deriv(xv[i], yv[i]);
+        } else {
+          for (int64_t i = 0; i < n; ++i) o[i * so] = g[i * sg] * F::deriv(xv[i * sx], yv[i * sy]);
+        }
       });
     });
   }

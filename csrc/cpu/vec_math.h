@@ -1,4 +1,5 @@
-// vec_math.h — float32 exp / tanh / sigmoid / exact and tanh GELU written branch-free (selects, no calls), so
+// vec_math.h — float32 exp / tanh / sigmoid / exact and tanh GELU (and the GELU and SiLU
+// derivatives) written branch-free (selects, no calls), so
 // the loops that use them vectorise; included by the per-ISA units
 // cpu/unary_math_{generic,avx2,avx512}.cpp, which compile the same loops with their
 // own flags (Note [Half types] does not apply: these are float32-only).
@@ -67,7 +68,7 @@ inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 // bottom of float32's normal range, and the subnormal values below would make every
 // such element ~100x slower on x86 while changing gelu by less than 3e-36. z is clamped
 // there so that huge or infinite x never reaches z*z = inf (x = -inf gives NaN, as x * 0).
-inline float gelu_erf(float x) {
+inline float normal_cdf(float x) {
   const float z_abs = (x < 0.0f ? -x : x) * 0.70710678118654752f;
   const float z = z_abs > 9.0f ? 9.0f : z_abs;
   const float t = 1.0f / (1.0f + 0.5f * z);
@@ -89,8 +90,9 @@ inline float gelu_erf(float x) {
   const float tail = 0.5f * t * expf(p - zz) * (1.0f - zz_err);
   const float half_erfc = z_abs >= 9.0f ? 0.0f : tail;
   const float phi = x < 0.0f ? half_erfc : 1.0f - half_erfc;
-  return x * phi;
+  return phi;
 }
+inline float gelu_erf(float x) { return x * normal_cdf(x); }
 
 // GELU's tanh approximation (GPT-2's): 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
 // computed as x / (1 + e^(-2u)) (the same function: 1 + tanh(u) = 2 sigmoid(2u)), which keeps
@@ -102,7 +104,32 @@ inline float gelu_tanh(float x) {
   return x / (1.0f + expf(-2.0f * u));
 }
 
-// The contiguous float32 loops each ISA unit compiles.
+// The derivatives of the fused derivative rows (ops/activation_backward.cpp), same
+// branch-free style. GELU: Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi) (the
+// exponent clamps itself in expf; x = +-inf gives NaN, as x * 0 does in the plain
+// formula). Tanh GELU, with s = sigmoid(2u) (= (1 + tanh(u)) / 2, no cancellation in the
+// left tail): s + x * 2 s (1 - s) * du/dx. SiLU: s (1 + x (1 - s)), s = sigmoid(x).
+inline float gelu_erf_grad(float x) {
+  return normal_cdf(x) + x * expf(-0.5f * x * x) * 0.3989422804014327f;
+}
+inline float gelu_tanh_grad(float x) {
+  const float xc = x > 1e4f ? 1e4f : (x < -1e4f ? -1e4f : x);
+  const float u = 0.7978845608028654f * (xc + 0.044715f * xc * xc * xc);
+  const float s = 1.0f / (1.0f + expf(-2.0f * u));
+  const float du = 0.7978845608028654f * (1.0f + 3.0f * 0.044715f * xc * xc);
+  return s + x * 2.0f * s * (1.0f - s) * du;
+}
+// relu (from its output: y > 0 exactly where x > 0) and hardswish (the left derivative
+// at the kinks, PyTorch's): selects, not branches, so random signs cost nothing.
+inline float relu_grad(float y) { return y > 0.0f ? 1.0f : 0.0f; }
+inline float hardswish_grad(float x) { return x < -3.0f ? 0.0f : (x <= 3.0f ? x / 3.0f + 0.5f : 1.0f); }
+inline float silu_grad(float x) {
+  const float s = sigmoidf(x);
+  return s * (1.0f + x * (1.0f - s));
+}
+
+// The contiguous float32 loops each ISA unit compiles: y = f(x), and for the derivatives
+// out = g * f'(x).
 #define NN_VEC_MATH_LOOPS(SUFFIX)                                                        \
   void exp_f32_##SUFFIX(const float* x, float* y, int64_t n) {                           \
     for (int64_t i = 0; i < n; ++i) y[i] = vec::expf(x[i]);                              \
@@ -118,6 +145,24 @@ inline float gelu_tanh(float x) {
   }                                                                                      \
   void gelu_tanh_f32_##SUFFIX(const float* x, float* y, int64_t n) {                     \
     for (int64_t i = 0; i < n; ++i) y[i] = vec::gelu_tanh(x[i]);                         \
+  }                                                                                      \
+  void silu_f32_##SUFFIX(const float* x, float* y, int64_t n) {                          \
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * vec::sigmoidf(x[i]);                   \
+  }                                                                                      \
+  void gelu_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n) {   \
+    for (int64_t i = 0; i < n; ++i) out[i] = g[i] * vec::gelu_erf_grad(x[i]);            \
+  }                                                                                      \
+  void gelu_tanh_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n) { \
+    for (int64_t i = 0; i < n; ++i) out[i] = g[i] * vec::gelu_tanh_grad(x[i]);           \
+  }                                                                                      \
+  void silu_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n) {   \
+    for (int64_t i = 0; i < n; ++i) out[i] = g[i] * vec::silu_grad(x[i]);                \
+  }                                                                                      \
+  void relu_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n) {   \
+    for (int64_t i = 0; i < n; ++i) out[i] = g[i] * vec::relu_grad(x[i]);                \
+  }                                                                                      \
+  void hardswish_grad_f32_##SUFFIX(const float* g, const float* x, float* out, int64_t n) { \
+    for (int64_t i = 0; i < n; ++i) out[i] = g[i] * vec::hardswish_grad(x[i]);           \
   }
 
 }  // namespace nn::cpu::vec
