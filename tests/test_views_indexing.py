@@ -304,3 +304,18 @@ def test_size_and_stride_of_a_0dim_tensor_raise_index_error():
     with pytest.raises(IndexError, match="dimension 2 is out of range"):
         nc.ones(2, 3).stride(2)
     assert nc.ones(2, 3).size(-1) == 3 and nc.ones(2, 3).stride(-2) == 3
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int64", "int8", "uint8", "bool"])
+def test_copy_of_a_broadcast_source_fills(dtype):
+    """A copy whose innermost source stride is 0 (an expanded tensor: clone, contiguous,
+    sum's gradient) runs as a fill per run; the values are the broadcast ones."""
+    base = np.array([[1], [0], [3]]) if dtype != "bool" else np.array([[True], [False], [True]])
+    src = nc.tensor(base).to(getattr(nc, dtype))
+    for shape in [(3, 1000), (3, 1), (3, 0)]:
+        got = src.expand(*shape).clone()
+        assert got.is_contiguous() and tuple(got.shape) == shape
+        want = np.broadcast_to(base, shape)
+        np.testing.assert_array_equal(got.to(nc.float64).numpy() if dtype == "bfloat16" else got.numpy(), want)
+    scalar_row = nc.tensor(np.float32(2.5)).reshape([1]).expand(129)
+    np.testing.assert_array_equal(scalar_row.contiguous().numpy(), np.full(129, 2.5, np.float32))

@@ -4,6 +4,7 @@
 // Conversion rules: float -> int truncates toward zero with NaN -> 0 and saturation at
 // the integer range (no undefined behaviour); anything -> bool is `!= 0`; float16 and
 // bfloat16 round to nearest even (core/dtype.h).
+#include <algorithm>
 #include <cstring>
 
 #include "cpu/dtype_dispatch.h"
@@ -47,6 +48,10 @@ void copy_kernel(const Tensor& dst, const Tensor& src) {
         if constexpr (std::is_same_v<D, S>) {
           if (s[0] == kD && s[1] == kS) {
             std::memcpy(o, x, static_cast<size_t>(n) * kD);
+            return;
+          }
+          if (s[0] == kD && s[1] == 0) {  // a broadcast (expanded) source: a fill
+            std::fill_n(o, n, *x);
             return;
           }
         }
