@@ -673,7 +673,8 @@ def main(argv=None):
     ap.add_argument("--filter", default=None, help="fuzz only names matching this regex (e.g. '^Tensor\\.')")
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds without progress that count as a hang")
     ap.add_argument("--workdir", default=None)
-    ap.add_argument("--mem-limit-mb", type=int, default=3072, help="address-space limit of the child")
+    ap.add_argument("--mem-limit-mb", type=int, default=3072,
+                    help="address-space limit of the child (0: none; none under AddressSanitizer)")
     ap.add_argument("--repro", default=None, help="run one logged statement")
     ap.add_argument("--verbose", action="store_true", help="also list the callables that never returned")
     ap.add_argument("--may-change", nargs="*", default=[], help="with --repro: tensors allowed to change")
@@ -686,12 +687,17 @@ def main(argv=None):
     if args.repro:
         return 0 if repro(args.repro, args.may_change, args.planted) is None else 1
     if args.child:
-        try:
-            import resource
-            limit = args.mem_limit_mb * 2**20
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        except (ImportError, ValueError, OSError):
-            pass
+        # An address-space limit keeps a runaway allocation from taking the machine. Not under
+        # AddressSanitizer (docs/sanitizers.md): its shadow memory reserves terabytes of address
+        # space, so any limit aborts the child at start; ASan's own allocator checks sizes there.
+        under_asan = "libasan" in os.environ.get("LD_PRELOAD", "") or "ASAN_OPTIONS" in os.environ
+        if args.mem_limit_mb > 0 and not under_asan:
+            try:
+                import resource
+                limit = args.mem_limit_mb * 2**20
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            except (ImportError, ValueError, OSError):
+                pass
         child_main(args.seed[0], args.start, args.calls, args.filter, args.call_log, args.failure_log, args.planted)
         return 0
     total, t0 = 0, time.time()

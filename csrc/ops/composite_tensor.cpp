@@ -123,7 +123,10 @@ Tensor native_repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
     inter.push_back(padded[k]);
     big.push_back(repeats[k]);
     big.push_back(padded[k]);
-    merged.push_back(repeats[k] * padded[k]);
+    int64_t size = 0;
+    NN_CHECK(!__builtin_mul_overflow(repeats[k], padded[k], &size), ValueError, "repeat: repeats ", repeats,
+             " of shape ", x.sizes(), " give a size past int64 in dim ", k);
+    merged.push_back(size);
   }
   return reshape(expand(reshape(x, inter), big), merged);
 }

@@ -92,7 +92,9 @@ Shape infer_size(const Shape& shape, int64_t numel, const char* op, const Shape&
       infer = static_cast<int64_t>(i);
     } else {
       NN_CHECK(out[i] >= 0, ValueError, op, ": invalid shape dimension ", out[i], " in ", shape);
-      known *= out[i];
+      // Overflow-checked: a product past int64 is no shape of any input (UBSan's finding).
+      NN_CHECK(!__builtin_mul_overflow(known, out[i], &known), ShapeError, op, ": shape ", shape,
+               " is invalid for input of shape ", from, " (", numel, " elements): its size overflows int64");
     }
   }
   if (infer >= 0) {
