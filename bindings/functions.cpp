@@ -278,14 +278,7 @@ void bind_functions(py::module_& m) {
 
   // factories (the Python layer adds the friendly signatures)
   m.def("_full", [](const Shape& shape, double value, DType dtype) { return full(shape, value, dtype); });
-  m.def("_empty", [](const Shape& shape, DType dtype) {
-    Tensor t = empty(shape, dtype);
-    // A bool byte must hold 0 or 1: kernels read bools as bool, and an uninitialised byte
-    // (say 190) is undefined behaviour there (UBSan's finding). A user's empty bool tensor
-    // starts False; the other dtypes stay uninitialised, as in PyTorch.
-    if (dtype == DType::Bool && t.numel() > 0) fill_(t, 0.0);
-    return t;
-  });
+  m.def("_empty", [](const Shape& shape, DType dtype) { return empty(shape, dtype); });
   m.def("_arange", [](double start, double end, double step, DType dtype) { return arange(start, end, step, dtype); });
   m.def("_rand", [](const Shape& shape, DType dtype) { return rand(shape, dtype); });
   m.def("_randn", [](const Shape& shape, DType dtype) { return randn(shape, dtype); });

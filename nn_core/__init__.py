@@ -138,7 +138,12 @@ def ones(*size, dtype=None, device=None, requires_grad: builtins_bool = False) -
 
 
 def empty(*size, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:
-    return _finish(_C._empty(_sizes(size), dtype or float32), requires_grad, device)
+    dtype = dtype or float32
+    if dtype == bool:
+        # A bool byte must hold 0 or 1: kernels read bools as bool, and an uninitialised byte
+        # (say 190) is undefined behaviour there (UBSan's finding), so empty bools start False.
+        return _finish(_C._full(_sizes(size), 0.0, dtype), requires_grad, device)
+    return _finish(_C._empty(_sizes(size), dtype), requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: builtins_bool = False) -> Tensor:

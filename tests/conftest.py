@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+import nn_core as nc
+
 from samples import SEED
 
 
@@ -22,6 +24,17 @@ settings.load_profile("nn_core")
 
 def pytest_report_header(config):
     return f"nn_core tests: seed {SEED} (hypothesis @seed and numpy; NN_CORE_TEST_SEED overrides)"
+
+
+@pytest.fixture(params=nc._C._supported_isas())
+def isa(request):
+    """Forces one kernel ISA (generic, avx2, avx512: what the CPU supports) for the test,
+    then restores the default. Tests of the ISA paths take it as their parameter."""
+    nc._C._set_isa(request.param)
+    try:
+        yield request.param
+    finally:
+        nc._C._set_isa(None)
 
 
 @pytest.fixture

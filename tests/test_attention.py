@@ -16,13 +16,6 @@ import nn_core.functional as F
 ISAS = nc._C._supported_isas()
 
 
-@pytest.fixture(params=ISAS)
-def isa(request):
-    nc._C._set_isa(request.param)
-    yield request.param
-    nc._C._set_isa(None)
-
-
 def t64(a, requires_grad=False):
     return nc.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
 

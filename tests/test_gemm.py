@@ -18,13 +18,6 @@ ISAS = nc._C._supported_isas()
 PRIMES = [p for p in range(2, 301) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
 
 
-@pytest.fixture(params=ISAS)
-def isa(request):
-    nc._C._set_isa(request.param)
-    yield request.param
-    nc._C._set_isa(None)
-
-
 def check_close(ours, ref, scale, k, tol=1e-4, what=""):
     ours = np.asarray(ours, dtype=np.float64)
     bound = tol * math.sqrt(max(k, 1)) * (scale + 1e-30)

@@ -165,19 +165,6 @@ def check_large_kernels(dt, rng):
 COMPOUND_TOL = {"float16": (2e-3, 4e-3), "bfloat16": (1.6e-2, 3.2e-2)}
 
 
-ISAS = nc._C._supported_isas()
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    """Forces one kernel ISA (generic, avx2, avx512) for the test, then restores the default."""
-    nc._C._set_isa(request.param)
-    try:
-        yield request.param
-    finally:
-        nc._C._set_isa(None)
-
-
 @pytest.mark.parametrize("op", OP_DB, ids=lambda op: op.name)
 def test_forward_on_every_isa(op, isa):
     """Every ISA path against the same references (float32 and bfloat16, where the

@@ -28,7 +28,13 @@ def test_empty_bool_tensors_hold_valid_bools():
     """UBSan (api_fuzz seed 2 under the sanitizer build): `empty(..., dtype=bool)` returned
     uninitialised bytes, and the first kernel to read them as bool loaded e.g. 190, which is
     undefined behaviour. User-facing empty bool tensors now start False."""
-    for t in (nc.empty(3, 257, dtype=nc.bool), nc.empty_like(nc.ones(5, 7), dtype=nc.bool)):
+    def after_garbage(make, nbytes):
+        junk = nc.full([nbytes], 190, dtype=nc.uint8)  # freed, its block is what the allocator
+        del junk                                        # hands out next for this size
+        return make()
+
+    for t in (after_garbage(lambda: nc.empty(3, 257, dtype=nc.bool), 3 * 257),
+              after_garbage(lambda: nc.empty_like(nc.ones(5, 7), dtype=nc.bool), 35)):
         raw = t.numpy().view(np.uint8)
         assert set(np.unique(raw).tolist()) <= {0}
         assert not t.any().item() and t.to(nc.uint8).sum().item() == 0

@@ -172,26 +172,32 @@ template <> struct UnaryFunctor<OpId::isfinite> : Predicate {
   }
 };
 
+// The copy of a vectorised loop (cpu/vec_math.h, one per ISA unit) for the active ISA; the
+// ISA units are built on x86-64 only.
+#if defined(NN_CORE_X86)
+template <class Fn>
+Fn on_active_isa(Fn generic, Fn avx2, Fn avx512) {
+  const Isa isa = active_isa();
+  return isa == Isa::Avx512 ? avx512 : (isa == Isa::Avx2 ? avx2 : generic);
+}
+#define NN_ISA_LOOP(NAME) on_active_isa(&NAME##_generic, &NAME##_avx2, &NAME##_avx512)
+#else
+#define NN_ISA_LOOP(NAME) (&NAME##_generic)
+#endif
+
 using VecLoop = void (*)(const float*, float*, int64_t);
 
-// The vectorised float32 loop for exp/tanh/sigmoid/gelu/gelu_tanh/silu on the active ISA, or nullptr.
+// The vectorised float32 loop y = f(x) of `op` on the active ISA, or nullptr.
 template <OpId op>
 VecLoop vec_loop() {
-  if constexpr (op == OpId::exp || op == OpId::tanh || op == OpId::sigmoid || op == OpId::gelu ||
-                op == OpId::gelu_tanh || op == OpId::silu) {
-    const Isa isa = active_isa();
-#define NN_PICK(SUFFIX)                                                                      \
-  (op == OpId::exp ? &exp_f32_##SUFFIX : op == OpId::tanh ? &tanh_f32_##SUFFIX             \
-   : op == OpId::gelu ? &gelu_f32_##SUFFIX : op == OpId::gelu_tanh ? &gelu_tanh_f32_##SUFFIX \
-   : op == OpId::silu ? &silu_f32_##SUFFIX : &sigmoid_f32_##SUFFIX)
-#if defined(NN_CORE_X86)
-    if (isa == Isa::Avx512) return NN_PICK(avx512);
-    if (isa == Isa::Avx2) return NN_PICK(avx2);
-#endif
-    return NN_PICK(generic);
-#undef NN_PICK
-  } else {
-    return nullptr;
+  switch (op) {
+    case OpId::exp: return NN_ISA_LOOP(exp_f32);
+    case OpId::tanh: return NN_ISA_LOOP(tanh_f32);
+    case OpId::sigmoid: return NN_ISA_LOOP(sigmoid_f32);
+    case OpId::gelu: return NN_ISA_LOOP(gelu_f32);
+    case OpId::gelu_tanh: return NN_ISA_LOOP(gelu_tanh_f32);
+    case OpId::silu: return NN_ISA_LOOP(silu_f32);
+    default: return nullptr;
   }
 }
 
@@ -238,27 +244,20 @@ void unary_kernel(OpId, const Tensor& in, const Tensor& out) {
 
 using VecGradLoop = void (*)(const float*, const float*, float*, int64_t);
 
-// The vectorised float32 loop out = g * f'(x) for gelu / gelu_tanh / silu / relu / hardswish on the active
-// ISA, or nullptr (the functor's deriv, below, is the plain reference).
+// The vectorised float32 loop out = g * f'(x) of `op` on the active ISA, or nullptr (the
+// functor's deriv, below, is the plain reference).
 template <OpId op>
 VecGradLoop vec_grad_loop() {
-  if constexpr (op == OpId::gelu || op == OpId::gelu_tanh || op == OpId::silu || op == OpId::relu ||
-                op == OpId::hardswish) {
-    const Isa isa = active_isa();
-#define NN_PICK(SUFFIX)                                                                               \
-  (op == OpId::gelu ? &gelu_grad_f32_##SUFFIX : op == OpId::gelu_tanh ? &gelu_tanh_grad_f32_##SUFFIX \
-   : op == OpId::silu ? &silu_grad_f32_##SUFFIX : op == OpId::relu ? &relu_grad_f32_##SUFFIX          \
-                      : &hardswish_grad_f32_##SUFFIX)
-#if defined(NN_CORE_X86)
-    if (isa == Isa::Avx512) return NN_PICK(avx512);
-    if (isa == Isa::Avx2) return NN_PICK(avx2);
-#endif
-    return NN_PICK(generic);
-#undef NN_PICK
-  } else {
-    return nullptr;
+  switch (op) {
+    case OpId::gelu: return NN_ISA_LOOP(gelu_grad_f32);
+    case OpId::gelu_tanh: return NN_ISA_LOOP(gelu_tanh_grad_f32);
+    case OpId::silu: return NN_ISA_LOOP(silu_grad_f32);
+    case OpId::relu: return NN_ISA_LOOP(relu_grad_f32);
+    case OpId::hardswish: return NN_ISA_LOOP(hardswish_grad_f32);
+    default: return nullptr;
   }
 }
+#undef NN_ISA_LOOP
 
 template <OpId op>
 void unary_backward_kernel(OpId, const Tensor& grad, const Tensor& x, const Tensor& y, const Tensor& out) {

@@ -54,10 +54,6 @@ Tensor extreme_backward(const Tensor& grad, const Tensor& x, const Tensor& resul
 // max / min along dim (values and indices): the gradient goes to the selected position.
 Tensor index_reduction_backward(const Tensor& grad, const Tensor& indices, const Shape& input_sizes, int64_t dim);
 
-}  // namespace nn::derivatives
-
-namespace nn::derivatives {
-
 // ---- special rows
 // matmul: the gradient of a (first) or b, with 1-D operands promoted as the op does and
 // broadcast batch dims summed back.

@@ -1,6 +1,7 @@
 // elementwise.cpp — the UNARY, BINARY and COMPARE families, where, cast, copy_, fill_,
-// clone and detach: argument checks, type promotion, output allocation, kernel
-// dispatch, and backward formulas.
+// clone and detach: argument checks, type promotion, output allocation and kernel
+// dispatch. The families' derivatives are formulas in ops.schema (autograd_generated.cpp);
+// where, cast, copy_ and clone still record their nodes here.
 //
 // Type promotion follows PyTorch: tensors with dimensions outrank 0-dim tensors, which
 // outrank wrapped Python scalars; a lower-ranked operand only matters when its kind
@@ -11,9 +12,7 @@
 #include "ops/internal.h"
 
 namespace nn {
-using autograd::SavedTensor;
 using detail::cast_raw;
-using detail::reduce_grad;
 
 namespace {
 

@@ -10,7 +10,6 @@
 #include "ops/internal.h"
 
 namespace nn {
-using autograd::SavedTensor;
 
 namespace {
 

@@ -155,14 +155,7 @@ def all_gather(tensor_list: List, tensor, group=None, async_op: bool = False):
     ``tensor``'s shape and dtype)."""
     g = _get(group, "all_gather")
     check_tensor(tensor, "all_gather")
-    if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != g.size:
-        got = len(tensor_list) if isinstance(tensor_list, (list, tuple)) else type(tensor_list).__name__
-        raise ValueError(f"all_gather: tensor_list must be a list of world_size={g.size} tensors, got {got}")
-    for i, out in enumerate(tensor_list):
-        check_tensor(out, "all_gather", f"tensor_list[{i}]")
-        if tuple(out.shape) != tuple(tensor.shape) or out.dtype != tensor.dtype:
-            raise ValueError(f"all_gather: tensor_list[{i}] has shape {tuple(out.shape)} and dtype {out.dtype}; "
-                             f"expected the input's shape {tuple(tensor.shape)} and dtype {tensor.dtype}")
+    _check_rank_list(tensor_list, tensor, g.size, "all_gather", "tensor_list", "the input's")
     src = Buffer(tensor)
     outs = [Buffer(t) for t in tensor_list]
 
@@ -195,13 +188,7 @@ def reduce_scatter(output, input_list: List, op=ReduceOp.SUM, group=None, async_
     g = _get(group, "reduce_scatter")
     check_tensor(output, "reduce_scatter", "output")
     op = ReduceOp.check(op, "reduce_scatter")
-    if not isinstance(input_list, (list, tuple)) or len(input_list) != g.size:
-        raise ValueError(f"reduce_scatter: input_list must be a list of world_size={g.size} tensors")
-    for i, t in enumerate(input_list):
-        check_tensor(t, "reduce_scatter", f"input_list[{i}]")
-        if tuple(t.shape) != tuple(output.shape) or t.dtype != output.dtype:
-            raise ValueError(f"reduce_scatter: input_list[{i}] has shape {tuple(t.shape)} and dtype {t.dtype}; "
-                             f"expected the output's shape {tuple(output.shape)} and dtype {output.dtype}")
+    _check_rank_list(input_list, output, g.size, "reduce_scatter", "input_list", "the output's")
     _check_reducible(output, op, "reduce_scatter")
     out = Buffer(output, reduce=True)
     stacked = np.stack([Buffer(t, reduce=True).array for t in input_list])  # one send buffer: a copy
@@ -282,6 +269,19 @@ def save_checkpoint(path, src: int = 0, group=None, **objects) -> None:
 def _check_rank(rank, g, where: str, what: str) -> None:
     if not isinstance(rank, (int, np.integer)) or not 0 <= int(rank) < g.size:
         raise ValueError(f"{where}: {what}={rank!r} is not a rank of the group (world size {g.size})")
+
+
+def _check_rank_list(tensors, like, size: int, op: str, name: str, like_name: str) -> None:
+    """One tensor per rank, each of `like`'s shape and dtype (all_gather's outputs,
+    reduce_scatter's inputs)."""
+    if not isinstance(tensors, (list, tuple)) or len(tensors) != size:
+        got = len(tensors) if isinstance(tensors, (list, tuple)) else type(tensors).__name__
+        raise ValueError(f"{op}: {name} must be a list of world_size={size} tensors, got {got}")
+    for i, t in enumerate(tensors):
+        check_tensor(t, op, f"{name}[{i}]")
+        if tuple(t.shape) != tuple(like.shape) or t.dtype != like.dtype:
+            raise ValueError(f"{op}: {name}[{i}] has shape {tuple(t.shape)} and dtype {t.dtype}; "
+                             f"expected {like_name} shape {tuple(like.shape)} and dtype {like.dtype}")
 
 
 def _check_stacked(big, small, size: int, where: str, what: str) -> None:

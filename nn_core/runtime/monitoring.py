@@ -120,32 +120,30 @@ def monitor_prometheus_lines(snapshot: Dict, base: Dict[str, str], prefix: str) 
         out.append(f"# HELP {prefix}{name} {help_text}")
         out.append(f"# TYPE {prefix}{name} {kind}")
 
+    def scalar(name: str, kind: str, help_text: str, value) -> None:  # a family of one unlabelled sample
+        family(name, kind, help_text)
+        out.append(f"{prefix}{name}{_labels(base)} {value}")
+
     warm = snapshot.get("warmup")
     if warm is not None:
-        family("time_to_first_result_seconds", "gauge",
-               "Seconds from the start of session construction to its first result (NaN before it).")
         ttfr = warm["time_to_first_result_s"]
-        ttfr_text = "NaN" if ttfr is None else _num(float(ttfr))
-        out.append(f"{prefix}time_to_first_result_seconds{_labels(base)} {ttfr_text}")
-        family("construct_seconds", "gauge", "Seconds the session took to trace and build.")
-        out.append(f"{prefix}construct_seconds{_labels(base)} {_num(float(warm['construct_s']))}")
-        family("warmup_seconds", "gauge", "Seconds spent in warmup() calls.")
-        out.append(f"{prefix}warmup_seconds{_labels(base)} {_num(float(warm['warmup_s']))}")
-        family("warmup_shapes", "gauge", "Input shapes planned ahead by warmup().")
-        out.append(f"{prefix}warmup_shapes{_labels(base)} {warm['shapes']}")
+        scalar("time_to_first_result_seconds", "gauge",
+               "Seconds from the start of session construction to its first result (NaN before it).",
+               "NaN" if ttfr is None else _num(float(ttfr)))
+        scalar("construct_seconds", "gauge", "Seconds the session took to trace and build.",
+               _num(float(warm["construct_s"])))
+        scalar("warmup_seconds", "gauge", "Seconds spent in warmup() calls.", _num(float(warm["warmup_s"])))
+        scalar("warmup_shapes", "gauge", "Input shapes planned ahead by warmup().", warm["shapes"])
     mon = snapshot.get("monitor")
     if not mon:
         return out
-    family("drift_status", "gauge", "Worst drift status: -1 collecting, 0 ok, 1 warning, 2 alert.")
-    out.append(f"{prefix}drift_status{_labels(base)} {STATUS_LEVEL[mon['status']]}")
-    family("monitor_calls_total", "counter", "Calls observed by the drift monitor.")
-    out.append(f"{prefix}monitor_calls_total{_labels(base)} {mon['calls']}")
-    family("monitor_rows_total", "counter", "Batch rows observed by the drift monitor.")
-    out.append(f"{prefix}monitor_rows_total{_labels(base)} {mon['rows']}")
-    family("monitor_errors_total", "counter", "Calls the monitor could not profile (they were still served).")
-    out.append(f"{prefix}monitor_errors_total{_labels(base)} {mon['errors']}")
-    family("drift_window_rows", "gauge", "Rows in the drift window.")
-    out.append(f"{prefix}drift_window_rows{_labels(base)} {mon['window_rows']}")
+    scalar("drift_status", "gauge", "Worst drift status: -1 collecting, 0 ok, 1 warning, 2 alert.",
+           STATUS_LEVEL[mon["status"]])
+    scalar("monitor_calls_total", "counter", "Calls observed by the drift monitor.", mon["calls"])
+    scalar("monitor_rows_total", "counter", "Batch rows observed by the drift monitor.", mon["rows"])
+    scalar("monitor_errors_total", "counter", "Calls the monitor could not profile (they were still served).",
+           mon["errors"])
+    scalar("drift_window_rows", "gauge", "Rows in the drift window.", mon["window_rows"])
     per_feature = (
         ("drift_psi", "gauge", "Population stability index of the window against the reference.", "psi"),
         ("drift_ks", "gauge", "Kolmogorov-Smirnov distance (from the bins) of the window against the reference.",
@@ -170,18 +168,13 @@ def monitor_prometheus_lines(snapshot: Dict, base: Dict[str, str], prefix: str) 
         for q, key in (("0.05", "window_p05"), ("0.5", "window_p50"), ("0.95", "window_p95")):
             out.append(f"{prefix}drift_window_quantile{_labels(base, feature=f['name'], quantile=q)} {_num(f[key])}")
     oc = mon["outcomes"]
-    family("outcomes_total", "counter", "Labels recorded with record_outcome() (one per row).")
-    out.append(f"{prefix}outcomes_total{_labels(base)} {oc['recorded']}")
-    family("outcomes_unknown_total", "counter", "record_outcome() calls for unknown or expired request ids.")
-    out.append(f"{prefix}outcomes_unknown_total{_labels(base)} {oc['unknown']}")
-    family("outcomes_pending", "gauge", "Predictions waiting for a label.")
-    out.append(f"{prefix}outcomes_pending{_labels(base)} {oc['pending']}")
-    family("outcome_window_count", "gauge", "Labelled rows in the outcome window.")
-    out.append(f"{prefix}outcome_window_count{_labels(base)} {oc['window_count']}")
-    family("outcome_accuracy", "gauge", "Top-1 accuracy over the outcome window.")
-    out.append(f"{prefix}outcome_accuracy{_labels(base)} {_num(float(oc['accuracy']))}")
-    family("outcome_ece", "gauge", "Expected calibration error over the outcome window.")
-    out.append(f"{prefix}outcome_ece{_labels(base)} {_num(float(oc['ece']))}")
+    scalar("outcomes_total", "counter", "Labels recorded with record_outcome() (one per row).", oc["recorded"])
+    scalar("outcomes_unknown_total", "counter", "record_outcome() calls for unknown or expired request ids.",
+           oc["unknown"])
+    scalar("outcomes_pending", "gauge", "Predictions waiting for a label.", oc["pending"])
+    scalar("outcome_window_count", "gauge", "Labelled rows in the outcome window.", oc["window_count"])
+    scalar("outcome_accuracy", "gauge", "Top-1 accuracy over the outcome window.", _num(float(oc["accuracy"])))
+    scalar("outcome_ece", "gauge", "Expected calibration error over the outcome window.", _num(float(oc["ece"])))
     return out
 
 
